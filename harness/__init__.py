@@ -1,0 +1,1 @@
+"""Runs any migrator on generated trees, under faults, and judges the result against SPEC."""

@@ -1,0 +1,145 @@
+"""The logical content of a SQLite database, read without changing the tree it sits in.
+
+SPEC: "content" is every row of every table, including rows that still sit in the ``-wal``
+file. Opening a WAL database in place creates ``-shm``/``-wal`` files and may checkpoint,
+so the file and its sidecars are copied to scratch space and the copy is opened.
+
+This is the harness's own reader, deliberately independent of the migrator's verification
+code: an oracle that shares the code it judges would share its bugs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SIDECARS = ("-wal",)  # -shm is a cache SQLite rebuilds; -wal holds data
+
+
+class UnreadableDatabase(Exception):
+    """The file is not a database SQLite can read (missing, corrupt, not a DB)."""
+
+
+@dataclass(frozen=True)
+class TableContent:
+    """One table: its rows keyed by rowid (or primary key), each as a hash of its values."""
+
+    name: str
+    rows: dict[str, str]  # row key -> sha256 of the row's values
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class DbContent:
+    """A database's logical content: schema and rows, plus an order-free digest."""
+
+    tables: dict[str, TableContent]
+    schema: tuple[str, ...]
+    integrity: str  # "ok" or the first line integrity_check reported
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return {name: t.count for name, t in self.tables.items()}
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for stmt in self.schema:
+            h.update(stmt.encode() + b"\0")
+        for name in sorted(self.tables):
+            h.update(name.encode() + b"\1")
+            for key in sorted(self.tables[name].rows):
+                h.update(key.encode() + b"\2" + self.tables[name].rows[key].encode())
+        return h.hexdigest()
+
+    def missing_rows(self, other: DbContent) -> dict[str, int]:
+        """Per table, how many of this content's rows are absent or different in ``other``."""
+        out: dict[str, int] = {}
+        for name, table in self.tables.items():
+            theirs = other.tables.get(name)
+            if theirs is None:
+                lost = table.count
+            else:
+                lost = sum(1 for k, v in table.rows.items() if theirs.rows.get(k) != v)
+            if lost:
+                out[name] = lost
+        return out
+
+
+def _row_hash(values: tuple) -> str:
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:32]
+
+
+def _primary_key(conn: sqlite3.Connection, table: str) -> list[str]:
+    """The declared primary key's columns, in key order ([] when the table has none).
+
+    Rows are keyed by the declared key, not by rowid: VACUUM and the backup API may renumber
+    the rowids of tables without an INTEGER PRIMARY KEY, and that loses no content.
+    """
+    cols = [(r[5], r[1]) for r in conn.execute(f'PRAGMA table_info("{table}")') if r[5]]
+    return [name for _, name in sorted(cols)]
+
+
+def read_content(db: Path, *, scratch: Path | None = None) -> DbContent:
+    """Read ``db`` (and its ``-wal``) through a private copy; the original is not opened.
+
+    Raises ``UnreadableDatabase`` naming the path when SQLite cannot read it.
+    """
+    if not db.is_file():
+        raise UnreadableDatabase(f"{db}: no such database file")
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="mk-content-") as tmp:
+        copy = Path(tmp) / "copy.db"
+        shutil.copyfile(db, copy)
+        for suffix in SIDECARS:
+            side = db.with_name(db.name + suffix)
+            if side.is_file():
+                shutil.copyfile(side, copy.with_name(copy.name + suffix))
+        try:
+            return _read_copy(copy)
+        except sqlite3.DatabaseError as exc:
+            raise UnreadableDatabase(f"{db}: {exc}") from exc
+
+
+def _table_rows(conn: sqlite3.Connection, table: str) -> dict[str, str]:
+    pk = _primary_key(conn, table)
+    rows: dict[str, str] = {}
+    if pk:
+        cols = ", ".join(f'"{c}"' for c in pk)
+        for row in conn.execute(f'SELECT {cols}, * FROM "{table}"'):
+            rows[repr(row[: len(pk)])] = _row_hash(row[len(pk) :])
+        return rows
+    seen: dict[str, int] = {}  # no key: a multiset of rows, duplicates numbered
+    for row in conn.execute(f'SELECT * FROM "{table}"'):
+        h = _row_hash(row)
+        seen[h] = seen.get(h, 0) + 1
+        rows[f"{h}#{seen[h]}"] = h
+    return rows
+
+
+def _read_copy(copy: Path) -> DbContent:
+    conn = sqlite3.connect(copy, isolation_level=None)
+    try:
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        schema = tuple(
+            r[0]
+            for r in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"
+            )
+        )
+        names = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
+        tables = {}
+        for name in names:
+            tables[name] = TableContent(name, _table_rows(conn, name))
+        return DbContent(tables=tables, schema=schema, integrity=integrity)
+    finally:
+        conn.close()

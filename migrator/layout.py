@@ -1,0 +1,88 @@
+"""Where things live in a data dir, before and after the profiles migration.
+
+This is the contract of ``shared/SPEC.md`` written down once. The reference migrator, the
+fixture builder and the harness's oracles all read paths from here, so a change of layout
+is one edit, and a migrator under test is judged against exactly the layout it must produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SYSTEM_DB = "system.db"
+SERVER_BACKUPS_DIR = "backups"
+OLD_DB = "peek.db"
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+BACKUP_SUFFIX = ".pre-migration-backup"
+NEW_DB = "datastore.sqlite"
+DEFAULT_PROFILE_SLUG = "default"
+DEFAULT_PROFILE_NAME = "Default"
+IMAGES_DIR = "images"
+DEFAULT_GRACE_DAYS = 30.0
+# The reference migrator's own scratch names. Every one starts with a dot and ends in
+# ``.migrating`` so that a person (and the migrator's next run) can tell them apart from data.
+WORK_DIR = ".peek-migration.migrating"
+TEMP_SUFFIX = ".migrating"
+
+
+@dataclass(frozen=True)
+class UserPaths:
+    """Every path the migration reads or writes for one user."""
+
+    data_dir: Path
+    user_id: str
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir / self.user_id
+
+    @property
+    def old_db(self) -> Path:
+        return self.root / OLD_DB
+
+    def old_sidecars(self) -> tuple[Path, ...]:
+        return tuple(self.root / (OLD_DB + s) for s in SIDE_SUFFIXES)
+
+    @property
+    def backup(self) -> Path:
+        return self.root / (OLD_DB + BACKUP_SUFFIX)
+
+    @property
+    def old_images(self) -> Path:
+        return self.root / IMAGES_DIR
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.root / "profiles"
+
+    @property
+    def profile_dir(self) -> Path:
+        return self.profiles_dir / DEFAULT_PROFILE_SLUG
+
+    @property
+    def new_db(self) -> Path:
+        return self.profile_dir / NEW_DB
+
+    def new_sidecars(self) -> tuple[Path, ...]:
+        return tuple(self.profile_dir / (NEW_DB + s) for s in SIDE_SUFFIXES)
+
+    @property
+    def new_images(self) -> Path:
+        return self.profile_dir / IMAGES_DIR
+
+    @property
+    def work_dir(self) -> Path:
+        return self.root / WORK_DIR
+
+
+def is_candidate_user_dir(entry: Path) -> bool:
+    """True for an entry of DATA_DIR that may be a user's folder (SPEC R13).
+
+    Symlinks are never followed, dot entries and the server's ``backups/`` are not users,
+    and regular files are not folders.
+    """
+    name = entry.name
+    if name.startswith(".") or name == SERVER_BACKUPS_DIR:
+        return False
+    return entry.is_dir() and not entry.is_symlink()
