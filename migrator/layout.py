@@ -24,6 +24,18 @@ DEFAULT_GRACE_DAYS = 30.0
 # ``.migrating`` so that a person (and the migrator's next run) can tell them apart from data.
 WORK_DIR = ".peek-migration.migrating"
 TEMP_SUFFIX = ".migrating"
+# The environment the server (and the SPEC's external contract) hands a migrator.
+DATA_DIR_ENV = "DATA_DIR"
+DRY_RUN_ENV = "MIGRATION_DRY_RUN"
+GRACE_DAYS_ENV = "MIGRATION_BACKUP_GRACE_DAYS"
+
+
+def temp_path(final: Path) -> Path:
+    """The scratch name a file is written under before it is renamed to ``final``.
+
+    Same directory as ``final`` so the last step is a rename on one filesystem.
+    """
+    return final.with_name(final.name + TEMP_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,14 @@ class UserPaths:
     @property
     def work_dir(self) -> Path:
         return self.root / WORK_DIR
+
+    @property
+    def backup_temp(self) -> Path:
+        return temp_path(self.backup)
+
+    @property
+    def new_db_temp(self) -> Path:
+        return temp_path(self.new_db)
 
 
 def is_candidate_user_dir(entry: Path) -> bool:

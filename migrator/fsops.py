@@ -1,0 +1,255 @@
+"""Durable file operations: the only place the migrator writes to the filesystem.
+
+SPEC R17 (power loss): a rename only makes a file visible under its final name; the data
+must already be on disk, so every file is fsynced *before* it is renamed into place, and the
+directory is fsynced *after* every rename, unlink and mkdir in it, otherwise the directory
+entry itself may be lost. Keeping every write here makes that discipline checkable in one
+file, and gives fault injection (R9/R10) one small set of operations to fail.
+
+Copies are streamed in bounded chunks (SPEC R16): nothing here holds a file in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+CHUNK = 1 << 20  # 1 MiB: the most a copy or a hash holds in memory at once
+
+# copy_file_range is refused for reasons that say nothing about the data (another
+# filesystem on older kernels, a filesystem without support): fall back to read/write then.
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (created, renamed, removed names) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """Make the bytes of ``path`` durable (before it is renamed into place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_fd(src: int, dst: int) -> int:
+    copied = 0
+    use_range = hasattr(os, "copy_file_range")
+    while use_range:
+        try:
+            n = os.copy_file_range(src, dst, CHUNK * 8)
+        except OSError as exc:
+            if exc.errno not in _NO_COPY_RANGE:
+                raise
+            use_range = False  # both offsets advanced together: read/write goes on from here
+            break
+        if n == 0:
+            return copied
+        copied += n
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = os.readv(src, [buf])
+        if n == 0:
+            return copied
+        written = 0
+        while written < n:
+            written += os.write(dst, view[written:n])
+        copied += n
+
+
+def copy_file(
+    src: Path, dst: Path, *, like: os.stat_result | None = None, keep_times: bool = False
+) -> int:
+    """Copy ``src`` to the new file ``dst`` (which must not exist) and fsync it.
+
+    Without ``like`` the copy has mode 0600: a scratch file nobody else should use yet.
+    With ``like`` it gets that file's mode and owner (and times with ``keep_times``)
+    *before* the fsync, so what is later renamed into place is durable, metadata included.
+    Returns the number of bytes copied. A half-written ``dst`` is removed on failure, so a
+    failed copy (ENOSPC, EIO) leaves no partial file behind (SPEC R8).
+    """
+    src_fd = os.open(src, os.O_RDONLY)
+    try:
+        dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            n = _copy_fd(src_fd, dst_fd)
+            if like is not None:
+                _adopt_fd(dst_fd, like)
+                if keep_times:
+                    os.utime(dst_fd, ns=(like.st_atime_ns, like.st_mtime_ns))
+            os.fsync(dst_fd)
+        except BaseException:
+            os.close(dst_fd)
+            _remove_quietly(dst)
+            raise
+        os.close(dst_fd)
+        return n
+    finally:
+        os.close(src_fd)
+
+
+def _adopt_fd(fd: int, like: os.stat_result) -> None:
+    os.fchmod(fd, stat.S_IMODE(like.st_mode))
+    if os.geteuid() == 0:
+        os.fchown(fd, like.st_uid, like.st_gid)
+
+
+def adopt_and_fsync(path: Path, like: os.stat_result) -> None:
+    """Give ``path`` the mode (and, when run as root, the owner) of ``like``, then fsync.
+
+    The migration usually runs as the server's user, but when an operator runs it as root
+    the new DB must still belong to the server's user, or the server cannot open it.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _adopt_fd(fd, like)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rename(src: Path, dst: Path) -> None:
+    """Rename and make the new (and the vanished) directory entry durable.
+
+    Raises OSError(EXDEV) unchanged when ``dst`` is on another filesystem: the caller
+    decides how to copy instead (SPEC R12).
+    """
+    os.rename(src, dst)
+    fsync_dir(dst.parent)
+    if src.parent != dst.parent:
+        fsync_dir(src.parent)
+
+
+def unlink(path: Path) -> None:
+    """Remove a file and make its removal durable."""
+    os.unlink(path)
+    fsync_dir(path.parent)
+
+
+def unlink_if_exists(path: Path) -> bool:
+    """Remove ``path`` if it exists (a file or a symlink); True when something was removed."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True
+
+
+def rmdir(path: Path) -> None:
+    """Remove an empty directory and make its removal durable."""
+    os.rmdir(path)
+    fsync_dir(path.parent)
+
+
+def mkdirs(path: Path, *, owner_like: os.stat_result | None = None) -> None:
+    """Create ``path`` and its missing parents, fsyncing each parent after each mkdir.
+
+    With ``owner_like``, new folders get that owner when run as root (see
+    ``adopt_mode_and_owner``).
+    """
+    missing: list[Path] = []
+    cur = path
+    while not cur.exists():
+        missing.append(cur)
+        cur = cur.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue
+        if owner_like is not None and os.geteuid() == 0:
+            os.chown(d, owner_like.st_uid, owner_like.st_gid)
+        fsync_dir(d.parent)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a scratch folder the migrator made (files and folders inside), then fsync.
+
+    Symlinks inside are removed, never followed.
+    """
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        unlink(path)
+        return
+    for entry in os.scandir(path):
+        p = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            remove_tree(p)
+        else:
+            os.unlink(p)
+    os.rmdir(path)
+    fsync_dir(path.parent)
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in bounded chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(CHUNK)
+        while n := f.readinto(buf):
+            h.update(memoryview(buf)[:n])
+    return h.hexdigest()
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """True when two files have the same size and sha256."""
+    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
+
+
+def existing_ancestor(path: Path) -> Path:
+    """``path`` itself or its nearest ancestor that exists (where it would be created)."""
+    cur = path
+    while not os.path.lexists(cur):
+        cur = cur.parent
+    return cur
+
+
+def device_of(path: Path) -> int:
+    """The filesystem a file at ``path`` lives on (or would be created on)."""
+    return os.stat(existing_ancestor(path)).st_dev
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem holding ``path``."""
+    st = os.statvfs(existing_ancestor(path))
+    return st.f_bavail * st.f_frsize
+
+
+def file_size(path: Path) -> int:
+    """Size of a regular file, 0 when it does not exist."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def tree_size(path: Path) -> int:
+    """Total size of the regular files directly inside ``path`` (an images folder)."""
+    if not path.is_dir():
+        return 0
+    total = 0
+    for entry in os.scandir(path):
+        if entry.is_file(follow_symlinks=False):
+            total += entry.stat(follow_symlinks=False).st_size
+    return total

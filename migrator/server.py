@@ -1,0 +1,385 @@
+"""The server's profiles migration, per user, resumable at every step.
+
+For a legacy user (old ``peek.db``, no new DB) the steps are, in this order:
+
+1. remove scratch names left by an interrupted run (copies, never the only copy of data);
+2. check free space (SPEC R8);
+3. copy ``peek.db`` and its ``-wal`` into ``layout.WORK_DIR``; check and checkpoint the
+   *copy* (the original is never opened, so a corrupt or WAL-heavy DB is safe, R7);
+4. make ``peek.db.pre-migration-backup`` from the copy, verified by content, unless a
+   backup with that content already exists (re-creating it would restart its grace
+   clock, R3);
+5. rename the copy to ``profiles/default/datastore.sqlite`` (copy-verify-rename when
+   ``profiles/`` is on another filesystem, R12);
+6. ensure the ``profiles`` row in ``system.db``;
+7. move ``images/`` (one rename, or a file-by-file merge);
+8. remove ``peek.db`` and then its sidecars, then the work dir.
+
+The old DB goes last, so at every moment the user's content is in ``peek.db`` or in a
+verified new DB (plus a verified backup): a crash or an error anywhere leaves a tree that
+``state.scan`` recognises and the next run finishes (R9, R10). Every user is independent:
+one failing is reported and the others go on (R7, R14).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrator import (
+    cleanup,
+    datadir,
+    fsops,
+    images,
+    layout,
+    report,
+    runlock,
+    space,
+    state,
+    survey,
+    systemdb,
+    verify,
+)
+from migrator.layout import UserPaths
+from migrator.log import OK, Event, EventSink, TextLog
+from migrator.report import MigrationFailed, MigrationReport, UserProblem, UserResult
+from migrator.state import Kind, UserTree
+
+__all__ = ["MigrationFailed", "MigrationReport", "grace_days_from_env", "migrate"]
+
+
+def grace_days_from_env(environ: os._Environ | dict | None = None) -> float:
+    """``MIGRATION_BACKUP_GRACE_DAYS`` as a number of days (default 30)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(layout.GRACE_DAYS_ENV)
+    if raw is None or raw.strip() == "":
+        return layout.DEFAULT_GRACE_DAYS
+    try:
+        days = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"{layout.GRACE_DAYS_ENV}={raw!r} is not a number of days (e.g. 30)"
+        ) from None
+    if days < 0 or days != days:
+        raise ValueError(f"{layout.GRACE_DAYS_ENV}={raw!r} must be zero or more days")
+    return days
+
+
+def migrate(
+    data_dir: Path | str,
+    *,
+    dry_run: bool = False,
+    grace_days: float | None = None,
+    log: EventSink | None = None,
+) -> MigrationReport:
+    """Migrate every user of ``data_dir``; raise ``MigrationFailed`` if any user failed.
+
+    Every user is processed before raising, so one bad user never holds back the others.
+    ``datadir.DataDirError`` (raised before anything is read or written) means the path is
+    not a data dir at all. ``log`` receives one ``Event`` per user and step (default: text
+    lines on stdout). A dry run writes nothing and opens no database in place.
+    """
+    data_dir = Path(data_dir).absolute()
+    grace = grace_days_from_env() if grace_days is None else float(grace_days)
+    emit = log if log is not None else TextLog()
+    datadir.check(data_dir)
+
+    def waiting() -> None:
+        emit(Event(None, "lock", "waiting", detail=f"another migration holds {data_dir}"))
+
+    with runlock.holding(data_dir, exclusive=not dry_run, on_wait=waiting):
+        users = datadir.check(data_dir)  # re-read: the other process may have changed it
+        accounts = _read_accounts(data_dir, users)
+        if dry_run:
+            emit(Event(None, "start", OK, detail="no data will be moved", dry_run=True))
+        results: dict[str, UserResult] = {}
+        for user_dir in users:
+            paths = UserPaths(data_dir, user_dir.name)
+            if dry_run:
+                results[paths.user_id] = _plan_user(paths, accounts, emit)
+            else:
+                results[paths.user_id], accounts = _UserRun(paths, accounts, emit).run()
+        sweep = cleanup.sweep(data_dir, users, accounts, grace, dry_run=dry_run, emit=emit)
+        for user, (kind, message) in sweep.problems.items():
+            prior = results[user]
+            results[user] = UserResult(user, prior.state, report.FAILED, kind, message)
+    result = MigrationReport(data_dir, dry_run, tuple(results.values()), sweep.removed)
+    emit(
+        Event(
+            None,
+            "summary",
+            report.FAILED if result.failed else OK,
+            detail=result.summary(),
+            dry_run=dry_run,
+        )
+    )
+    if result.failed:
+        raise MigrationFailed(result)
+    return result
+
+
+def _read_accounts(data_dir: Path, users: list[Path]) -> systemdb.Accounts:
+    if not users and not (data_dir / layout.SYSTEM_DB).exists():
+        return systemdb.Accounts()
+    try:
+        return systemdb.Accounts.read(data_dir)
+    except systemdb.SystemDbError as exc:
+        raise datadir.DataDirError(
+            f"{exc}; pass the server's DATA_DIR (its system.db must be the server's)"
+        ) from exc
+
+
+def _plan_user(paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -> UserResult:
+    """Dry run: say what a real run would do, from copies in the system temp dir."""
+    finding = survey.inspect_user(paths, accounts)
+    user = paths.user_id
+    if finding.problem:
+        emit(Event(user, "plan", report.FAILED, error=finding.message, dry_run=True))
+        return UserResult(user, finding.state, report.FAILED, finding.problem, finding.message)
+    if finding.state == "legacy":
+        outcome = report.WOULD_MIGRATE
+        text = f"migrate {user}: {paths.old_db} -> {paths.new_db}"
+    elif finding.half == "both":
+        outcome = report.WOULD_FINISH
+        text = f"finish migrating {user}: {paths.new_db} verified equal to {paths.old_db}"
+    elif finding.state == "no_db":
+        emit(Event(user, "plan", "skipped", detail=finding.detail, dry_run=True))
+        return UserResult(user, finding.state, report.NO_DB)
+    else:
+        outcome = report.ALREADY_MIGRATED
+        text = f"leave {user} ({finding.detail})"
+    if finding.actions:
+        text += " [" + "; ".join(finding.actions) + "]"
+    emit(Event(user, "plan", "would", detail=text, dry_run=True))
+    return UserResult(user, finding.state, outcome)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A checked, checkpointed, fsynced copy of a DB in the work dir, and its content."""
+
+    path: Path
+    content: verify.Content
+
+
+class _UserRun:
+    """One user's real migration: classify, then run the steps that are still to do."""
+
+    def __init__(self, paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -> None:
+        self.paths = paths
+        self.accounts = accounts
+        self.emit = emit
+        self.user = paths.user_id
+
+    def step(self, step: str, detail: str | None = None) -> None:
+        self.emit(Event(self.user, step, OK, detail=detail))
+
+    def run(self) -> tuple[UserResult, systemdb.Accounts]:
+        if not self.accounts.has_user(self.user):
+            return self._fail("orphan", "orphan", survey.orphan_message(self.paths)), self.accounts
+        tree = state.scan(self.paths)
+        kind = tree.kind
+        handler: Callable[[UserTree], str] = {
+            Kind.LEGACY: self.legacy,
+            Kind.BOTH: self.both,
+            Kind.MIGRATED: self.migrated,
+            Kind.NOTHING: self.nothing,
+        }[kind]
+        try:
+            outcome = handler(tree)
+        except UserProblem as problem:
+            self._discard_scratch(kind)
+            return self._fail(kind, problem.kind, str(problem)), self.accounts
+        except (OSError, sqlite3.Error, verify.UnreadableDb) as exc:
+            self._discard_scratch(kind)
+            return self._fail(kind, *_describe_error(exc)), self.accounts
+        self.emit(Event(self.user, "done", OK, detail=outcome))
+        return UserResult(self.user, str(kind), outcome), self.accounts
+
+    def _fail(self, state_name: str, kind: str, message: str) -> UserResult:
+        self.emit(Event(self.user, "done", report.FAILED, error=message, detail=kind))
+        return UserResult(self.user, str(state_name), report.FAILED, kind, message)
+
+    def _discard_scratch(self, kind: Kind) -> None:
+        """After a failure: remove what this run wrote under scratch names (R8: no partial
+        files). Never anything else; errors here are secondary and ignored."""
+        if kind is Kind.NOTHING:
+            return
+        for path in state.scratch_names(self.paths):
+            with contextlib.suppress(OSError):
+                fsops.remove_tree(path)
+
+    # -- the four states -------------------------------------------------------------
+
+    def legacy(self, tree: UserTree) -> str:
+        self.remove_leftovers(tree)
+        tree = state.scan(self.paths)
+        self.step("preflight", space.check(self.paths, tree))
+        old_stat = os.stat(self.paths.old_db)
+        staged = self.stage(self.paths.old_db, corrupt_kind="corrupt")
+        self.ensure_backup(staged, old_stat, tree.backup)
+        self.place_new_db(staged, old_stat)
+        self.finish()
+        return report.MIGRATED
+
+    def both(self, tree: UserTree) -> str:
+        self.remove_leftovers(tree)
+        tree = state.scan(self.paths)
+        self.step("preflight", space.check(self.paths, tree))
+        old_stat = os.stat(self.paths.old_db)
+        old = self.stage(self.paths.old_db, corrupt_kind="corrupt")
+        new = self.stage(self.paths.new_db, corrupt_kind="conflict")
+        if old.content.digest != new.content.digest:
+            message = survey.conflict_message(self.paths, old.content, new.content)
+            raise UserProblem("conflict", message)
+        self.step("compare", f"new DB verified equal to peek.db ({old.content.describe()})")
+        fsops.unlink(new.path)
+        self.ensure_backup(old, old_stat, tree.backup)
+        self.finish()
+        return report.FINISHED
+
+    def migrated(self, tree: UserTree) -> str:
+        self.remove_leftovers(tree)
+        tree = state.scan(self.paths)
+        self.ensure_profile()
+        if tree.old_images:
+            self.step("preflight", space.check(self.paths, tree))
+            self.step("images", images.move(self.paths, owner_like=os.stat(self.paths.root)))
+        if tree.old_sidecars:
+            self.remove_stray_sidecars(tree)
+        return report.ALREADY_MIGRATED
+
+    def nothing(self, tree: UserTree) -> str:
+        problem = survey.nothing_problem(self.paths, tree)
+        if problem is not None:
+            raise UserProblem(*problem)
+        self.emit(Event(self.user, "classify", "skipped", detail=survey.no_db_detail(tree)))
+        return report.NO_DB
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def remove_leftovers(self, tree: UserTree) -> None:
+        """Step 1. Scratch names are copies whose source still exists: safe to remove."""
+        if tree.leftovers:
+            for path in tree.leftovers:
+                fsops.remove_tree(path)
+            names = ", ".join(p.name for p in tree.leftovers)
+            self.step("leftovers", f"removed scratch of an interrupted run: {names}")
+
+    def stage(self, db: Path, *, corrupt_kind: str) -> _Staged:
+        """Step 3: copy ``db`` (+ -wal/-journal) into the work dir, check, checkpoint."""
+        fsops.mkdirs(self.paths.work_dir)
+        copy = verify.copy_with_sidecars(db, self.paths.work_dir / db.name)
+        try:
+            verify.seal(copy)
+        except verify.UnreadableDb as exc:
+            if corrupt_kind == "conflict":
+                message = survey.unreadable_new_message(self.paths, str(exc))
+            else:
+                message = survey.corrupt_message(self.paths, str(exc))
+            raise UserProblem(corrupt_kind, message) from exc
+        fsops.fsync_file(copy)
+        found = verify.content(copy)
+        self.step("copy", f"{db.name}: {found.describe()}, checked and checkpointed")
+        return _Staged(copy, found)
+
+    def ensure_backup(self, staged: _Staged, old_stat: os.stat_result, exists: bool) -> None:
+        """Step 4: a verified backup with peek.db's content; an equal one is kept (R3)."""
+        backup = self.paths.backup
+        replacing = False
+        if exists:
+            try:
+                if verify.content(backup).digest == staged.content.digest:
+                    self.step("backup", "kept the existing backup: it verifies")
+                    return
+            except verify.UnreadableDb:
+                pass
+            replacing = True
+        tmp = self.paths.backup_temp
+        fsops.unlink_if_exists(tmp)
+        fsops.copy_file(staged.path, tmp, like=old_stat)
+        if verify.content(tmp).digest != staged.content.digest:
+            fsops.unlink(tmp)
+            raise OSError(errno.EIO, "the backup copy does not match peek.db", str(tmp))
+        fsops.rename(tmp, backup)
+        self.step(
+            "backup",
+            "replaced a backup that did not match peek.db" if replacing else "created, verified",
+        )
+
+    def place_new_db(self, staged: _Staged, old_stat: os.stat_result) -> None:
+        """Step 5: the checked copy becomes the new DB (rename, or copy across filesystems)."""
+        new_db = self.paths.new_db
+        fsops.mkdirs(self.paths.profile_dir, owner_like=os.stat(self.paths.root))
+        fsops.adopt_and_fsync(staged.path, old_stat)
+        try:
+            fsops.rename(staged.path, new_db)
+            self.step("place", f"renamed the checked copy to {new_db}")
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        tmp = self.paths.new_db_temp
+        fsops.unlink_if_exists(tmp)
+        fsops.copy_file(staged.path, tmp, like=old_stat)
+        if verify.content(tmp).digest != staged.content.digest:
+            fsops.unlink(tmp)
+            raise OSError(errno.EIO, "the copy of the new DB does not verify", str(tmp))
+        fsops.rename(tmp, new_db)
+        fsops.unlink(staged.path)
+        self.step("place", f"copied to {new_db} (another filesystem) and verified")
+
+    def ensure_profile(self) -> None:
+        """Step 6: the default profile row, inserted only when missing."""
+        if self.accounts.has_profile(self.user):
+            return
+        inserted = systemdb.ensure_default_profile(self.paths.data_dir, self.user)
+        self.accounts = self.accounts.with_profile(self.user)
+        self.step("profile", "row created" if inserted else "row already present")
+
+    def finish(self) -> None:
+        """Steps 6-8, once the new DB is in place and verified."""
+        self.ensure_profile()
+        if self.paths.old_images.is_dir() and not self.paths.old_images.is_symlink():
+            self.step("images", images.move(self.paths, owner_like=os.stat(self.paths.root)))
+        self.remove_old()
+
+    def remove_old(self) -> None:
+        """Step 8: ``peek.db`` first, so a crash between leaves a state the next run reads
+        as migrated-with-stray-sidecars (never peek.db without its -wal: that would read
+        as a conflict)."""
+        fsops.unlink(self.paths.old_db)
+        for side in self.paths.old_sidecars():
+            fsops.unlink_if_exists(side)
+        fsops.remove_tree(self.paths.work_dir)
+        self.step("remove-old", "peek.db and its sidecars removed")
+
+    def remove_stray_sidecars(self, tree: UserTree) -> None:
+        """Sidecars of a removed peek.db: deleted only when they hold nothing new."""
+        wal = tree.stray_wal
+        if wal is not None:
+            self.step("preflight", space.check(self.paths, tree))
+            fsops.mkdirs(self.paths.work_dir)
+            redundant = verify.wal_adds_nothing(self.paths.new_db, wal, self.paths.work_dir)
+            fsops.remove_tree(self.paths.work_dir)
+            if not redundant:
+                raise UserProblem("stray_wal", survey.stray_wal_message(self.paths, wal))
+        for side in tree.old_sidecars:
+            fsops.unlink_if_exists(side)
+        self.step("remove-old", "removed sidecars left without peek.db")
+
+
+def _describe_error(exc: BaseException) -> tuple[str, str]:
+    """(problem kind, message) for an unexpected error during a user's migration."""
+    kind = "no_space" if isinstance(exc, OSError) and exc.errno == errno.ENOSPC else "io_error"
+    where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return kind, (
+        f"{type(exc).__name__}: {what}{where}; nothing is lost (the old DB is removed only "
+        "after the new one is verified): fix the cause and re-run to continue"
+    )

@@ -1,0 +1,143 @@
+"""The server's ``system.db``: which users exist, which have their default profile row.
+
+Reads go through a private copy in the system temp dir (``Accounts.read``), so a dry run,
+``status`` and a second run that has nothing to do leave ``system.db`` without even a
+transient ``-wal``/``-shm`` (SPEC R2, R3). Only ``ensure_default_profile`` opens the file in
+place, and only when a row is really missing; it is the server's own database, in WAL mode,
+so SQLite's transaction makes that insert atomic and durable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from migrator import layout, verify
+
+# The server's schema (peek-facts.md); created here when the server has not yet done it.
+PROFILES_DDL = (
+    """CREATE TABLE IF NOT EXISTS profiles (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  last_used_at TEXT NOT NULL,
+  UNIQUE(user_id, slug),
+  FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
+)""",
+    "CREATE INDEX IF NOT EXISTS idx_profiles_user_id ON profiles(user_id)",
+)
+
+
+class SystemDbError(Exception):
+    """``system.db`` is missing, unreadable or has no ``users`` table."""
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """What ``system.db`` says about users, read once per run under the lock."""
+
+    users: frozenset[str] = frozenset()
+    with_default_profile: frozenset[str] = frozenset()
+    has_profiles_table: bool = False
+
+    def has_user(self, user_id: str) -> bool:
+        return user_id in self.users
+
+    def has_profile(self, user_id: str) -> bool:
+        return user_id in self.with_default_profile
+
+    def with_profile(self, user_id: str) -> Accounts:
+        """These accounts after a profile row for ``user_id`` was inserted."""
+        return replace(
+            self,
+            with_default_profile=self.with_default_profile | {user_id},
+            has_profiles_table=True,
+        )
+
+    @classmethod
+    def read(cls, data_dir: Path) -> Accounts:
+        """Read users and default-profile rows through a scratch copy of system.db."""
+        db = data_dir / layout.SYSTEM_DB
+        if not db.is_file():
+            raise SystemDbError(f"{db}: no such file")
+        with tempfile.TemporaryDirectory(prefix="peek-migration-sysdb-") as tmp:
+            try:
+                copy = verify.copy_with_sidecars(db, Path(tmp) / layout.SYSTEM_DB)
+                verify.seal(copy)
+                conn = sqlite3.connect(copy, isolation_level=None)
+            except (OSError, verify.UnreadableDb, sqlite3.DatabaseError) as exc:
+                raise SystemDbError(f"{db}: cannot be read: {exc}") from exc
+            try:
+                names = {
+                    r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+                if "users" not in names:
+                    raise SystemDbError(f"{db}: has no users table")
+                users = frozenset(str(r[0]) for r in conn.execute("SELECT id FROM users"))
+                profiled: frozenset[str] = frozenset()
+                if "profiles" in names:
+                    profiled = frozenset(
+                        str(r[0])
+                        for r in conn.execute(
+                            "SELECT user_id FROM profiles WHERE slug = ?",
+                            (layout.DEFAULT_PROFILE_SLUG,),
+                        )
+                    )
+                return cls(users, profiled, "profiles" in names)
+            except sqlite3.DatabaseError as exc:
+                raise SystemDbError(f"{db}: cannot be read: {exc}") from exc
+            finally:
+                conn.close()
+
+
+def now_iso() -> str:
+    """A timestamp in the server's format, e.g. ``2026-01-27T21:12:47.876Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ensure_default_profile(data_dir: Path, user_id: str) -> bool:
+    """Insert ``(user_id, 'default', 'Default')`` unless present; True when inserted.
+
+    Foreign keys are on (as in the server), so a user without a ``users`` row fails here
+    instead of getting a dangling profile; callers check that before moving anything.
+    """
+    conn = sqlite3.connect(data_dir / layout.SYSTEM_DB, timeout=60, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for ddl in PROFILES_DDL:
+                conn.execute(ddl)
+            row = conn.execute(
+                "SELECT 1 FROM profiles WHERE user_id = ? AND slug = ?",
+                (user_id, layout.DEFAULT_PROFILE_SLUG),
+            ).fetchone()
+            if row is None:
+                stamp = now_iso()
+                conn.execute(
+                    "INSERT INTO profiles (id, user_id, slug, name, created_at, last_used_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        str(uuid.uuid4()),
+                        user_id,
+                        layout.DEFAULT_PROFILE_SLUG,
+                        layout.DEFAULT_PROFILE_NAME,
+                        stamp,
+                        stamp,
+                    ),
+                )
+            conn.execute("COMMIT")
+            return row is None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
