@@ -14,10 +14,15 @@ import hashlib
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-SIDECARS = ("-wal",)  # -shm is a cache SQLite rebuilds; -wal holds data
+# -wal holds committed rows not yet in the main file; a hot -journal holds the pages a crashed
+# transaction overwrote, which SQLite rolls back on open. Both change what a reader sees, so
+# both are copied. -shm is only a cache SQLite rebuilds from the -wal.
+SIDECARS = ("-wal", "-journal")
 
 
 class UnreadableDatabase(Exception):
@@ -87,24 +92,42 @@ def _primary_key(conn: sqlite3.Connection, table: str) -> list[str]:
     return [name for _, name in sorted(cols)]
 
 
+@contextmanager
+def open_copy(db: Path, *, scratch: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection to a private copy of ``db`` and its sidecars, deleted on exit.
+
+    The one way the harness opens a database it judges: the original is never opened, so
+    reading cannot create sidecars, checkpoint a WAL or roll back a journal in the tree.
+    SQLite errors while opening or using the copy surface as ``UnreadableDatabase``.
+    """
+    if not db.is_file() or db.is_symlink():
+        raise UnreadableDatabase(f"{db}: no such database file")
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="mk-content-") as tmp:
+        copy = Path(tmp) / "copy.db"
+        try:
+            shutil.copyfile(db, copy)
+            for suffix in SIDECARS:
+                side = db.with_name(db.name + suffix)
+                if side.is_file() and not side.is_symlink():
+                    shutil.copyfile(side, copy.with_name(copy.name + suffix))
+        except OSError as exc:
+            raise UnreadableDatabase(f"{db}: cannot copy it: {exc}") from exc
+        conn = sqlite3.connect(copy, isolation_level=None)
+        try:
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise UnreadableDatabase(f"{db}: {exc}") from exc
+        finally:
+            conn.close()
+
+
 def read_content(db: Path, *, scratch: Path | None = None) -> DbContent:
     """Read ``db`` (and its ``-wal``) through a private copy; the original is not opened.
 
     Raises ``UnreadableDatabase`` naming the path when SQLite cannot read it.
     """
-    if not db.is_file():
-        raise UnreadableDatabase(f"{db}: no such database file")
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="mk-content-") as tmp:
-        copy = Path(tmp) / "copy.db"
-        shutil.copyfile(db, copy)
-        for suffix in SIDECARS:
-            side = db.with_name(db.name + suffix)
-            if side.is_file():
-                shutil.copyfile(side, copy.with_name(copy.name + suffix))
-        try:
-            return _read_copy(copy)
-        except sqlite3.DatabaseError as exc:
-            raise UnreadableDatabase(f"{db}: {exc}") from exc
+    with open_copy(db, scratch=scratch) as conn:
+        return content_of(conn)
 
 
 def _table_rows(conn: sqlite3.Connection, table: str) -> dict[str, str]:
@@ -123,23 +146,20 @@ def _table_rows(conn: sqlite3.Connection, table: str) -> dict[str, str]:
     return rows
 
 
-def _read_copy(copy: Path) -> DbContent:
-    conn = sqlite3.connect(copy, isolation_level=None)
-    try:
-        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        schema = tuple(
-            r[0]
-            for r in conn.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"
-            )
+def content_of(conn: sqlite3.Connection) -> DbContent:
+    """The logical content of an open database (use ``open_copy`` to get one safely)."""
+    integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    schema = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"
         )
-        names = [
-            r[0]
-            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        ]
-        tables = {}
-        for name in names:
-            tables[name] = TableContent(name, _table_rows(conn, name))
-        return DbContent(tables=tables, schema=schema, integrity=integrity)
-    finally:
-        conn.close()
+    )
+    names = [
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+    ]
+    tables = {}
+    for name in names:
+        tables[name] = TableContent(name, _table_rows(conn, name))
+    return DbContent(tables=tables, schema=schema, integrity=integrity)

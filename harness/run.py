@@ -1,0 +1,202 @@
+"""Run one migrator process and record what a person needs to judge it.
+
+A migration under test may crash, hang, spawn helpers or print megabytes; none of that may
+leak into the harness. So each run is its own process group: the harness waits for the
+leader without reaping it (``waitid(WNOWAIT)``), kills whatever the migrator left running in
+its group (a leftover writer would change the tree while it is being judged), then reaps the
+leader with ``wait4``.
+
+Peak RSS cannot be read off the leader directly: on Linux a child's ``ru_maxrss`` starts at
+the RSS of the process that forked it, so a run started from a harness holding 500 MB would
+"use" 500 MB. The leader is therefore a tiny launcher (``python -S -I``, ~5 MB) that forks the
+migrator, reaps it with ``wait4`` and reports its wait status and peak RSS on a private pipe.
+That figure covers the children the migrator waited for (a shell wrapper's node, say).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# How long to wait for the output pipe to close once the group is gone: only a process that
+# escaped the group (setsid) can hold it open, and its output is not worth hanging for.
+_DRAIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run of a migrator did, as seen from outside."""
+
+    exit_status: int  # 0 success; >0 the migrator's failure; <0 killed by that signal
+    output: str  # stdout and stderr interleaved in the order written
+    duration_s: float
+    peak_rss_bytes: int | None  # None when not measurable (in-process runs)
+    command: str  # the command line that was run
+    replay: str  # one shell line that repeats this run exactly
+    dry_run: bool = False
+    started_at: float = 0.0  # wall-clock time.time() at the start (R11 ages backups by it)
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the migrator reported success (exit status 0, finished in time)."""
+        return self.exit_status == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        """One line for a person: how the run ended."""
+        if self.timed_out:
+            end = "killed after the timeout"
+        elif self.exit_status < 0:
+            end = f"killed by signal {-self.exit_status}"
+        else:
+            end = f"exit status {self.exit_status}"
+        rss = "" if self.peak_rss_bytes is None else f", peak RSS {self.peak_rss_bytes >> 20} MiB"
+        return f"{end} after {self.duration_s:.2f} s{rss}"
+
+
+def replay_line(
+    argv: Sequence[str], *, env: Mapping[str, str], unset: Sequence[str], cwd: Path | None
+) -> str:
+    """A shell line that reruns ``argv`` with exactly these variables set and unset."""
+    parts = ["env"]
+    for name in unset:
+        parts += ["-u", name]
+    parts += [f"{k}={v}" for k, v in env.items()]
+    line = shlex.join([*parts, *argv])
+    return f"cd {shlex.quote(str(cwd or Path.cwd()))} && {line}"
+
+
+# The launcher: fork, exec the migrator, reap it, report "<wait status> <ru_maxrss>" on fd argv[1].
+_LAUNCHER = r"""
+import os, sys
+fd = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as exc:
+        os.write(2, f"cannot run {sys.argv[2]}: {exc}\n".encode())
+        os._exit(127)
+while True:
+    try:
+        _, status, usage = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        pass
+os.write(fd, f"{status} {usage.ru_maxrss}\n".encode())
+"""
+
+
+def _maxrss_bytes(ru_maxrss: int) -> int:
+    return ru_maxrss if sys.platform == "darwin" else ru_maxrss * 1024
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is empty
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    command: str,
+    replay: str,
+    dry_run: bool = False,
+    cwd: Path | None = None,
+) -> RunResult:
+    """Run ``argv`` in a new process group with exactly ``env``; never raises for its failure."""
+    started_at = time.time()
+    start = time.monotonic()
+    report_r, report_w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-I", "-c", _LAUNCHER, str(report_w), *argv],
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(report_w,),
+        )
+    finally:
+        os.close(report_w)
+    chunks: list[bytes] = []
+    assert proc.stdout is not None
+    reader = threading.Thread(target=_drain, args=(proc.stdout, chunks), daemon=True)
+    reader.start()
+    exited = threading.Event()
+    waiter = threading.Thread(target=_await_exit, args=(proc.pid, exited), daemon=True)
+    waiter.start()
+    timed_out = False
+    try:
+        if not exited.wait(timeout):
+            timed_out = True
+            _kill_group(proc.pid)
+            exited.wait()
+    finally:
+        # The leader is a zombie (or about to be): its pid, hence the group id, cannot be
+        # reused yet, so killing the group only reaches what this run started.
+        _kill_group(proc.pid)
+        exited.wait()
+        _, status, _ = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    duration = time.monotonic() - start
+    reader.join(_DRAIN_SECONDS)
+    proc.stdout.close()
+    exit_status, peak_rss = _read_report(report_r, launcher_status=proc.returncode)
+    return RunResult(
+        exit_status=exit_status,
+        output=b"".join(chunks).decode("utf-8", errors="replace"),
+        duration_s=duration,
+        peak_rss_bytes=peak_rss,
+        command=command,
+        replay=replay,
+        dry_run=dry_run,
+        started_at=started_at,
+        timed_out=timed_out,
+    )
+
+
+def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None]:
+    """The migrator's exit status and peak RSS as the launcher saw them.
+
+    No report means the launcher itself was killed (a timeout): its status stands and the
+    peak RSS is unknown.
+    """
+    with os.fdopen(fd, "rb") as report:
+        fields = report.read().split()
+    if len(fields) != 2:
+        return launcher_status, None
+    return os.waitstatus_to_exitcode(int(fields[0])), _maxrss_bytes(int(fields[1]))
+
+
+def _drain(stream, chunks: list[bytes]) -> None:
+    try:
+        while chunk := stream.read1(1 << 16):
+            chunks.append(chunk)
+    except (OSError, ValueError):
+        pass  # closed under us after the drain timeout
+
+
+def _await_exit(pid: int, exited: threading.Event) -> None:
+    """Block until ``pid`` exits, leaving it unreaped so its rusage can still be read."""
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            break
+        except InterruptedError:
+            continue
+    exited.set()
