@@ -184,6 +184,7 @@ class _UserRun:
             return self._fail("orphan", "orphan", survey.orphan_message(self.paths)), self.accounts
         tree = state.scan(self.paths)
         kind = tree.kind
+        found = os.stat(self.paths.root)
         handler: Callable[[UserTree], str] = {
             Kind.LEGACY: self.legacy,
             Kind.BOTH: self.both,
@@ -194,6 +195,7 @@ class _UserRun:
             outcome = handler(tree)
         except UserProblem as problem:
             self._discard_scratch(kind)
+            self._restore_folder_times(found)
             return self._fail(kind, problem.kind, str(problem)), self.accounts
         except (OSError, sqlite3.Error, verify.UnreadableDb) as exc:
             self._discard_scratch(kind)
@@ -214,11 +216,19 @@ class _UserRun:
             with contextlib.suppress(OSError):
                 fsops.remove_tree(path)
 
+    def _restore_folder_times(self, found: os.stat_result) -> None:
+        """A ``UserProblem`` is raised before anything but scratch was written, and the
+        scratch is gone again: give the user's folder back its mtime too, so the folder
+        is untouched by every measure (SPEC R5, R7: same names, sizes, bytes, mtimes)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.paths.root, ns=(found.st_atime_ns, found.st_mtime_ns))
+
     # -- the four states -------------------------------------------------------------
 
     def legacy(self, tree: UserTree) -> str:
         self.remove_leftovers(tree)
         tree = state.scan(self.paths)
+        images.check(self.paths)  # a conflict must stop the user before step 3, not in 7
         self.step("preflight", space.check(self.paths, tree))
         old_stat = os.stat(self.paths.old_db)
         staged = self.stage(self.paths.old_db, corrupt_kind="corrupt")
@@ -230,6 +240,7 @@ class _UserRun:
     def both(self, tree: UserTree) -> str:
         self.remove_leftovers(tree)
         tree = state.scan(self.paths)
+        images.check(self.paths)
         self.step("preflight", space.check(self.paths, tree))
         old_stat = os.stat(self.paths.old_db)
         old = self.stage(self.paths.old_db, corrupt_kind="corrupt")
@@ -246,6 +257,7 @@ class _UserRun:
     def migrated(self, tree: UserTree) -> str:
         self.remove_leftovers(tree)
         tree = state.scan(self.paths)
+        images.check(self.paths)
         self.ensure_profile()
         if tree.old_images:
             self.step("preflight", space.check(self.paths, tree))

@@ -104,7 +104,8 @@ class User:
 
 
 def _iso(rng: random.Random) -> str:
-    return f"2026-01-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999):03d}Z"
+    day, hour, minute = rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59)
+    return f"2026-01-{day:02d}T{hour:02d}:{minute:02d}:{rng.randint(0, 59):02d}.123Z"
 
 
 def _insert_items(conn: sqlite3.Connection, rng: random.Random, n: int, text_bytes: int) -> None:
@@ -263,8 +264,9 @@ def profile_rows(data_dir: Path) -> list[tuple[str, str, str]]:
 
 
 def files(root: Path) -> dict[str, tuple]:
-    """Every entry under ``root``: kind, size, sha256, mtime_ns (symlinks not followed)."""
-    out: dict[str, tuple] = {}
+    """Every entry under ``root``: kind, size, sha256, mtime_ns, mode (symlinks not
+    followed; directories with their mtime, so a file created and removed again shows)."""
+    out: dict[str, tuple] = {".": ("dir", root.lstat().st_mtime_ns)}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             p = Path(dirpath) / name
@@ -273,7 +275,7 @@ def files(root: Path) -> dict[str, tuple]:
             if p.is_symlink():
                 out[rel] = ("link", os.readlink(p), st.st_mtime_ns)
             elif p.is_dir():
-                out[rel] = ("dir",)
+                out[rel] = ("dir", st.st_mtime_ns, st.st_mode)
             else:
                 out[rel] = (
                     "file",
@@ -298,6 +300,33 @@ def final_view(data_dir: Path) -> dict:
         elif info[0] == "file":
             view[rel] = ("file", info[2])
         else:
-            view[rel] = info[:2]
+            view[rel] = info[:1]
     view["<profiles>"] = profile_rows(data_dir)
     return view
+
+
+def user_files(data_dir: Path, user: str) -> dict[str, tuple]:
+    return files(data_dir / user)
+
+
+def run(data_dir: Path, **kwargs):
+    """Run the reference migrator; return (report, events) whether or not a user failed."""
+    from migrator import log, server
+
+    sink = log.Collect()
+    try:
+        report = server.migrate(data_dir, log=sink, **kwargs)
+    except server.MigrationFailed as exc:
+        report = exc.report
+    return report, sink.events
+
+
+def outcome(report, user: str):
+    return next(u for u in report.users if u.user == user)
+
+
+def scratch_left(data_dir: Path) -> list[str]:
+    """Scratch names of the migrator anywhere in the tree (must be none after a run)."""
+    return sorted(
+        rel for rel in files(data_dir) if rel.endswith(".migrating") or ".migrating/" in rel
+    )

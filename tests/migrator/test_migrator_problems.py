@@ -1,0 +1,247 @@
+"""Users a person must look at: SPEC R5, R7, R14, and the stranded-data states.
+
+Each one: that user's folder untouched, an error that says what to do, every other user
+still migrated, and the run fails (MigrationFailed) after processing everyone.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import treebuilder as tb
+
+from migrator import log, report, server, survey
+from migrator.layout import UserPaths
+from migrator.systemdb import Accounts
+
+
+def _checkpointed_copy(src: Path, dst: Path) -> None:
+    """A faithful new DB made from peek.db + -wal (as the migrator would have placed it)."""
+    tmp = src.with_name("tmp-copy.db")
+    shutil.copyfile(src, tmp)
+    wal = src.with_name(src.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, tmp.with_name(tmp.name + "-wal"))
+    conn = sqlite3.connect(tmp)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(dst)
+
+
+def _assert_only_user_failed(result, user: str, kind: str) -> None:
+    failed = {u.user: u for u in result.failed}
+    assert set(failed) == {user}
+    assert failed[user].problem == kind
+    assert all(u.outcome == report.MIGRATED for u in result.users if u.user != user)
+
+
+def _run_expect_failure(data_dir: Path):
+    with pytest.raises(server.MigrationFailed) as exc:
+        server.migrate(data_dir, log=log.Collect())
+    return exc.value.report
+
+
+def test_r5_both_equal_finishes_the_migration(data_dir: Path, tmp_path: Path) -> None:
+    """R5: new DB is a verified copy of old (crash before old removed): finish it, and the
+    result equals a fault-free migration of the same user."""
+    users = [tb.User("ann", items=9, wal_rows=20, images=2, seed=7)]
+    reference = tb.build(tmp_path / "ref", users)
+    server.migrate(reference, log=log.Collect())
+    tb.build(data_dir, users)
+    p = UserPaths(data_dir, "ann")
+    _checkpointed_copy(p.old_db, p.new_db)
+
+    result = server.migrate(data_dir, log=log.Collect())
+
+    assert tb.outcome(result, "ann").outcome == report.FINISHED
+    assert tb.final_view(data_dir) == tb.final_view(reference)
+
+
+@pytest.mark.parametrize("new_kind", ["empty_file", "empty_db", "other_rows"])
+def test_r5_both_different_leaves_both_untouched(data_dir: Path, new_kind: str) -> None:
+    """R5, the field's dry-run trap: an empty (or different) new DB next to peek.db must
+    not be taken for 'already migrated'; both stay as they are, with an error."""
+    tb.build(
+        data_dir,
+        [tb.User("trap", items=6, wal_rows=5, images=1, seed=8), tb.User("ok", items=3)],
+    )
+    p = UserPaths(data_dir, "trap")
+    p.profile_dir.mkdir(parents=True)
+    if new_kind == "empty_file":
+        p.new_db.touch()
+    elif new_kind == "empty_db":
+        sqlite3.connect(p.new_db).execute("PRAGMA user_version=1").connection.close()
+    else:
+        tb.make_peek_db(p.new_db, items=6, seed=99)
+    before = tb.user_files(data_dir, "trap")
+
+    result = _run_expect_failure(data_dir)
+
+    _assert_only_user_failed(result, "trap", "conflict")
+    assert tb.user_files(data_dir, "trap") == before
+    message = tb.outcome(result, "trap").error
+    assert str(p.new_db) in message and "re-run" in message
+
+
+def _damage(db: Path, kind: str) -> None:
+    rng = random.Random(kind)
+    data = bytearray(db.read_bytes())
+    if kind == "truncated":
+        db.write_bytes(bytes(data[: len(data) // 2 + 100]))
+    elif kind == "zeroed_header":
+        db.write_bytes(bytes(100) + bytes(data[100:]))
+    elif kind == "garbage_header":
+        db.write_bytes(rng.randbytes(100) + bytes(data[100:]))
+    elif kind == "btree":
+        page = 4096
+        for n in range(3, len(data) // page):  # every b-tree page after the schema
+            data[n * page + 8 : n * page + 200] = rng.randbytes(192)
+        db.write_bytes(bytes(data))
+    elif kind == "empty":
+        db.write_bytes(b"")
+    elif kind == "not_a_db":
+        db.write_text("this is a note, not a database\n")
+
+
+@pytest.mark.parametrize(
+    "kind", ["truncated", "zeroed_header", "garbage_header", "btree", "empty", "not_a_db"]
+)
+def test_r7_corrupt_peek_db_untouched_others_migrated(data_dir: Path, kind: str) -> None:
+    """R7: the corrupt user is left byte-for-byte (mtimes included), no -shm appears."""
+    tb.build(
+        data_dir,
+        [tb.User("broken", items=200, images=1, seed=9), tb.User("fine", items=4, images=1)],
+    )
+    _damage(UserPaths(data_dir, "broken").old_db, kind)
+    before = tb.user_files(data_dir, "broken")
+
+    result = _run_expect_failure(data_dir)
+
+    _assert_only_user_failed(result, "broken", "corrupt")
+    assert tb.user_files(data_dir, "broken") == before
+    assert "backups/" in tb.outcome(result, "broken").error
+    assert tb.profile_rows(data_dir) == [("fine", "default", "Default")]
+
+
+def test_r14_user_without_users_row_untouched(data_dir: Path) -> None:
+    """R14: the field's stranded images: nothing of an orphan moves, no profile row."""
+    tb.build(
+        data_dir,
+        [tb.User("ghost", items=5, images=2, users_row=False), tb.User("alive", items=5)],
+    )
+    before = tb.user_files(data_dir, "ghost")
+
+    result = _run_expect_failure(data_dir)
+
+    _assert_only_user_failed(result, "ghost", "orphan")
+    assert tb.user_files(data_dir, "ghost") == before
+    assert tb.profile_rows(data_dir) == [("alive", "default", "Default")]
+
+
+def test_backup_only_user_needs_a_person(data_dir: Path) -> None:
+    """Only peek.db.pre-migration-backup left: the data lives only there; never touched."""
+    tb.build(data_dir, [tb.User("lost", items=None, images=0), tb.User("fine", items=2)])
+    tb.make_peek_db(UserPaths(data_dir, "lost").backup, items=3)
+    before = tb.user_files(data_dir, "lost")
+
+    result = _run_expect_failure(data_dir)
+
+    _assert_only_user_failed(result, "lost", "backup_only")
+    assert tb.user_files(data_dir, "lost") == before
+
+
+def test_seed_left_wal_without_peek_db_is_kept(data_dir: Path) -> None:
+    """The seed's field loss: peek.db moved alone, its -wal left behind holding rows. The
+    migrator must not delete that -wal as a 'stray sidecar'."""
+    tb.build(data_dir, [tb.User("victim", items=3, wal_rows=30, images=0)])
+    p = UserPaths(data_dir, "victim")
+    p.profile_dir.mkdir(parents=True)
+    p.old_db.rename(p.new_db)  # what fs.renameSync(peek.db) did
+    before = tb.user_files(data_dir, "victim")
+
+    result = _run_expect_failure(data_dir)
+
+    assert tb.outcome(result, "victim").problem == "stray_wal"
+    assert tb.user_files(data_dir, "victim") == before
+
+
+def test_own_leftover_wal_is_removed(data_dir: Path, tmp_path: Path) -> None:
+    """A crash between unlinking peek.db and its -wal (step 8): the -wal adds nothing to
+    the verified new DB, so the next run removes it and reaches the fault-free result."""
+    users = [tb.User("half", items=4, wal_rows=25, images=1, seed=4)]
+    reference = tb.build(tmp_path / "ref", users)
+    server.migrate(reference, log=log.Collect())
+    tb.build(data_dir, users)
+    p = UserPaths(data_dir, "half")
+    wal = p.old_sidecars()[0]
+    keep = tmp_path / "wal-copy"
+    shutil.copyfile(wal, keep)
+    server.migrate(data_dir, log=log.Collect())
+    shutil.copyfile(keep, wal)  # as if the unlink of peek.db-wal never happened
+
+    result = server.migrate(data_dir, log=log.Collect())
+
+    assert tb.outcome(result, "half").outcome == report.ALREADY_MIGRATED
+    assert not wal.exists()
+    assert tb.final_view(data_dir) == tb.final_view(reference)
+
+
+def test_image_conflict_stops_before_moving_anything(data_dir: Path) -> None:
+    tb.build(data_dir, [tb.User("pix", items=3, images=3, seed=2)])
+    p = UserPaths(data_dir, "pix")
+    name = sorted(p.old_images.iterdir())[0].name
+    p.new_images.mkdir(parents=True)
+    (p.new_images / name).write_bytes(b"different bytes")
+    before = tb.user_files(data_dir, "pix")
+
+    result = _run_expect_failure(data_dir)
+
+    assert tb.outcome(result, "pix").problem == "image_conflict"
+    assert tb.user_files(data_dir, "pix") == before
+
+
+def test_half_moved_images_are_merged(data_dir: Path, tmp_path: Path) -> None:
+    """Images partly in the new folder (same bytes): the merge finishes the move."""
+    users = [tb.User("pix", items=3, images=4, seed=2)]
+    reference = tb.build(tmp_path / "ref", users)
+    server.migrate(reference, log=log.Collect())
+    tb.build(data_dir, users)
+    p = UserPaths(data_dir, "pix")
+    p.new_images.mkdir(parents=True)
+    for f in sorted(p.old_images.iterdir())[:2]:
+        shutil.copyfile(f, p.new_images / f.name)  # one copied, still in old too
+    first = sorted(p.old_images.iterdir())[2]
+    first.rename(p.new_images / first.name)  # one moved
+
+    server.migrate(data_dir, log=log.Collect())
+
+    assert tb.final_view(data_dir) == tb.final_view(reference)
+
+
+def test_dry_run_and_real_run_report_the_same_problems(data_dir: Path) -> None:
+    tb.build(
+        data_dir,
+        [
+            tb.User("ghost", items=2, users_row=False),
+            tb.User("broken", items=50),
+            tb.User("fine", items=2),
+        ],
+    )
+    _damage(UserPaths(data_dir, "broken").old_db, "zeroed_header")
+    accounts = Accounts.read(data_dir)
+    found = {
+        u: survey.inspect_user(UserPaths(data_dir, u), accounts).problem
+        for u in ("ghost", "broken", "fine")
+    }
+    with pytest.raises(server.MigrationFailed) as dry:
+        server.migrate(data_dir, dry_run=True, log=log.Collect())
+    real = _run_expect_failure(data_dir)
+    assert found == {"ghost": "orphan", "broken": "corrupt", "fine": None}
+    assert {u.user: u.problem for u in dry.value.report.failed} == {
+        u.user: u.problem for u in real.failed
+    }
