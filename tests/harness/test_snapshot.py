@@ -1,0 +1,138 @@
+"""Snapshots read a tree without changing it, and diffs say what was lost."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+
+from fixtures.spec import UserSpec
+from harness.snapshot import Snapshot, diff
+from migrator.layout import UserPaths
+
+
+def raw_state(root) -> dict[str, tuple]:
+    """Everything ``Snapshot`` promises not to change, read independently of it."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            data = b""
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+            out[path] = (st.st_mode, st.st_size, st.st_mtime_ns, hashlib.sha256(data).digest())
+    return out
+
+
+def test_taking_a_snapshot_changes_nothing_even_with_a_wal(make_tree):
+    root, _ = make_tree(
+        UserSpec("alice", items=30, wal_share=0.8),
+        UserSpec("bob", state="migrated", wal_share=0.5),
+        UserSpec("carol", damage="btree"),
+        extras=("server_backups", "dot_entries", "symlinked_user"),
+    )
+    paths = UserPaths(root, "alice")
+    assert paths.old_db.with_name("peek.db-wal").stat().st_size > 0
+    paths.old_db.with_name("peek.db-shm").unlink(missing_ok=True)  # SQLite would recreate it
+    before = raw_state(root)
+    Snapshot.take(root)
+    assert raw_state(root) == before
+
+
+def test_rows_in_the_wal_are_part_of_the_content(make_tree):
+    root, manifest = make_tree(UserSpec("alice", items=30, wal_share=0.8))
+    alice = Snapshot.take(root).users["alice"]
+    assert manifest.user("alice").wal_items > 0
+    assert alice.old_db.sound
+    assert alice.old_db.digest == manifest.user("alice").digest
+    assert alice.old_db.content.row_counts["items"] == 30
+    assert alice.old_sidecars == ("peek.db-wal", "peek.db-shm")
+
+
+def test_user_states_say_where_the_data_is(make_tree):
+    root, manifest = make_tree(
+        UserSpec("alice", items=10, images=2),
+        UserSpec("bob", state="migrated", images=2),
+        UserSpec("dave", state="both_different"),
+        UserSpec("gina", state="no_db"),
+    )
+    snap = Snapshot.take(root)
+    alice, bob, dave, gina = (snap.users[u] for u in ("alice", "bob", "dave", "gina"))
+    assert alice.old_db and alice.new_db is None and alice.backup is None
+    assert alice.old_images == manifest.user("alice").images and alice.new_images is None
+    assert bob.old_db is None and bob.new_db.sound and bob.new_images
+    assert dave.live is dave.old_db  # the empty new DB is not the user's data
+    assert gina.live is None and gina.images == {}
+    assert snap.system.users >= {"alice", "bob", "dave", "gina"}
+    assert [(p.user_id, p.slug, p.name) for p in snap.system.profiles] == [
+        ("bob", "default", "Default")
+    ]
+
+
+def test_every_kind_of_damage_is_unsound_with_a_reason(make_tree):
+    kinds = ("truncated", "zeroed_header", "garbage_header", "btree", "empty", "not_a_db")
+    root, _ = make_tree(*(UserSpec(f"u-{k}", damage=k) for k in kinds))
+    snap = Snapshot.take(root)
+    for kind in kinds:
+        db = snap.users[f"u-{kind}"].old_db
+        assert db is not None and not db.sound and db.error, kind
+
+
+def test_symlinks_fifos_and_link_targets_are_recorded_not_followed(make_tree, tmp_path):
+    root, _ = make_tree("alice")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "peek.db").write_bytes(b"not followed")
+    (root / "mallory").symlink_to(outside)
+    os.mkfifo(root / "pipe")  # opening it would block the snapshot forever
+    snap = Snapshot.take(root)
+    assert snap.entries["mallory"].kind == "symlink"
+    assert snap.entries["mallory"].target == str(outside)
+    assert "mallory" not in snap.users
+    assert "mallory/peek.db" not in snap.entries
+    assert snap.entries["pipe"].kind == "other"
+    assert snap.link_targets["mallory"]["peek.db"].size == len(b"not followed")
+
+
+def test_diff_of_an_unchanged_tree_is_empty(make_tree):
+    root, _ = make_tree("alice", UserSpec("dave", state="both_different"))
+    assert diff(Snapshot.take(root), Snapshot.take(root)).empty
+    assert str(diff(Snapshot.take(root), Snapshot.take(root))) == "nothing changed"
+
+
+def test_diff_reports_lost_rows_and_images_per_user(make_tree):
+    root, manifest = make_tree("alice", "bob")
+    before = Snapshot.take(root)
+    paths = UserPaths(root, "alice")
+    conn = sqlite3.connect(paths.old_db)
+    conn.execute("DELETE FROM items WHERE rowid IN (SELECT rowid FROM items LIMIT 3)")
+    conn.commit()
+    conn.close()
+    lost, changed = sorted(manifest.user("alice").images)
+    (paths.old_images / lost).unlink()
+    (paths.old_images / changed).write_bytes(b"other bytes")
+    result = diff(before, Snapshot.take(root))
+    alice = result.user("alice")
+    assert alice.rows_missing["items"] == 3
+    assert alice.images_missing == (lost,)
+    assert alice.images_changed == (changed,)
+    assert result.user("bob").empty
+    text = str(result)
+    assert "user alice:" in text and "items 3" in text and lost in text
+    assert "bob" not in text
+
+
+def test_diff_reports_a_touched_file_and_a_lost_database(make_tree):
+    root, _ = make_tree("alice", "bob", extras=("server_backups",))
+    before = Snapshot.take(root)
+    backup = next((root / "backups").iterdir())
+    os.utime(backup, ns=(0, 0))
+    shutil.rmtree(root / "bob")
+    result = diff(before, Snapshot.take(root))
+    assert any(c.path.startswith("backups/") and c.what == "mtime" for c in result.other)
+    bob = result.user("bob")
+    assert bob.content_note and bob.rows_missing["items"] == 12
+    assert {c.what for c in bob.changes} == {"removed"}
