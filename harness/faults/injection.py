@@ -1,0 +1,318 @@
+"""The syscall backend: inject a :class:`FaultPlan` into any process with ``strace``.
+
+How a plan becomes strace options
+---------------------------------
+strace's ``-e inject=SET:error=E:when=N`` counts calls **per thread and per syscall
+number**, and it cannot filter by flags (open-for-write vs open-for-read) or by glob. A plan
+counts operations over the whole run, filtered by kind, flags and glob. The two meet through
+a recorded fault-free run (:func:`harness.faults.trace.record`):
+
+1. the plan picks its target in the trace: the Nth operation that matches it;
+2. the target's syscall ``s`` is traced alone, and ``-P KEY`` narrows what strace counts to
+   calls of ``s`` that name ``KEY`` (a path argument or a descriptor's path; which arguments
+   strace compares is copied from its source, see :mod:`harness.faults.syscalls`);
+3. ``when`` is the number of such calls the target's thread made up to and including the
+   target, computed by replaying strace's own matching rule over the recorded events. The
+   key is chosen so that no other thread reaches that count ("rivals"); multi-process
+   migrators (a shell running ``mv``) are therefore targeted in the right process too.
+
+After the run the backend reads strace's output back and reports which call was hit, so a
+caller can tell a fault that landed on the target from one that landed elsewhere (a run that
+did not repeat itself) instead of trusting the arithmetic.
+
+Errors and kills
+----------------
+An errno is ``inject=s:error=E:when=N``: the call is not executed and returns ``-E``.
+
+A kill is *not* strace's ``signal=SIGKILL``: with ``--seccomp-bpf`` strace hands the signal
+over at a seccomp stop, where the kernel ignores it (measured with strace 6.1: the call
+simply runs). Instead the target call is held at its entry (``delay_enter``) and, the moment
+strace prints that entry, the whole process group (strace, every process and thread of the
+command) is SIGKILLed. The call never executes, and no other process of the command can react
+to the death of the one that made it, which is what a real ``kill -9`` of a migrator does.
+
+Determinism: the same command on the same tree must make the same calls in the same threads.
+:data:`harness.faults.strace.DETERMINISM_ENV` fixes the two usual culprits (Python writing
+``__pycache__`` on the first run only; libuv spreading file operations over 4 threads). Calls
+whose order depends on timing (two threads racing on the same file) may still be hit in
+another thread; ``InjectedRun.landed`` says whether that happened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.faults.plan import FaultPlan
+from harness.faults.strace import TracedRun, run_traced
+from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
+from harness.faults.syscalls import SYSCALLS
+from harness.faults.trace import Trace, TraceOp
+
+# How long strace holds the call a kill targets. The group is killed within milliseconds of
+# strace printing the call; this only bounds the damage if that ever failed to happen.
+_HOLD = "60s"
+
+
+@dataclass(frozen=True)
+class Injection:
+    """A plan compiled against a trace: the strace options that hit its target."""
+
+    plan: FaultPlan
+    target: TraceOp
+    event: SyscallEvent  # the target's syscall in the recorded run
+    syscall: str
+    when: int  # strace's per-thread count of -P-matching calls of ``syscall``
+    key: str  # the -P path (in the namespace of the run being injected)
+    rivals: tuple[int, ...]  # recorded threads that also reach ``when``: a fault may land there
+
+    def options(self) -> list[str]:
+        """The strace options (besides the standard ones) that inject this fault."""
+        effect = f"delay_enter={_HOLD}" if self.plan.is_kill else f"error={self.plan.effect}"
+        return [
+            *("-s", "0", "-P", self.key, "-e", f"trace={self.syscall}"),
+            *("-e", f"inject={self.syscall}:{effect}:when={self.when}"),
+        ]
+
+    def describe(self) -> str:
+        return (
+            f"{self.plan.describe()}: {self.target.describe()} = call {self.when} of "
+            f"{self.syscall} naming {self.key} in its thread"
+        )
+
+
+@dataclass(frozen=True)
+class InjectedRun:
+    """A run with a fault injected, and where the fault actually landed."""
+
+    plan: FaultPlan
+    injection: Injection | None  # None: the recorded run never reached the plan's target
+    run: TracedRun
+    hits: tuple[SyscallEvent, ...]  # the calls strace failed (errno) or held (kill)
+    moved: Mapping[str, str]
+
+    @property
+    def reached(self) -> bool:
+        return self.injection is not None
+
+    @property
+    def landed(self) -> bool:
+        """Exactly one call was hit, and it is the plan's target."""
+        if self.injection is None or len(self.hits) != 1:
+            return False
+        return _same_call(self.injection.event, self.hits[0], self.moved)
+
+    @property
+    def killed(self) -> bool:
+        return self.run.stopped and self.run.killed
+
+    @property
+    def returncode(self) -> int:
+        return self.run.returncode
+
+
+def target_of(plan: FaultPlan, trace: Trace) -> TraceOp | None:
+    """The operation of ``trace`` that ``plan`` hits: its Nth match, or None."""
+    seen = 0
+    for op in trace.ops:
+        if plan.matches(op.operation, op.paths):
+            seen += 1
+            if seen == plan.occurrence:
+                return op
+    return None
+
+
+def compile_injection(
+    plan: FaultPlan,
+    trace: Trace,
+    *,
+    cwd: str | None = None,
+    moved: Mapping[str, str] | None = None,
+) -> Injection | None:
+    """Turn ``plan`` into strace options using the recorded ``trace``.
+
+    ``cwd`` is where the injected run starts (default: where the recorded one did) and
+    ``moved`` maps directories of the recorded run to where the same tree now is
+    (``{"/tmp/a/data": "/tmp/b/data"}``), for a tree rebuilt at another path. Call this just
+    before the run: strace adds the real path of each -P key that exists when it starts, and
+    the count must include what those extra keys match.
+    """
+    target = target_of(plan, trace)
+    if target is None or target.event is None:
+        return None
+    event = next(e for e in trace.events if e.seq == target.event)
+    moved = dict(moved or {})
+    start = cwd or _rebase(trace.cwd, moved)
+    best: Injection | None = None
+    for key in _candidate_keys(event):
+        keys = _strace_keys(key, start, moved)
+        counts: Counter[int] = Counter()
+        when = 0
+        for other in trace.events:
+            if other.name == event.name and _strace_matches(other, keys):
+                counts[other.tid] += 1
+                if other.seq == event.seq:
+                    when = counts[other.tid]
+        if when == 0:
+            continue  # cannot happen unless the trace is inconsistent; try another key
+        rivals = tuple(sorted(t for t, n in counts.items() if t != event.tid and n >= when))
+        candidate = Injection(plan, target, event, event.name, when, _rebase(key, moved), rivals)
+        if best is None or (len(rivals), when) < (len(best.rivals), best.when):
+            best = candidate
+    return best
+
+
+def inject(
+    command: Sequence[str],
+    plan: FaultPlan,
+    trace: Trace,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 600.0,
+    moved: Mapping[str, str] | None = None,
+) -> InjectedRun:
+    """Run ``command`` with ``plan``'s fault; ``trace`` is a fault-free recording of it.
+
+    The tree must be in the state the recording started from (rebuild it between runs).
+    When the recording never reached the plan's target the command runs without a fault
+    and the result says ``reached=False``.
+    """
+    moved = dict(moved or {})
+    start = os.path.abspath(cwd) if cwd is not None else _rebase(trace.cwd, moved)
+    injection = compile_injection(plan, trace, cwd=start, moved=moved)
+    if injection is None:
+        run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
+        return InjectedRun(plan, None, run, (), moved)
+    stop = _EntryWatch(injection.syscall, injection.when) if plan.is_kill else None
+    run = run_traced(command, injection.options(), cwd=start, env=env, timeout=timeout, stop=stop)
+    events = parse_events(run.trace).events
+    if stop is None:
+        hits = tuple(e for e in events if e.injected)
+    else:
+        hits = _held_calls(events, injection.syscall, injection.when, stop.tid)
+    return InjectedRun(plan, injection, run, hits, moved)
+
+
+class _EntryWatch:
+    """Counts, per thread, the calls strace prints; says stop at the ``when``-th.
+
+    Under ``-e trace=s -P key`` strace prints exactly the calls it counts for ``when=``, and
+    prints each entry before it holds the call, so this count meets strace's own.
+    """
+
+    def __init__(self, syscall: str, when: int) -> None:
+        self.entry = re.compile(rf"(\d+) +{re.escape(syscall)}\(")
+        self.when = when
+        self.counts: Counter[int] = Counter()
+        self.pending = ""  # an unfinished last line
+        self.pending_counted = False
+        self.tid: int | None = None
+
+    def __call__(self, chunk: str) -> bool:
+        lines = (self.pending + chunk).split("\n")
+        self.pending = lines.pop()
+        for i, line in enumerate(lines):
+            if i == 0 and self.pending_counted:
+                self.pending_counted = False
+                continue  # the rest of a line counted while it was partial
+            if self._see(line):
+                return True
+        if self.pending and not self.pending_counted and self.entry.match(self.pending):
+            self.pending_counted = True
+            return self._see(self.pending)
+        return False
+
+    def _see(self, line: str) -> bool:
+        match = self.entry.match(line)
+        if not match:
+            return False
+        tid = int(match[1])
+        self.counts[tid] += 1
+        if self.counts[tid] == self.when and self.tid is None:
+            self.tid = tid
+            return True
+        return False
+
+
+def _held_calls(
+    events: Sequence[SyscallEvent], syscall: str, when: int, tid: int | None
+) -> tuple[SyscallEvent, ...]:
+    if tid is None:
+        return ()
+    calls = [e for e in events if e.tid == tid and e.name == syscall]
+    return (calls[when - 1],) if len(calls) >= when else ()
+
+
+def _candidate_keys(event: SyscallEvent) -> list[str]:
+    """The strings strace -P could match ``event`` by: its paths and descriptor paths."""
+    keys: list[str] = []
+    for kind, index in SYSCALLS[event.name].pmatch:
+        if index >= len(event.args):
+            continue
+        value = _pmatch_value(kind, event.args[index])
+        if value and value not in keys:
+            keys.append(value)
+    return keys
+
+
+def _pmatch_value(kind: str, arg: str) -> str | None:
+    """What strace compares for one argument: a literal path, or a real descriptor's path."""
+    if kind == "path":
+        return decode_string(arg)
+    fd, path = decode_fd(arg)
+    return path if fd is not None and fd >= 0 else None
+
+
+def _strace_matches(event: SyscallEvent, keys: set[str]) -> bool:
+    """strace's ``pathtrace_match`` for ``event`` against the path set ``keys``."""
+    for kind, index in SYSCALLS[event.name].pmatch:
+        if index < len(event.args) and _pmatch_value(kind, event.args[index]) in keys:
+            return True
+    return False
+
+
+def _strace_keys(key: str, cwd: str, moved: Mapping[str, str]) -> set[str]:
+    """The path set strace builds from ``-P key``, in the recorded run's namespace.
+
+    strace stores the key as given, plus its ``realpath`` when the path exists at start.
+    """
+    keys = {key}
+    live = os.path.join(cwd, _rebase(key, moved))
+    if os.path.exists(live):
+        real = os.path.realpath(live)
+        if real != _rebase(key, moved):
+            keys.add(_rebase(real, {new: old for old, new in moved.items()}))
+    return keys
+
+
+def _rebase(path: str, moved: Mapping[str, str]) -> str:
+    for old, new in moved.items():
+        if path == old or path.startswith(old.rstrip("/") + "/"):
+            return new + path[len(old) :]
+    return path
+
+
+def _same_call(recorded: SyscallEvent, hit: SyscallEvent, moved: Mapping[str, str]) -> bool:
+    """Whether ``hit`` names the same files as ``recorded`` (descriptors may be renumbered)."""
+    if recorded.name != hit.name:
+        return False
+    before = [None if p is None else _rebase(p, moved) for p in _named_files(recorded)]
+    return before == _named_files(hit)
+
+
+def _named_files(event: SyscallEvent) -> list[str | None]:
+    """Every path and directory/descriptor path the call names, in argument order."""
+    named: list[str | None] = []
+    for where in SYSCALLS[event.name].paths:
+        for index, decode in ((where.fd, _fd_path), (where.path, decode_string)):
+            if index is not None:
+                named.append(decode(event.args[index]) if index < len(event.args) else None)
+    return named
+
+
+def _fd_path(arg: str) -> str | None:
+    return decode_fd(arg)[1]
