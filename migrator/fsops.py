@@ -70,7 +70,12 @@ def _copy_fd(src: int, dst: int) -> int:
 
 
 def copy_file(
-    src: Path, dst: Path, *, like: os.stat_result | None = None, keep_times: bool = False
+    src: Path,
+    dst: Path,
+    *,
+    like: os.stat_result | None = None,
+    keep_times: bool = False,
+    durable: bool = True,
 ) -> int:
     """Copy ``src`` to the new file ``dst`` (which must not exist) and fsync it.
 
@@ -79,6 +84,8 @@ def copy_file(
     *before* the fsync, so what is later renamed into place is durable, metadata included.
     Returns the number of bytes copied. A half-written ``dst`` is removed on failure, so a
     failed copy (ENOSPC, EIO) leaves no partial file behind (SPEC R8).
+    ``durable=False`` skips the fsync, for throwaway copies in the system temp dir and
+    copies whose result the caller fsyncs itself after changing it.
     """
     src_fd = os.open(src, os.O_RDONLY)
     try:
@@ -89,7 +96,8 @@ def copy_file(
                 _adopt_fd(dst_fd, like)
                 if keep_times:
                     os.utime(dst_fd, ns=(like.st_atime_ns, like.st_mtime_ns))
-            os.fsync(dst_fd)
+            if durable:
+                os.fsync(dst_fd)
         except BaseException:
             os.close(dst_fd)
             _remove_quietly(dst)

@@ -111,7 +111,9 @@ def seal(copy: Path) -> None:
         conn = sqlite3.connect(copy, isolation_level=None)
         try:
             conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-            conn.execute("PRAGMA synchronous=FULL")
+            # The caller fsyncs the sealed file when it keeps it; syncing every checkpoint
+            # write as well would only slow a throwaway copy down.
+            conn.execute("PRAGMA synchronous=OFF")
             problem = _integrity(conn)
             if problem:
                 raise UnreadableDb(f"integrity_check: {problem}")
@@ -198,12 +200,16 @@ def check_readable(db: Path) -> str | None:
 
 
 def copy_with_sidecars(db: Path, dest: Path) -> Path:
-    """Copy ``db`` and its data sidecars (not ``-shm``) to ``dest`` (+ same suffixes)."""
-    fsops.copy_file(db, dest)
+    """Copy ``db`` and its data sidecars (not ``-shm``) to ``dest`` (+ same suffixes).
+
+    Not fsynced: the copy is always ``seal``-ed next, which rewrites it, and a caller that
+    keeps the result fsyncs the sealed file (``server``); throwaway copies need no fsync.
+    """
+    fsops.copy_file(db, dest, durable=False)
     for suffix in DATA_SIDECARS:
         side = db.with_name(db.name + suffix)
         if side.is_file():
-            fsops.copy_file(side, dest.with_name(dest.name + suffix))
+            fsops.copy_file(side, dest.with_name(dest.name + suffix), durable=False)
     return dest
 
 
@@ -235,8 +241,8 @@ def wal_adds_nothing(db: Path, wal: Path, scratch: Path) -> bool:
     try:
         alone = content(db)
         combined = scratch / "combined.db"
-        fsops.copy_file(db, combined)
-        fsops.copy_file(wal, combined.with_name(combined.name + "-wal"))
+        fsops.copy_file(db, combined, durable=False)
+        fsops.copy_file(wal, combined.with_name(combined.name + "-wal"), durable=False)
         seal(combined)
         return content(combined).digest == alone.digest
     except UnreadableDb:
