@@ -23,12 +23,14 @@ import logging
 import os
 import shlex
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
 from harness.run import RunResult, replay_line, run_process
@@ -42,6 +44,7 @@ __all__ = [
     "RunResult",
     "contract_env",
     "parse_migrator",
+    "run_together",
 ]
 
 DEFAULT_MIGRATOR = "py:migrator.server:migrate"
@@ -285,3 +288,19 @@ def parse_migrator(spec: str | None = None, *, inprocess: bool = False) -> Migra
     except TargetError as exc:
         raise MigratorSpecError(f"migrator {spec!r}: {exc}; expected {ACCEPTED}") from exc
     return PythonMigrator(rest, inprocess=inprocess, import_root=_import_root(rest))
+
+
+def run_together(migrators: Sequence[Migrator], data_dir: Path, **kwargs: Any) -> list[RunResult]:
+    """Start every migrator on ``data_dir`` at once (R15) and wait for all of them.
+
+    Each run gets its own thread; a barrier releases them together so the processes really
+    overlap instead of running one after the other. Results come back in the given order.
+    """
+    barrier = threading.Barrier(len(migrators))
+
+    def start(migrator: Migrator) -> RunResult:
+        barrier.wait()
+        return migrator.run(data_dir, **kwargs)
+
+    with ThreadPoolExecutor(max_workers=len(migrators)) as pool:
+        return list(pool.map(start, migrators))

@@ -100,7 +100,9 @@ def open_copy(db: Path, *, scratch: Path | None = None) -> Iterator[sqlite3.Conn
     reading cannot create sidecars, checkpoint a WAL or roll back a journal in the tree.
     SQLite errors while opening or using the copy surface as ``UnreadableDatabase``.
     """
-    if not db.is_file() or db.is_symlink():
+    if db.is_symlink():
+        raise UnreadableDatabase(f"{db}: a symlink, not followed")
+    if not db.is_file():
         raise UnreadableDatabase(f"{db}: no such database file")
     with tempfile.TemporaryDirectory(dir=scratch, prefix="mk-content-") as tmp:
         copy = Path(tmp) / "copy.db"

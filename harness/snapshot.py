@@ -438,13 +438,35 @@ def diff(before: Snapshot, after: Snapshot) -> TreeDiff:
     return TreeDiff(users, tuple(entry_changes(outside_before, outside_after)))
 
 
+def _as_moves(
+    changes: list[Change], before: dict[str, Entry], after: dict[str, Entry]
+) -> list[Change]:
+    """A file removed here and added there with the same name and bytes reads as a move."""
+    added = {
+        (c.path.rsplit("/", 1)[-1], after[c.path].sha256): c.path
+        for c in changes
+        if c.what == "added" and after[c.path].kind == "file"
+    }
+    out, moved_to = [], set()
+    for c in changes:
+        entry = before.get(c.path)
+        key = (c.path.rsplit("/", 1)[-1], entry.sha256) if entry else None
+        if c.what == "removed" and entry.kind == "file" and key in added:
+            moved_to.add(added[key])
+            out.append(Change(c.path, f"moved to {added[key]}"))
+        else:
+            out.append(c)
+    return [c for c in out if c.path not in moved_to or c.what != "added"]
+
+
 def _owner(rel: str) -> str:
     return rel.split("/", 1)[0]
 
 
 def user_diff(before: Snapshot, after: Snapshot, user_id: str) -> UserDiff:
     """One user's diff: file changes, rows the user no longer has, images lost."""
-    changes = tuple(entry_changes(before.under(user_id), after.under(user_id)))
+    b_entries, a_entries = before.under(user_id), after.under(user_id)
+    changes = tuple(_as_moves(entry_changes(b_entries, a_entries), b_entries, a_entries))
     b, a = before.users.get(user_id), after.users.get(user_id)
     rows: dict[str, int] = {}
     note = None

@@ -15,6 +15,7 @@ from harness.adapters import (
     MigratorSpecError,
     PythonMigrator,
     parse_migrator,
+    run_together,
 )
 
 # Prints the contract's variables as the child sees them, one per line.
@@ -150,3 +151,15 @@ def test_contract_variables_cannot_sneak_in_through_env(data_dir):
 def test_extra_env_reaches_the_child(data_dir):
     result = CommandMigrator('echo "$FAULT_PLAN"').run(data_dir, env={"FAULT_PLAN": "eio@3"})
     assert result.output == "eio@3\n"
+
+
+def test_run_together_overlaps_the_processes(data_dir):
+    """Each run waits until the other has started: only true overlap lets both finish."""
+    handshake = (
+        "touch {data_dir}/$0-started; "
+        "while [ $(ls {data_dir} | grep -c started) -lt 2 ]; do sleep 0.01; done; echo $0"
+    )
+    pair = [CommandMigrator(handshake.replace("$0", name)) for name in "ab"]
+    first, second = run_together(pair, data_dir, timeout=30)
+    assert (first.output, second.output) == ("a\n", "b\n")
+    assert first.ok and second.ok

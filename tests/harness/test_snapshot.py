@@ -136,3 +136,49 @@ def test_diff_reports_a_touched_file_and_a_lost_database(make_tree):
     bob = result.user("bob")
     assert bob.content_note and bob.rows_missing["items"] == 12
     assert {c.what for c in bob.changes} == {"removed"}
+
+
+def test_diff_shows_a_moved_image_as_a_move(make_tree):
+    root, manifest = make_tree("alice")
+    before = Snapshot.take(root)
+    paths = UserPaths(root, "alice")
+    name = sorted(manifest.user("alice").images)[0]
+    paths.new_images.mkdir(parents=True)
+    (paths.old_images / name).rename(paths.new_images / name)
+    changes = {c.path: c.what for c in diff(before, Snapshot.take(root)).user("alice").changes}
+    assert changes[f"alice/images/{name}"] == f"moved to alice/profiles/default/images/{name}"
+    assert f"alice/profiles/default/images/{name}" not in changes
+
+
+def test_an_unreadable_file_is_recorded_not_fatal(make_tree, monkeypatch):
+    """EACCES on open (simulated: the tests may run as root, who is never refused)."""
+    root, _ = make_tree("alice", "bob")
+    denied = {str(UserPaths(root, "alice").old_db)}
+    unlistable = str(UserPaths(root, "bob").old_images)
+    real_open, real_copy, real_listdir = os.open, shutil.copyfile, os.listdir
+
+    def refusing_open(path, *args, **kwargs):
+        if str(path) in denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    def refusing_copy(src, *args, **kwargs):
+        if str(src) in denied:
+            raise PermissionError(13, "Permission denied", str(src))
+        return real_copy(src, *args, **kwargs)
+
+    def refusing_listdir(path):
+        if str(path) == unlistable:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    monkeypatch.setattr(shutil, "copyfile", refusing_copy)
+    monkeypatch.setattr(os, "listdir", refusing_listdir)
+    snap = Snapshot.take(root)
+    entry = snap.entries["alice/peek.db"]
+    assert entry.sha256 is None and "Permission denied" in entry.error
+    alice = snap.users["alice"].old_db
+    assert not alice.sound and "Permission denied" in alice.error
+    assert snap.users["bob"].old_db.sound
+    assert "cannot list" in snap.entries["bob/images"].error
