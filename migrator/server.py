@@ -53,6 +53,9 @@ from migrator.state import Kind, UserTree
 __all__ = ["MigrationFailed", "MigrationReport", "grace_days_from_env", "migrate"]
 
 
+_MOVED_NOW = {report.MIGRATED, report.FINISHED, report.WOULD_MIGRATE, report.WOULD_FINISH}
+
+
 def grace_days_from_env(environ: os._Environ | dict | None = None) -> float:
     """``MIGRATION_BACKUP_GRACE_DAYS`` as a number of days (default 30)."""
     env = os.environ if environ is None else environ
@@ -104,7 +107,11 @@ def migrate(
                 results[paths.user_id] = _plan_user(paths, accounts, emit)
             else:
                 results[paths.user_id], accounts = _UserRun(paths, accounts, emit).run()
-        sweep = cleanup.sweep(data_dir, users, accounts, grace, dry_run=dry_run, emit=emit)
+        # R11 is judged as the run found the tree: a user migrated just now was not fully
+        # migrated, so its backup is not a candidate in this run.
+        fresh = {u for u, r in results.items() if r.outcome in _MOVED_NOW}
+        candidates = [d for d in users if d.name not in fresh]
+        sweep = cleanup.sweep(data_dir, candidates, accounts, grace, dry_run=dry_run, emit=emit)
         for user, (kind, message) in sweep.problems.items():
             prior = results[user]
             results[user] = UserResult(user, prior.state, report.FAILED, kind, message)
@@ -173,6 +180,9 @@ class _UserRun:
     def __init__(self, paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -> None:
         self.paths = paths
         self.accounts = accounts
+        # Set before the first write outside scratch names in the user's folder: until
+        # then a failure can give the folder back exactly as found (see _fail_untouched).
+        self.wrote = False
         self.emit = emit
         self.user = paths.user_id
 
@@ -199,6 +209,7 @@ class _UserRun:
             return self._fail(kind, problem.kind, str(problem)), self.accounts
         except (OSError, sqlite3.Error, verify.UnreadableDb) as exc:
             self._discard_scratch(kind)
+            self._restore_folder_times(found)
             return self._fail(kind, *_describe_error(exc)), self.accounts
         self.emit(Event(self.user, "done", OK, detail=outcome))
         return UserResult(self.user, str(kind), outcome), self.accounts
@@ -217,9 +228,12 @@ class _UserRun:
                 fsops.remove_tree(path)
 
     def _restore_folder_times(self, found: os.stat_result) -> None:
-        """A ``UserProblem`` is raised before anything but scratch was written, and the
-        scratch is gone again: give the user's folder back its mtime too, so the folder
-        is untouched by every measure (SPEC R5, R7: same names, sizes, bytes, mtimes)."""
+        """When a user fails before anything but scratch was written (a ``UserProblem``
+        is always raised that early; ENOSPC while copying too) and the scratch is gone
+        again, give the folder back its mtime as well, so it is untouched by every
+        measure (SPEC R5, R7, R8: same names, sizes, bytes, mtimes)."""
+        if self.wrote:
+            return
         with contextlib.suppress(OSError):
             os.utime(self.paths.root, ns=(found.st_atime_ns, found.st_mtime_ns))
 
@@ -261,6 +275,7 @@ class _UserRun:
         self.ensure_profile()
         if tree.old_images:
             self.step("preflight", space.check(self.paths, tree))
+            self.wrote = True
             self.step("images", images.move(self.paths, owner_like=os.stat(self.paths.root)))
         if tree.old_sidecars:
             self.remove_stray_sidecars(tree)
@@ -278,6 +293,7 @@ class _UserRun:
     def remove_leftovers(self, tree: UserTree) -> None:
         """Step 1. Scratch names are copies whose source still exists: safe to remove."""
         if tree.leftovers:
+            self.wrote = True
             for path in tree.leftovers:
                 fsops.remove_tree(path)
             names = ", ".join(p.name for p in tree.leftovers)
@@ -307,6 +323,11 @@ class _UserRun:
         if exists:
             try:
                 if verify.content(backup).digest == staged.content.digest:
+                    # Kept, not re-copied (R3); but its grace period counts from this
+                    # migration, or an old one would be deleted at the very next run.
+                    self.wrote = True
+                    os.utime(backup)
+                    fsops.fsync_file(backup)
                     self.step("backup", "kept the existing backup: it verifies")
                     return
             except verify.UnreadableDb:
@@ -318,6 +339,7 @@ class _UserRun:
         if verify.content(tmp).digest != staged.content.digest:
             fsops.unlink(tmp)
             raise OSError(errno.EIO, "the backup copy does not match peek.db", str(tmp))
+        self.wrote = True
         fsops.rename(tmp, backup)
         self.step(
             "backup",
@@ -327,6 +349,7 @@ class _UserRun:
     def place_new_db(self, staged: _Staged, old_stat: os.stat_result) -> None:
         """Step 5: the checked copy becomes the new DB (rename, or copy across filesystems)."""
         new_db = self.paths.new_db
+        self.wrote = True
         fsops.mkdirs(self.paths.profile_dir, owner_like=os.stat(self.paths.root))
         fsops.adopt_and_fsync(staged.path, old_stat)
         try:
@@ -356,6 +379,7 @@ class _UserRun:
 
     def finish(self) -> None:
         """Steps 6-8, once the new DB is in place and verified."""
+        self.wrote = True
         self.ensure_profile()
         if self.paths.old_images.is_dir() and not self.paths.old_images.is_symlink():
             self.step("images", images.move(self.paths, owner_like=os.stat(self.paths.root)))
@@ -381,6 +405,7 @@ class _UserRun:
             fsops.remove_tree(self.paths.work_dir)
             if not redundant:
                 raise UserProblem("stray_wal", survey.stray_wal_message(self.paths, wal))
+        self.wrote = True
         for side in tree.old_sidecars:
             fsops.unlink_if_exists(side)
         self.step("remove-old", "removed sidecars left without peek.db")
