@@ -5,6 +5,7 @@ what holds in every state (no content lost, convergence, the exit status) and is
 fault explorer applies for R9, R10 and R17; ``judgments`` holds the shared vocabulary.
 """
 
+from harness.oracles.assertion import assert_verdicts
 from harness.oracles.invariants import check_converged, check_exit_status, check_no_content_lost
 from harness.oracles.rules import (
     check_r1,
@@ -23,6 +24,7 @@ from harness.oracles.rules import (
 )
 
 __all__ = [
+    "assert_verdicts",
     "check_converged",
     "check_exit_status",
     "check_no_content_lost",

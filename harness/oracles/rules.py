@@ -168,7 +168,8 @@ def check_r11(
     out = []
     for uid in _with_backup(before) if users is None else users:
         rel = layout.UserPaths(before.root, uid).backup.relative_to(before.root).as_posix()
-        entry = before.entries[rel]
+        entry = before.entries.get(rel)
+        assert entry is not None, f"{uid} has no {layout.OLD_DB}{layout.BACKUP_SUFFIX} to judge"
         age = (run.started_at * 1e9 - entry.mtime_ns) / 86_400e9
         present = after.entries.get(rel)
         if not j.is_fully_migrated(after, uid):

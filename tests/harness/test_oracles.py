@@ -19,7 +19,7 @@ from harness import oracles
 from harness.adapters import CommandMigrator, parse_migrator
 from harness.run import RunResult
 from harness.snapshot import Snapshot
-from harness.verdict import Verdict
+from harness.verdict import RuleBroken, Verdict
 from migrator.layout import UserPaths
 
 
@@ -421,3 +421,17 @@ def test_snapshots_of_the_tests_are_independent_of_cwd(make_tree, monkeypatch, t
     before, after, run = run_toy(Path(root.name))
     assert holds(oracles.check_r1(before, after, run))
     assert os.path.isabs(run.replay.split("DATA_DIR=")[1].split()[0])
+
+
+def test_assert_verdicts_raises_a_readable_report(make_tree):
+    root, _ = make_tree(WAL_HEAVY)
+    before, after, run = run_toy(root, "wal_lost")
+    with pytest.raises(RuleBroken) as caught:
+        oracles.assert_verdicts(
+            oracles.check_r1(before, after, run), before=before, after=after, run=run, seed=7
+        )
+    text = str(caught.value)
+    for expected in ("R1, user alice", "rows missing", "What changed on disk", "migrated alice"):
+        assert expected in text
+    assert f"replay: {run.replay}" in text
+    oracles.assert_verdicts(oracles.check_r6(before, after, run), before=before, after=after)
