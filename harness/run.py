@@ -131,6 +131,9 @@ def run_process(
             start_new_session=True,
             pass_fds=(report_w,),
         )
+    except BaseException:
+        os.close(report_r)
+        raise
     finally:
         os.close(report_w)
     chunks: list[bytes] = []
