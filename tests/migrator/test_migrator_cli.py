@@ -1,0 +1,186 @@
+"""The commands: bad input (exit 2, one line naming the path, nothing written, no
+traceback), ``migrate`` exit codes, ``status`` and ``cleanup-backups``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import treebuilder as tb
+
+from migrator import cli
+from migrator.layout import UserPaths
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "MIGRATION_DRY_RUN")}
+    return subprocess.run(
+        [sys.executable, "-m", "migrator", *args],
+        cwd=REPO,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _bad_input_cases(tmp_path: Path) -> dict[str, Path]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    no_system_db = tmp_path / "no-system-db"
+    (no_system_db / "alice").mkdir(parents=True)
+    tb.make_peek_db(no_system_db / "alice" / "peek.db", items=2)
+    bad_system_db = tmp_path / "bad-system-db"
+    (bad_system_db / "alice").mkdir(parents=True)
+    (bad_system_db / "system.db").write_text("not sqlite")
+    return {
+        "missing": tmp_path / "missing",
+        "file": a_file,
+        "no_system_db": no_system_db,
+        "bad_system_db": bad_system_db,
+    }
+
+
+@pytest.mark.parametrize("command", ["migrate", "status", "cleanup-backups"])
+@pytest.mark.parametrize("case", ["missing", "file", "no_system_db", "bad_system_db"])
+def test_bad_input_exits_2_naming_the_path(tmp_path: Path, case: str, command: str) -> None:
+    path = _bad_input_cases(tmp_path)[case]
+    before = tb.files(tmp_path)
+
+    proc = _run(command, str(path))
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert tb.files(tmp_path) == before
+
+
+def test_migrate_without_data_dir_says_how_to_give_one() -> None:
+    proc = _run("migrate")
+    assert proc.returncode == 2
+    assert "DATA_DIR" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unreadable_dir_exits_2(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Root reads everything, so permission denial is simulated at os.access."""
+    tb.build(data_dir, [tb.User("a", items=2)])
+    before = tb.files(data_dir)
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, m, **k: False if Path(p) == data_dir else real(p, m, **k)
+    )
+    assert cli.main(["migrate", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert str(data_dir) in err and "permission" in err
+    assert tb.files(data_dir) == before
+
+
+def test_bad_grace_days_env_exits_2(data_dir: Path) -> None:
+    tb.build(data_dir, [tb.User("a", items=2)])
+    proc = _run("migrate", str(data_dir), env={"MIGRATION_BACKUP_GRACE_DAYS": "soon"})
+    assert proc.returncode == 2 and "MIGRATION_BACKUP_GRACE_DAYS" in proc.stderr
+
+
+def test_migrate_exit_codes_and_data_dir_from_env(data_dir: Path) -> None:
+    tb.build(data_dir, [tb.User("a", items=2, images=1), tb.User("ghost", users_row=False)])
+    proc = _run("migrate", env={"DATA_DIR": str(data_dir)})
+    assert proc.returncode == 1, proc.stderr
+    assert "ghost: done: failed (orphan)" in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("summary: failed")
+    assert UserPaths(data_dir, "a").new_db.is_file()
+
+
+def test_empty_data_dir_is_fine(tmp_path: Path) -> None:
+    proc = _run("migrate", str(tmp_path))
+    assert proc.returncode == 0 and "0 users" in proc.stdout
+
+
+def test_status_reports_each_state_and_changes_nothing(data_dir: Path) -> None:
+    tb.build(
+        data_dir,
+        [
+            tb.User("legacy", items=3, wal_rows=4, images=1),
+            tb.User("done", items=3, images=1, seed=1),
+            tb.User("half", items=3, images=2, seed=2),
+            tb.User("ghost", items=2, users_row=False),
+            tb.User("broken", items=2),
+            tb.User("trap", items=2),
+            tb.User("nodb", items=None, images=0),
+        ],
+    )
+    _migrate_some(data_dir)
+    (data_dir / "broken" / "peek.db").write_bytes(b"\0" * 5000)
+    trap = UserPaths(data_dir, "trap")
+    trap.profile_dir.mkdir(parents=True)
+    trap.new_db.touch()
+    before = tb.files(data_dir)
+
+    proc = _run("status", str(data_dir), "--json")
+
+    assert proc.returncode == 1, proc.stderr
+    assert tb.files(data_dir) == before
+    doc = json.loads(proc.stdout)
+    states = {u["user"]: (u["state"], u["half"]) for u in doc["users"]}
+    assert states == {
+        "legacy": ("legacy", None),
+        "done": ("migrated", None),
+        "half": ("half_migrated", "both,scratch"),  # stopped before step 8
+        "ghost": ("orphan", None),
+        "broken": ("corrupt", None),
+        "trap": ("conflict", None),
+        "nodb": ("no_db", None),
+    }
+    by_user = {u["user"]: u for u in doc["users"]}
+    assert by_user["done"]["backup"] and by_user["done"]["backup_age_days"] < 1
+    assert not by_user["legacy"]["backup"]
+    assert doc["summary"]["needs_person"] == 3
+
+    text = _run("status", str(data_dir))
+    assert "NEEDS A PERSON" in text.stdout and "3 need a person" in text.stdout
+
+
+def _migrate_some(data_dir: Path) -> None:
+    """Migrate 'done' fully, and 'half' up to the point where peek.db is still there."""
+    from migrator import systemdb
+    from migrator.server import _UserRun
+
+    accounts = systemdb.Accounts.read(data_dir)
+    done, accounts = _UserRun(UserPaths(data_dir, "done"), accounts, lambda e: None).run()
+    run = _UserRun(UserPaths(data_dir, "half"), accounts, lambda e: None)
+    run.remove_old = lambda: None  # stop before step 8: both DBs present and equal
+    half, _ = run.run()
+    assert (done.outcome, half.outcome) == ("migrated", "migrated")
+
+
+def test_status_all_migrated_exits_0(data_dir: Path) -> None:
+    tb.build(data_dir, [tb.User("a", items=2, images=1)])
+    assert _run("migrate", str(data_dir)).returncode == 0
+    proc = _run("status", str(data_dir))
+    assert proc.returncode == 0
+    assert "a: migrated; backup 0.0 days old" in proc.stdout
+
+
+def test_cleanup_backups_command(data_dir: Path) -> None:
+    tb.build(data_dir, [tb.User("a", items=2), tb.User("b", items=2)])
+    assert _run("migrate", str(data_dir)).returncode == 0
+    then = time.time() - 12 * 86400
+    os.utime(UserPaths(data_dir, "a").backup, (then, then))
+
+    dry = _run("cleanup-backups", str(data_dir), "--grace-days", "10", "--dry-run")
+    assert dry.returncode == 0 and UserPaths(data_dir, "a").backup.exists()
+    assert "[DRY RUN] a: cleanup: would" in dry.stdout
+
+    proc = _run("cleanup-backups", str(data_dir), "--grace-days", "10")
+    assert proc.returncode == 0
+    assert not UserPaths(data_dir, "a").backup.exists()
+    assert UserPaths(data_dir, "b").backup.exists()
