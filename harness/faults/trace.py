@@ -164,7 +164,7 @@ class _Resolver:
         self.files: dict[int, _Cell] = {}  # tid -> {fd: [path, position or None]}
         # child tid -> (parent tid, clone flags), known before the child's first call is seen
         self.parents = {
-            e.retval: (e.tid, e.args[0] if e.name.startswith("clone") and e.args else "")
+            e.retval: (e.tid, " ".join(e.args))  # clone's flags=, clone3's {flags=...}
             for e in events
             if e.name in ("clone", "clone3", "fork", "vfork") and e.retval and e.retval > 0
         }

@@ -91,3 +91,19 @@ def test_trace_resolves_paths_and_keeps_only_file_mutations() -> None:
 def test_trace_round_trips_through_json() -> None:
     trace = trace_from_strace(SAMPLE, cwd="/w")
     assert Trace.from_json(trace.to_json()) == trace
+
+
+# A thread (CLONE_FS) shares its creator's working directory; a forked child gets a copy.
+CLONES = """10  clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_THREAD) = 11
+11  chdir("/elsewhere") = 0
+10  mkdir("a", 0777) = 0
+10  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD, child_tidptr=0x1) = 12
+12  chdir("/x") = 0
+12  mkdir("b", 0777) = 0
+10  mkdir("c", 0777) = 0
+"""
+
+
+def test_relative_paths_follow_chdir_through_threads_but_not_forks() -> None:
+    trace = trace_from_strace(CLONES, cwd="/start")
+    assert [op.paths for op in trace.ops] == [("/elsewhere/a",), ("/x/b",), ("/elsewhere/c",)]
