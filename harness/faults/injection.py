@@ -140,6 +140,8 @@ def compile_injection(
     before the run: strace adds the real path of each -P key that exists when it starts, and
     the count must include what those extra keys match.
     """
+    if trace.ops and not trace.events:
+        raise ValueError("this trace has no syscalls (recorded in-process?); record with strace")
     target = target_of(plan, trace)
     if target is None or target.event is None:
         return None

@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.faults.availability import Availability
 from harness.faults.plan import FaultPlan, Operation
 from harness.faults.syscalls import is_disk_path, is_write_open
 from harness.faults.trace import TraceOp
@@ -179,6 +180,11 @@ def call_with_fault(
         except (Exception, SimulatedCrash) as exc:
             return CallOutcome(fault, exc)
     return CallOutcome(fault, None)
+
+
+def backend_available() -> Availability:
+    """Always available: it needs nothing but this interpreter."""
+    return Availability("in-process", True)
 
 
 # --- the patches ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from fault_workload import PLAN_CASES, failures, report_lines
 from harness.faults.injection import InjectedRun, compile_injection, inject
 from harness.faults.plan import parse_plan
 from harness.faults.strace import TracedRun
-from harness.faults.trace import RecordedRun, Trace, record, trace_from_strace
+from harness.faults.trace import RecordedRun, Trace, TraceOp, record, trace_from_strace
 
 pytestmark = pytest.mark.usefixtures("strace_backend")
 
@@ -297,3 +297,9 @@ def test_injected_run_reports_a_fault_that_landed_elsewhere() -> None:
     run = TracedRun(1, "", "", "", stopped=False, timed_out=False)
     assert not InjectedRun(injection.plan, injection, run, (elsewhere,), {}).landed
     assert InjectedRun(injection.plan, injection, run, (trace.events[1],), {}).landed
+
+
+def test_an_in_process_recording_cannot_drive_the_syscall_backend() -> None:
+    op = TraceOp(0, parse_plan("rename:EIO").operation, "os.rename", ("/a", "/b"), 1, 0)
+    with pytest.raises(ValueError, match="record with strace"):
+        compile_injection(parse_plan("rename:EIO"), Trace(ops=(op,)))
