@@ -56,12 +56,17 @@ def sweep(
     for user_dir in user_dirs:
         paths = UserPaths(data_dir, user_dir.name)
         user = paths.user_id
-        if not paths.backup.is_file() or paths.backup.is_symlink():
+        try:
+            if not paths.backup.is_file() or paths.backup.is_symlink():
+                continue
+            age = backup_age_days(paths.backup, now)
+            if age <= grace_days:
+                continue
+            tree = state.scan(paths)
+        except OSError as exc:
+            problems[user] = ("io_error", f"could not look at {paths.backup}: {exc}")
+            emit(Event(user, "cleanup", "failed", error=problems[user][1], dry_run=dry_run))
             continue
-        age = backup_age_days(paths.backup, now)
-        if age <= grace_days:
-            continue
-        tree = state.scan(paths)
         if not (accounts.has_user(user) and tree.fully_migrated(accounts.has_profile(user))):
             kept.append(user)
             emit(

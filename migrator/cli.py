@@ -65,6 +65,14 @@ def _bad(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def _broken(exc: OSError) -> int:
+    """An I/O error of the whole run (taking the lock, listing the dir): one line, exit 1."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or str(exc)
+    print(f"migration-kit: {where}{what}; the run stopped: fix the cause, re-run", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _data_dir(arg: str | None) -> Path | None:
     raw = arg if arg else os.environ.get(layout.DATA_DIR_ENV)
     return Path(raw) if raw else None
@@ -86,6 +94,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         return _bad(str(exc))
     except MigrationFailed:
         return EXIT_FAILED  # the log already has one line per failed user and the summary
+    except OSError as exc:
+        return _broken(exc)
     return EXIT_OK
 
 
@@ -94,6 +104,8 @@ def run_status(args: argparse.Namespace) -> int:
         found = status.collect(Path(args.data_dir))
     except DataDirError as exc:
         return _bad(str(exc))
+    except OSError as exc:
+        return _broken(exc)
     (status.render_json if args.json else status.render_text)(found, sys.stdout)
     return EXIT_FAILED if found.needs_person else EXIT_OK
 
@@ -111,6 +123,8 @@ def run_cleanup(args: argparse.Namespace) -> int:
         )
     except DataDirError as exc:
         return _bad(str(exc))
+    except OSError as exc:
+        return _broken(exc)
     return EXIT_FAILED if result.problems else EXIT_OK
 
 

@@ -181,7 +181,7 @@ class _UserRun:
         self.paths = paths
         self.accounts = accounts
         # Set before the first write outside scratch names in the user's folder: until
-        # then a failure can give the folder back exactly as found (see _fail_untouched).
+        # then a failure can give the folder back exactly as found (see _restore_folder_times).
         self.wrote = False
         self.emit = emit
         self.user = paths.user_id
@@ -192,9 +192,12 @@ class _UserRun:
     def run(self) -> tuple[UserResult, systemdb.Accounts]:
         if not self.accounts.has_user(self.user):
             return self._fail("orphan", "orphan", survey.orphan_message(self.paths)), self.accounts
-        tree = state.scan(self.paths)
+        try:
+            found = os.stat(self.paths.root)
+            tree = state.scan(self.paths)
+        except OSError as exc:
+            return self._fail("unknown", *_describe_error(exc)), self.accounts
         kind = tree.kind
-        found = os.stat(self.paths.root)
         handler: Callable[[UserTree], str] = {
             Kind.LEGACY: self.legacy,
             Kind.BOTH: self.both,
@@ -211,6 +214,13 @@ class _UserRun:
             self._discard_scratch(kind)
             self._restore_folder_times(found)
             return self._fail(kind, *_describe_error(exc)), self.accounts
+        except Exception as exc:  # a bug here must not stop the other users
+            self._discard_scratch(kind)
+            message = (
+                f"unexpected {type(exc).__name__}: {exc}; nothing is lost (the old DB is "
+                "removed only after the new one is verified); please report this log"
+            )
+            return self._fail(kind, "unexpected", message), self.accounts
         self.emit(Event(self.user, "done", OK, detail=outcome))
         return UserResult(self.user, str(kind), outcome), self.accounts
 

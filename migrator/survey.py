@@ -122,7 +122,10 @@ def inspect_user(paths: UserPaths, accounts: Accounts, *, with_space: bool = Tru
     user = paths.user_id
     if not accounts.has_user(user):
         return Finding(user, "orphan", problem="orphan", message=orphan_message(paths))
-    tree = scan(paths)
+    try:
+        tree = scan(paths)
+    except OSError as exc:
+        return Finding(user, "unknown", problem="io_error", message=f"{paths.root}: {exc}")
     try:
         with tempfile.TemporaryDirectory(prefix="peek-migration-inspect-") as tmp:
             return _inspect(paths, tree, accounts, Path(tmp), with_space)

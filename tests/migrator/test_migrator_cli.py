@@ -184,3 +184,24 @@ def test_cleanup_backups_command(data_dir: Path) -> None:
     assert proc.returncode == 0
     assert not UserPaths(data_dir, "a").backup.exists()
     assert UserPaths(data_dir, "b").backup.exists()
+
+
+def test_io_error_of_the_whole_run_is_one_line_exit_1(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+    from contextlib import contextmanager
+
+    from migrator import runlock
+
+    tb.build(data_dir, [tb.User("a", items=2)])
+
+    @contextmanager
+    def no_lock(path, **kw):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+        yield
+
+    monkeypatch.setattr(runlock, "holding", no_lock)
+    assert cli.main(["migrate", str(data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(data_dir) in err and "re-run" in err

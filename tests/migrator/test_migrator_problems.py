@@ -245,3 +245,34 @@ def test_dry_run_and_real_run_report_the_same_problems(data_dir: Path) -> None:
     assert {u.user: u.problem for u in dry.value.report.failed} == {
         u.user: u.problem for u in real.failed
     }
+
+
+def test_an_unexpected_error_in_one_user_does_not_stop_the_others(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (not an I/O error) while moving one user's images: that user is reported,
+    its content is still whole (new DB verified, old DB in place), the others migrate,
+    and the next run finishes it."""
+    from migrator import images
+
+    tb.build(
+        data_dir,
+        [tb.User("a", items=3, images=2, seed=1), tb.User("b", items=3, images=2, seed=2)],
+    )
+    want = tb.rows(UserPaths(data_dir, "a").old_db)
+    real = images.move
+
+    def move(paths, **kw):
+        if paths.user_id == "a":
+            raise ValueError("boom")
+        return real(paths, **kw)
+
+    monkeypatch.setattr(images, "move", move)
+    result = _run_expect_failure(data_dir)
+    _assert_only_user_failed(result, "a", "unexpected")
+    assert tb.rows(UserPaths(data_dir, "a").old_db) == want
+
+    monkeypatch.setattr(images, "move", real)
+    again = server.migrate(data_dir, log=log.Collect())
+    assert tb.outcome(again, "a").outcome == report.FINISHED
+    assert tb.rows(UserPaths(data_dir, "a").new_db) == want
