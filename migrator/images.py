@@ -51,9 +51,25 @@ def move(paths: UserPaths, *, owner_like: os.stat_result | None = None) -> str:
 
 
 def check(paths: UserPaths) -> None:
-    """Raise ``UserProblem`` if ``move`` would stop on this user's images (dry run)."""
+    """Raise ``UserProblem`` if ``move`` would stop on this user's images; called before a
+    user's first write, so such a user is left exactly as found.
+
+    A file named like the migrator's scratch (``*.migrating``) is refused too: moved into
+    the new folder it would be taken for the leftover of an interrupted copy and removed
+    by the next run. (Real image names are ``<sha256>.<ext>``, so this never fires on
+    data the server wrote.)
+    """
     old, new = paths.old_images, paths.new_images
-    if old.is_dir() and not old.is_symlink() and new.is_dir():
+    if not old.is_dir() or old.is_symlink():
+        return
+    for entry in os.scandir(old):
+        if entry.name.endswith(layout.TEMP_SUFFIX):
+            raise UserProblem(
+                "unexpected",
+                f"{entry.path}: named like the migrator's scratch files; rename it (or move "
+                f"it out of {old}), then re-run",
+            )
+    if new.is_dir():
         _check_mergeable(old, new)
 
 

@@ -100,6 +100,12 @@ def backup_only_message(paths: UserPaths) -> str:
 
 def nothing_problem(paths: UserPaths, tree: UserTree) -> tuple[str, str] | None:
     """For a user with neither DB: (kind, message) when data is stranded, else None."""
+    for db in (paths.old_db, paths.new_db):
+        if db.is_symlink():
+            return "unexpected", (
+                f"{db} is a symbolic link; links are not followed (the data may live "
+                "elsewhere); left untouched. Replace it with the file it points to, then re-run."
+            )
     if tree.backup:
         return "backup_only", backup_only_message(paths)
     if tree.stray_wal is not None:

@@ -276,3 +276,26 @@ def test_an_unexpected_error_in_one_user_does_not_stop_the_others(
     again = server.migrate(data_dir, log=log.Collect())
     assert tb.outcome(again, "a").outcome == report.FINISHED
     assert tb.rows(UserPaths(data_dir, "a").new_db) == want
+
+
+def test_symlinked_peek_db_is_not_followed_and_reported(data_dir: Path, tmp_path: Path) -> None:
+    tb.build(data_dir, [tb.User("linky", items=None, images=0), tb.User("fine", items=2)])
+    elsewhere = tmp_path / "elsewhere.db"
+    tb.make_peek_db(elsewhere, items=3)
+    UserPaths(data_dir, "linky").old_db.symlink_to(elsewhere)
+    before = tb.user_files(data_dir, "linky")
+
+    result = _run_expect_failure(data_dir)
+
+    _assert_only_user_failed(result, "linky", "unexpected")
+    assert tb.user_files(data_dir, "linky") == before
+
+
+def test_odd_user_names_are_quoted_for_sqlite(data_dir: Path) -> None:
+    """SQLite URIs treat '?', '#' and '%' specially; user ids are folder names."""
+    names = ["a b", "q?x=1", "h#1", "p%20", "ünï"]
+    tb.build(data_dir, [tb.User(n, items=3, wal_rows=2, images=1) for n in names])
+    want = {n: tb.rows(UserPaths(data_dir, n).old_db) for n in names}
+    server.migrate(data_dir, log=log.Collect())
+    for n in names:
+        assert tb.rows(UserPaths(data_dir, n).new_db) == want[n]
