@@ -70,9 +70,11 @@ Determinism caveats (syscall backend)
   Write offsets are exact for ``pwrite*`` and write-only descriptors, None otherwise (reads
   are not traced). In-process, a buffered file counts one write per flush that reaches the
   disk, as strace does.
-- Overhead (``bench/bench_strace.py``): an injected run traces one syscall (about 1.1x);
-  a recording traces every file syscall with decoded paths (about 2x on a disk, more on
-  tmpfs, where the work is CPU-bound).
+- Overhead (``bench/bench_strace.py``, 200 files copied, fsynced, renamed by a Python
+  child, on a tmpfs where the work is CPU-bound and tracing shows most): an injected run,
+  which traces one syscall, about 1.3x (mostly strace's fixed start-up); a recording, which
+  traces and decodes every file syscall, about 3.7x with ``--seccomp-bpf`` and 4.9x
+  without. On a VM disk fsync's own 2-5x run-to-run spread hides the difference.
 """
 
 from harness.faults.availability import Availability, FaultBackendUnavailable
