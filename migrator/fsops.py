@@ -195,12 +195,16 @@ def remove_tree(path: Path) -> None:
     if path.is_symlink() or not path.is_dir():
         unlink(path)
         return
+    emptied = False
     for entry in os.scandir(path):
         p = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
             remove_tree(p)
         else:
             os.unlink(p)
+            emptied = True
+    if emptied:
+        fsync_dir(path)  # every unlink is followed by an fsync of its directory (R17)
     os.rmdir(path)
     fsync_dir(path.parent)
 

@@ -95,7 +95,10 @@ def migrate(
     def waiting() -> None:
         emit(Event(None, "lock", "waiting", detail=f"another migration holds {data_dir}"))
 
-    with runlock.holding(data_dir, exclusive=not dry_run, on_wait=waiting):
+    with (
+        runlock.holding(data_dir, exclusive=not dry_run, on_wait=waiting),
+        systemdb.ProfileWriter(data_dir) as profiles,
+    ):
         users = datadir.check(data_dir)  # re-read: the other process may have changed it
         accounts = _read_accounts(data_dir, users)
         if dry_run:
@@ -106,7 +109,8 @@ def migrate(
             if dry_run:
                 results[paths.user_id] = _plan_user(paths, accounts, emit)
             else:
-                results[paths.user_id], accounts = _UserRun(paths, accounts, emit).run()
+                run = _UserRun(paths, accounts, emit, profiles=profiles)
+                results[paths.user_id], accounts = run.run()
         # R11 is judged as the run found the tree: a user migrated just now was not fully
         # migrated, so its backup is not a candidate in this run.
         fresh = {u for u, r in results.items() if r.outcome in _MOVED_NOW}
@@ -177,8 +181,16 @@ class _Staged:
 class _UserRun:
     """One user's real migration: classify, then run the steps that are still to do."""
 
-    def __init__(self, paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -> None:
+    def __init__(
+        self,
+        paths: UserPaths,
+        accounts: systemdb.Accounts,
+        emit: EventSink,
+        *,
+        profiles: systemdb.ProfileWriter | None = None,
+    ) -> None:
         self.paths = paths
+        self.profiles = profiles or systemdb.ProfileWriter(paths.data_dir)
         self.accounts = accounts
         # Set before the first write outside scratch names in the user's folder: until
         # then a failure can give the folder back exactly as found (see _restore_folder_times).
@@ -321,7 +333,8 @@ class _UserRun:
             else:
                 message = survey.corrupt_message(self.paths, str(exc))
             raise UserProblem(corrupt_kind, message) from exc
-        fsops.fsync_file(copy)
+        # No fsync here: a staged copy only reaches its final name through place_new_db,
+        # which fsyncs it first (adopt_and_fsync); the backup is a copy with its own fsync.
         found = verify.content(copy)
         self.step("copy", f"{db.name}: {found.describe()}, checked and checkpointed")
         return _Staged(copy, found)
@@ -383,7 +396,7 @@ class _UserRun:
         """Step 6: the default profile row, inserted only when missing."""
         if self.accounts.has_profile(self.user):
             return
-        inserted = systemdb.ensure_default_profile(self.paths.data_dir, self.user)
+        inserted = self.profiles.ensure(self.user)
         self.accounts = self.accounts.with_profile(self.user)
         self.step("profile", "row created" if inserted else "row already present")
 

@@ -9,6 +9,7 @@ so SQLite's transaction makes that insert atomic and durable.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import tempfile
 import uuid
@@ -101,43 +102,81 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def ensure_default_profile(data_dir: Path, user_id: str) -> bool:
-    """Insert ``(user_id, 'default', 'Default')`` unless present; True when inserted.
+class ProfileWriter:
+    """Inserts default-profile rows through one ``system.db`` connection per run.
 
-    Foreign keys are on (as in the server), so a user without a ``users`` row fails here
-    instead of getting a dangling profile; callers check that before moving anything.
+    Opened on the first row actually missing (a run with nothing to insert never opens
+    ``system.db`` in place); each row is its own committed transaction, so progress is
+    kept per user. Foreign keys are on (as in the server), so a user without a ``users``
+    row fails here instead of getting a dangling profile; callers check that earlier.
+    After an error the connection is dropped and reopened on the next call.
     """
-    conn = sqlite3.connect(data_dir / layout.SYSTEM_DB, timeout=60, isolation_level=None)
-    try:
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("BEGIN IMMEDIATE")
+
+    def __init__(self, data_dir: Path) -> None:
+        self.db = data_dir / layout.SYSTEM_DB
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> ProfileWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.db, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._conn = conn
+        return self._conn
+
+    def ensure(self, user_id: str) -> bool:
+        """Insert ``(user_id, 'default', 'Default')`` unless present; True when inserted."""
         try:
-            for ddl in PROFILES_DDL:
-                conn.execute(ddl)
-            row = conn.execute(
-                "SELECT 1 FROM profiles WHERE user_id = ? AND slug = ?",
-                (user_id, layout.DEFAULT_PROFILE_SLUG),
-            ).fetchone()
-            if row is None:
-                stamp = now_iso()
-                conn.execute(
-                    "INSERT INTO profiles (id, user_id, slug, name, created_at, last_used_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        str(uuid.uuid4()),
-                        user_id,
-                        layout.DEFAULT_PROFILE_SLUG,
-                        layout.DEFAULT_PROFILE_NAME,
-                        stamp,
-                        stamp,
-                    ),
-                )
-            conn.execute("COMMIT")
-            return row is None
+            return _ensure_row(self._connection(), user_id)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self.close()
             raise
-    finally:
-        conn.close()
+
+
+def _ensure_row(conn: sqlite3.Connection, user_id: str) -> bool:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for ddl in PROFILES_DDL:
+            conn.execute(ddl)
+        row = conn.execute(
+            "SELECT 1 FROM profiles WHERE user_id = ? AND slug = ?",
+            (user_id, layout.DEFAULT_PROFILE_SLUG),
+        ).fetchone()
+        if row is None:
+            stamp = now_iso()
+            conn.execute(
+                "INSERT INTO profiles (id, user_id, slug, name, created_at, last_used_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    str(uuid.uuid4()),
+                    user_id,
+                    layout.DEFAULT_PROFILE_SLUG,
+                    layout.DEFAULT_PROFILE_NAME,
+                    stamp,
+                    stamp,
+                ),
+            )
+        conn.execute("COMMIT")
+        return row is None
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def ensure_default_profile(data_dir: Path, user_id: str) -> bool:
+    """One row, one connection (see ``ProfileWriter`` for a whole run)."""
+    with ProfileWriter(data_dir) as writer:
+        return writer.ensure(user_id)

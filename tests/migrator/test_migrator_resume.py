@@ -78,9 +78,9 @@ class FaultAt:
             mp.setattr(fsops, name, self.wrap(name, getattr(fsops, name)))
         mp.setattr(verify, "seal", self.wrap("seal", verify.seal))
         mp.setattr(
-            systemdb,
-            "ensure_default_profile",
-            self.wrap("ensure_default_profile", systemdb.ensure_default_profile),
+            systemdb.ProfileWriter,
+            "ensure",
+            self.wrap("profile_row", systemdb.ProfileWriter.ensure),
         )
 
 
