@@ -89,6 +89,8 @@ def migrate(
     """
     data_dir = Path(data_dir).absolute()
     grace = grace_days_from_env() if grace_days is None else float(grace_days)
+    if not grace >= 0:
+        raise ValueError(f"grace_days={grace_days!r}: must be zero or more days")
     emit = log if log is not None else TextLog()
     datadir.check(data_dir)
 
@@ -155,7 +157,7 @@ def _plan_user(paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -
     if finding.state == "legacy":
         outcome = report.WOULD_MIGRATE
         text = f"migrate {user}: {paths.old_db} -> {paths.new_db}"
-    elif finding.half == "both":
+    elif "both" in (finding.half or "").split(","):
         outcome = report.WOULD_FINISH
         text = f"finish migrating {user}: {paths.new_db} verified equal to {paths.old_db}"
     elif finding.state == "no_db":
@@ -172,7 +174,7 @@ def _plan_user(paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -
 
 @dataclass(frozen=True)
 class _Staged:
-    """A checked, checkpointed, fsynced copy of a DB in the work dir, and its content."""
+    """A checked, checkpointed copy of a DB in the work dir, and its content."""
 
     path: Path
     content: verify.Content

@@ -110,3 +110,22 @@ def test_dry_run_reads_system_db_wal_without_creating_sidecars(data_dir: Path) -
 
     assert tb.outcome(result, "a").outcome == report.WOULD_MIGRATE  # the row in the -wal
     assert tb.files(data_dir) == before
+
+
+def test_dry_run_names_an_interrupted_migration_it_would_finish(data_dir: Path) -> None:
+    """Both DBs equal plus the work dir of the interrupted run: 'would finish', not
+    'already migrated' (the old DB is still there)."""
+    from migrator import layout
+
+    tb.build(data_dir, [tb.User("a", items=4, images=1)])
+    p = UserPaths(data_dir, "a")
+    p.profile_dir.mkdir(parents=True)
+    shutil.copyfile(p.old_db, p.new_db)
+    (p.root / layout.WORK_DIR).mkdir()
+    sink = log.Collect()
+
+    result = server.migrate(data_dir, dry_run=True, log=sink)
+
+    assert tb.outcome(result, "a").outcome == report.WOULD_FINISH
+    (plan,) = [e for e in sink.events if e.step == "plan"]
+    assert plan.detail.startswith("finish migrating a:")
