@@ -212,6 +212,9 @@ class _UserRun:
         except OSError as exc:
             return self._fail("unknown", *_describe_error(exc)), self.accounts
         kind = tree.kind
+        odd = survey.odd_database_entry(self.paths)
+        if odd:
+            return self._fail(kind, "unexpected", odd), self.accounts
         handler: Callable[[UserTree], str] = {
             Kind.LEGACY: self.legacy,
             Kind.BOTH: self.both,

@@ -98,14 +98,22 @@ def backup_only_message(paths: UserPaths) -> str:
     )
 
 
-def nothing_problem(paths: UserPaths, tree: UserTree) -> tuple[str, str] | None:
-    """For a user with neither DB: (kind, message) when data is stranded, else None."""
-    for db in (paths.old_db, paths.new_db):
+def odd_database_entry(paths: UserPaths) -> str | None:
+    """A message when a DB name holds something else than a regular file (a symlink, a
+    folder): never followed, never replaced (SPEC R13); the user is left for a person."""
+    for db in (paths.old_db, paths.new_db, paths.backup):
         if db.is_symlink():
-            return "unexpected", (
+            return (
                 f"{db} is a symbolic link; links are not followed (the data may live "
                 "elsewhere); left untouched. Replace it with the file it points to, then re-run."
             )
+        if db.exists() and not db.is_file():
+            return f"{db} is not a regular file; left untouched. Move it away, then re-run."
+    return None
+
+
+def nothing_problem(paths: UserPaths, tree: UserTree) -> tuple[str, str] | None:
+    """For a user with neither DB: (kind, message) when data is stranded, else None."""
     if tree.backup:
         return "backup_only", backup_only_message(paths)
     if tree.stray_wal is not None:
@@ -156,6 +164,9 @@ def _inspect(
     paths: UserPaths, tree: UserTree, accounts: Accounts, tmp: Path, with_space: bool
 ) -> Finding:
     user = paths.user_id
+    odd = odd_database_entry(paths)
+    if odd:
+        raise UserProblem("unexpected", odd)
     actions: list[str] = []
     if tree.leftovers:
         actions.append("remove scratch of an interrupted run")

@@ -278,11 +278,20 @@ def test_an_unexpected_error_in_one_user_does_not_stop_the_others(
     assert tb.rows(UserPaths(data_dir, "a").new_db) == want
 
 
-def test_symlinked_peek_db_is_not_followed_and_reported(data_dir: Path, tmp_path: Path) -> None:
-    tb.build(data_dir, [tb.User("linky", items=None, images=0), tb.User("fine", items=2)])
+@pytest.mark.parametrize("which", ["old_db", "new_db", "backup"])
+def test_symlinked_db_is_not_followed_and_reported(
+    data_dir: Path, tmp_path: Path, which: str
+) -> None:
+    """Never read through, never replaced: a person decides where the data lives."""
+    tb.build(data_dir, [tb.User("linky", items=3, images=0), tb.User("fine", items=2)])
+    p = UserPaths(data_dir, "linky")
     elsewhere = tmp_path / "elsewhere.db"
     tb.make_peek_db(elsewhere, items=3)
-    UserPaths(data_dir, "linky").old_db.symlink_to(elsewhere)
+    link = getattr(p, which)
+    if which == "old_db":
+        link.unlink()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere)
     before = tb.user_files(data_dir, "linky")
 
     result = _run_expect_failure(data_dir)
