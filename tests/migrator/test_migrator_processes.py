@@ -141,12 +141,14 @@ def test_r16_large_user_all_rows_memory_flat(tmp_path: Path) -> None:
     size = big.old_db.stat().st_size + big.old_sidecars()[0].stat().st_size
     assert size > 100e6, f"precondition: a large user ({size} bytes)"
 
-    small_rss = _peak_rss_kib(small)
-    large_rss = _peak_rss_kib(large)
-
-    conn = sqlite3.connect(f"file:{big.new_db}?mode=ro&immutable=1", uri=True)
-    assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 66_000
-    conn.close()
+    try:
+        small_rss = _peak_rss_kib(small)
+        large_rss = _peak_rss_kib(large)
+        conn = sqlite3.connect(f"file:{big.new_db}?mode=ro&immutable=1", uri=True)
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 66_000
+        conn.close()
+    finally:
+        shutil.rmtree(large)  # ~250 MB: not kept among pytest's retained temp dirs
     growth_mib = (large_rss - small_rss) / 1024
     print(f"peak RSS small {small_rss} KiB, large {large_rss} KiB")
     assert growth_mib < 40, f"peak memory grew {growth_mib:.0f} MiB for a {size / 1e6:.0f} MB DB"
