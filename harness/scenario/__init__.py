@@ -1,0 +1,22 @@
+"""What a scenario is made of: a ``Trial`` that builds trees, runs the migrator between two
+snapshots (``Step``) and turns the oracles' verdicts into one ``RuleBroken``.
+
+It works without pytest (the plugin only constructs it), so a script or a notebook can run a
+scenario's steps by hand. ``faults`` adds the runs of checklist item 4: one fault injected
+into a real process by the syscall backend, then the clean re-run.
+"""
+
+from harness.scenario.faults import FaultSite, Recording
+from harness.scenario.model import Step, Tree, as_rule
+from harness.scenario.replay import replay_command
+from harness.scenario.trial import Trial
+
+__all__ = [
+    "FaultSite",
+    "Recording",
+    "Step",
+    "Tree",
+    "Trial",
+    "as_rule",
+    "replay_command",
+]

@@ -1,0 +1,185 @@
+"""Checklist item 4's runs: a migrator under the syscall backend, with one fault or none.
+
+A fault is placed by *where it falls in the migrator's own run*, not by a syscall number
+known in advance: ``record`` runs the migrator on a tree under strace without a fault (that
+run is also the fault-free result a faulted tree must converge to), and a ``FaultSite``
+("the first rename in bob's folder", "the middle operation") picks its target in that
+recording. ``inject`` then runs the migrator on a fresh copy of the same tree with exactly
+that operation failing (or the process group killed just before it). Any migrator the
+harness can start as a process works: ``cmd:`` commands in any language, and ``py:``
+callables through the child-process runner (never in-process: strace needs a process).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.adapters import CommandMigrator, Migrator, PythonMigrator, contract_env
+from harness.faults.injection import InjectedRun, inject
+from harness.faults.plan import KILL, FaultPlan, Operation
+from harness.faults.points import plan_at
+from harness.faults.strace import TracedRun
+from harness.faults.trace import Trace, TraceOp, record
+from harness.run import RunResult, replay_line
+from harness.scenario.model import Step, Tree
+
+TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Process:
+    """How to start a migrator on one tree: argv, full environment, and a replay line."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    replay: str
+
+
+def process_of(migrator: Migrator, data_dir: Path) -> Process:
+    """The process ``migrator.run(data_dir)`` would start, for a backend that starts it.
+
+    A ``py:`` migrator runs through ``harness.pyrunner`` in a child, exactly as its normal
+    runs do, so what is traced is the same code path the other scenarios judge.
+    """
+    if isinstance(migrator, CommandMigrator):
+        argv, extra = migrator.argv(data_dir), {}
+    elif isinstance(migrator, PythonMigrator):
+        # _child_env: PYTHONUNBUFFERED and the import root, as PythonMigrator.run adds them.
+        argv, extra = migrator.argv(), migrator._child_env()
+    else:
+        raise TypeError(f"cannot start {migrator!r} as a process for the syscall backend")
+    env, chosen, unset = contract_env(data_dir, dry_run=False, grace_days=None, extra=extra)
+    return Process(tuple(argv), env, replay_line(argv, env=chosen, unset=unset, cwd=None))
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A fault-free run under strace: its trace, and the step it made (the reference)."""
+
+    step: Step
+    trace: Trace
+
+    @property
+    def tree(self) -> Tree:
+        return self.step.tree
+
+    @property
+    def after(self):
+        """The fault-free result a faulted tree must converge to after a clean re-run."""
+        return self.step.after
+
+
+def _result(process: Process, run: TracedRun, started_at: float, took: float) -> RunResult:
+    return RunResult(
+        exit_status=run.returncode,
+        output=run.stdout + run.stderr,
+        duration_s=took,
+        peak_rss_bytes=None,
+        command=shlex.join(process.argv),
+        replay=process.replay,
+        started_at=started_at,
+        timed_out=run.timed_out,
+    )
+
+
+def record_run(migrator: Migrator, tree: Tree) -> Recording:
+    """Run ``migrator`` on ``tree`` under strace, no fault: the trace and the result."""
+    process = process_of(migrator, tree.path)
+    before = tree.snapshot()
+    started_at, start = time.time(), time.monotonic()
+    recorded = record(list(process.argv), cwd=tree.path, env=process.env, timeout=TIMEOUT)
+    run = _result(process, recorded.run, started_at, time.monotonic() - start)
+    return Recording(Step(tree, before, tree.snapshot(), (run,)), recorded.trace)
+
+
+def inject_run(migrator: Migrator, tree: Tree, plan: FaultPlan, recording: Recording) -> Step:
+    """Run ``migrator`` on ``tree`` (a fresh copy of the recorded tree) with ``plan``."""
+    process = process_of(migrator, tree.path)
+    moved = {str(recording.tree.path): str(tree.path)}
+    before = tree.snapshot()
+    started_at, start = time.time(), time.monotonic()
+    injected = inject(
+        list(process.argv),
+        plan,
+        recording.trace,
+        cwd=tree.path,
+        env=process.env,
+        timeout=TIMEOUT,
+        moved=moved,
+    )
+    run = _result(process, injected.run, started_at, time.monotonic() - start)
+    notes = (("Fault injected", describe_injection(injected)),)
+    return Step(tree, before, tree.snapshot(), (run,), notes, injected)
+
+
+def describe_injection(injected: InjectedRun) -> str:
+    lines = [f"plan: {injected.plan.format()} ({injected.plan.describe()})"]
+    if injected.injection is not None:
+        lines.append(f"target: {injected.injection.describe()}")
+    if injected.landed:
+        lines.append("landed on the target")
+    elif injected.hits:
+        lines.append("landed on another call: " + "; ".join(e.name for e in injected.hits))
+    else:
+        lines.append("did not land: the run never made the recorded call")
+    return "\n".join(lines)
+
+
+WHICH = ("first", "middle", "last")
+
+
+@dataclass(frozen=True)
+class FaultSite:
+    """Where a scenario wants its one fault, in terms any migrator's run has.
+
+    ``operation`` (None: any file operation) on a path inside the target user's folder
+    (``file``: only that file, relative to the folder), the ``which`` of those operations
+    the recorded run made, failing with ``effect`` (an errno name, or ``kill``).
+    """
+
+    effect: str
+    operation: Operation | None = None
+    which: str = "first"
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.which not in WHICH:
+            raise ValueError(f"which must be one of {WHICH}, not {self.which!r}")
+
+    @property
+    def rule(self) -> str:
+        """SPEC's rule for this fault: R10 for a kill, R9 for an I/O error."""
+        return "R10" if self.effect == KILL else "R9"
+
+    @property
+    def id(self) -> str:
+        """A short test id: ``kill-first-rename``, ``EACCES-first-unlink-peek.db``."""
+        parts = [self.effect, self.which, self.operation.value if self.operation else "op"]
+        return "-".join([*parts, *([self.file] if self.file else [])])
+
+    def describe(self) -> str:
+        what = self.operation.value if self.operation else "file operation"
+        on = f" of {self.file}" if self.file else " in the user's folder"
+        how = "the process killed just before" if self.effect == KILL else f"{self.effect} at"
+        return f"{how} the {self.which} {what}{on}"
+
+    def plan(self, recording: Recording, user: str) -> FaultPlan | None:
+        """The plan that hits this site in ``user``'s folder, or None if the run has none."""
+        ops = recording.trace.ops
+        folder = str(recording.tree.path / user)
+        chosen = [i for i, op in enumerate(ops) if self._matches(op, folder)]
+        if not chosen:
+            return None
+        index = {"first": chosen[0], "middle": chosen[len(chosen) // 2], "last": chosen[-1]}
+        return plan_at(ops, index[self.which], self.effect)
+
+    def _matches(self, op: TraceOp, folder: str) -> bool:
+        if self.operation is not None and op.operation != self.operation:
+            return False
+        if self.file is not None:
+            return f"{folder}/{self.file}" in op.paths
+        return any(p.startswith(folder + "/") for p in op.paths)

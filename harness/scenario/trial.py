@@ -1,0 +1,106 @@
+"""``Trial``: what one scenario uses to build a tree, run the migrator and judge the result.
+
+A scenario reads like the checklist because the Trial carries everything that is not the
+scenario's own business: the migrator under test, the tree factory (cached trees), a private
+directory, the seed every tree is generated from, and the one command that replays the
+scenario. ``judge`` turns the oracles' verdicts into a single ``RuleBroken`` carrying the
+rule, the user, expected and found, the diff, the migrator's output, the tree, the seed and
+that replay command, so a failure can be acted on without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+
+from fixtures.factory import TreeFactory
+from fixtures.spec import TreeSpec
+from harness.adapters import Migrator, run_together
+from harness.faults.plan import FaultPlan
+from harness.scenario import faults
+from harness.scenario.model import Step, Tree
+from harness.snapshot import diff
+from harness.verdict import Verdict, raise_if_broken
+
+Verdicts = Verdict | Iterable[Verdict]
+
+
+class Trial:
+    """One scenario's view of the kit. Not thread-safe; one per test."""
+
+    def __init__(
+        self,
+        migrator: Migrator,
+        factory: TreeFactory,
+        workdir: Path,
+        *,
+        seed: int = 0,
+        replay: str | None = None,
+    ) -> None:
+        self.migrator = migrator
+        self.factory = factory
+        self.workdir = Path(workdir)
+        self.seed = seed
+        self.replay = replay
+        self._numbers = itertools.count(1)
+
+    def tree(self, spec: TreeSpec, *, seed: int | None = None) -> Tree:
+        """A private copy of ``spec``'s tree, generated from the trial's seed.
+
+        The seed is replaced here, not by each scenario, so ``--mk-seed`` reaches every
+        tree; a Hypothesis-generated spec passes its own (``seed=spec.seed``).
+        """
+        spec = dataclasses.replace(spec, seed=self.seed if seed is None else seed)
+        path, manifest = self.factory.make(spec, self.workdir / f"tree{next(self._numbers)}")
+        return Tree(path, spec, manifest)
+
+    def migrate(
+        self,
+        tree: Tree,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        migrator: Migrator | None = None,
+    ) -> Step:
+        """Snapshot, run the migrator once, snapshot."""
+        before = tree.snapshot()
+        run = (migrator or self.migrator).run(tree.path, dry_run=dry_run, grace_days=grace_days)
+        return Step(tree, before, tree.snapshot(), (run,))
+
+    def migrate_together(self, tree: Tree, count: int = 2) -> Step:
+        """Snapshot, start ``count`` migrator processes at once (R15), snapshot."""
+        before = tree.snapshot()
+        runs = run_together([self.migrator] * count, tree.path)
+        return Step(tree, before, tree.snapshot(), tuple(runs))
+
+    def record(self, tree: Tree) -> faults.Recording:
+        """A fault-free run under strace: the operations a fault can be placed on."""
+        return faults.record_run(self.migrator, tree)
+
+    def inject(self, tree: Tree, plan: FaultPlan, recording: faults.Recording) -> Step:
+        """A run on ``tree`` (a fresh copy of the recorded one) with one fault."""
+        return faults.inject_run(self.migrator, tree, plan, recording)
+
+    def judge(self, step: Step, *verdicts: Verdicts) -> list[Verdict]:
+        """Raise ``RuleBroken`` if any verdict failed; return them all when every one held."""
+        flat: list[Verdict] = []
+        for v in verdicts:
+            flat.extend([v] if isinstance(v, Verdict) else v)
+        if all(v.ok for v in flat):
+            return flat
+        commands = "\n".join(dict.fromkeys(r.replay for r in step.runs))
+        raise_if_broken(
+            flat,
+            diff=diff(step.before, step.after),
+            output=step.output(),
+            seed=self.seed,
+            replay=self.replay,
+            context=(
+                *step.notes,
+                ("Tree", step.tree.describe()),
+                ("The migrator's command", commands),
+            ),
+        )
+        raise AssertionError("unreachable: a verdict failed")  # pragma: no cover
