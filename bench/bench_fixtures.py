@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 
 REALISTIC = """
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 from fixtures.content import ContentPlan, make_images, user_rng
 from fixtures.datastore import write_datastore
@@ -45,7 +45,9 @@ t1 = time.perf_counter(); c1 = time.process_time()
 images = tuple(make_images(user_rng(0, "big", "images"), 5))
 write_datastore(Path(sys.argv[1]), ContentPlan("bench\\0big", items, images))
 t2 = time.perf_counter(); c2 = time.process_time()
-print(json.dumps({"setup": t1 - t0, "build": t2 - t1, "build_cpu": c2 - c1, "items": items}))
+workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"setup": t1 - t0, "build": t2 - t1, "build_cpu": c2 - c1,
+                  "worker_cpu": workers.ru_utime + workers.ru_stime, "items": items}))
 """
 
 RAW = """
@@ -138,7 +140,8 @@ def main() -> None:
         cpu_ratio = real["build_cpu"] / raw["build_cpu"]
         print(
             f"realistic {real_size / MIB:.0f} MiB DB ({real['items']:,} items): "
-            f"{real['build']:.2f} s ({real['build_cpu']:.2f} s CPU), "
+            f"{real['build']:.2f} s ({real['build_cpu']:.2f} s CPU "
+            f"+ {real['worker_cpu']:.2f} s in the worker process), "
             f"+ {real['setup']:.2f} s pools and sizing"
         )
         print(
@@ -156,11 +159,13 @@ def main() -> None:
         for p in scratch.glob("r*.db*"):
             p.unlink()
 
-        cache, _, _ = child(CACHE_FILL, str(scratch / "cache"), str(scratch / "copy"), str(size))
+        cache, _, cache_rss = child(
+            CACHE_FILL, str(scratch / "cache"), str(scratch / "copy"), str(size)
+        )
         print(
             f"{size // MIB} MiB tree through the cache: cold {cache['cold']:.2f} s "
-            f"(build + manifest), cached copy {cache['copy']:.3f} s  "
-            f"target <= 0.3: {verdict(cache['copy'], 0.3)}"
+            f"(build + manifest, peak RSS {cache_rss:.0f} MB), "
+            f"cached copy {cache['copy']:.3f} s  target <= 0.3: {verdict(cache['copy'], 0.3)}"
         )
         shutil.rmtree(scratch / "cache", ignore_errors=True)
 
