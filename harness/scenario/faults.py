@@ -12,6 +12,7 @@ callables through the child-process runner (never in-process: strace needs a pro
 
 from __future__ import annotations
 
+import fnmatch
 import shlex
 import time
 from collections.abc import Mapping
@@ -136,13 +137,14 @@ WHICH = ("first", "middle", "last")
 class FaultSite:
     """Where a scenario wants its one fault, in terms any migrator's run has.
 
-    ``operation`` (None: any file operation) on a path inside the target user's folder
-    (``file``: only that file, relative to the folder), the ``which`` of those operations
-    the recorded run made, failing with ``effect`` (an errno name, or ``kill``).
+    One of ``operations`` (empty: any file operation) on a path inside the target user's
+    folder (``file``: only on paths in the folder matching that glob, e.g. ``peek.db`` or
+    ``peek.db.pre-migration-backup*`` for the backup and its temporary names), the ``which``
+    of those the recorded run made, failing with ``effect`` (an errno name, or ``kill``).
     """
 
     effect: str
-    operation: Operation | None = None
+    operations: tuple[Operation, ...] = ()
     which: str = "first"
     file: str | None = None
 
@@ -158,12 +160,13 @@ class FaultSite:
     @property
     def id(self) -> str:
         """A short test id: ``kill-first-rename``, ``EACCES-first-unlink-peek.db``."""
-        parts = [self.effect, self.which, self.operation.value if self.operation else "op"]
-        return "-".join([*parts, *([self.file] if self.file else [])])
+        ops = "+".join(o.value for o in self.operations) or "op"
+        where = [self.file.rstrip("*")] if self.file else []
+        return "-".join([self.effect, self.which, ops, *where])
 
     def describe(self) -> str:
-        what = self.operation.value if self.operation else "file operation"
-        on = f" of {self.file}" if self.file else " in the user's folder"
+        what = " or ".join(o.value for o in self.operations) or "file operation"
+        on = f" on {self.file.rstrip('*')}" if self.file else " in the user's folder"
         how = "the process killed just before" if self.effect == KILL else f"{self.effect} at"
         return f"{how} the {self.which} {what}{on}"
 
@@ -178,8 +181,9 @@ class FaultSite:
         return plan_at(ops, index[self.which], self.effect)
 
     def _matches(self, op: TraceOp, folder: str) -> bool:
-        if self.operation is not None and op.operation != self.operation:
+        if self.operations and op.operation not in self.operations:
             return False
-        if self.file is not None:
-            return f"{folder}/{self.file}" in op.paths
-        return any(p.startswith(folder + "/") for p in op.paths)
+        inside = [p[len(folder) + 1 :] for p in op.paths if p.startswith(folder + "/")]
+        if self.file is None:
+            return bool(inside)
+        return any(fnmatch.fnmatchcase(p, self.file) for p in inside)
