@@ -1,0 +1,50 @@
+"""Power-loss simulation (SPEC R17): the trees a power cut can leave, for any migrator.
+
+A kill (R10) keeps everything the process wrote: it is in the page cache, and the kernel
+writes it out later. A power cut loses the page cache: data never fsynced, and directory
+changes never made durable by an fsync of their directory. This package builds those
+states ALICE's way (Pillai et al., OSDI 2014): record the fault-free run's syscalls with the
+bytes it wrote (:func:`harness.faults.trace.record` with a ``data_limit``), then replay the
+trace onto a model of the page cache that keeps a volatile and a durable version of every
+file and directory, and write out the durable version at every point where it can change.
+``docs/power-loss.md`` says why this mechanism and not a FUSE layer, and what it cannot see.
+
+Modules, one job each:
+
+- :mod:`~harness.powerloss.model`: the page cache (inodes, volatile vs durable, what an
+  fsync makes durable); two kinds of crash image, ``synced`` and ``committed``;
+- :mod:`~harness.powerloss.replay`: strace events applied to the model; the crash points
+  (just before every fsync, rename, unlink, mkdir, rmdir, link, symlink and file creation
+  in the tree, and the end of the run);
+- :mod:`~harness.powerloss.image`: crash images as frozen data, with a digest so equal
+  states are judged once;
+- :mod:`~harness.powerloss.materialise`: an image written out as a real tree.
+"""
+
+from harness.powerloss.image import COMMITTED, KINDS, SYNCED, VOLATILE, CrashImage, ImageNode
+from harness.powerloss.materialise import materialise
+from harness.powerloss.model import FileSystem, ModelError
+from harness.powerloss.replay import (
+    CrashPoint,
+    Replayer,
+    ReplayError,
+    crash_points,
+    replay_images,
+)
+
+__all__ = [
+    "COMMITTED",
+    "KINDS",
+    "SYNCED",
+    "VOLATILE",
+    "CrashImage",
+    "CrashPoint",
+    "FileSystem",
+    "ImageNode",
+    "ModelError",
+    "ReplayError",
+    "Replayer",
+    "crash_points",
+    "materialise",
+    "replay_images",
+]
