@@ -34,6 +34,7 @@ from harness.faults import mounts, strace
 from harness.report import ChecklistRun, checklist_lines
 from harness.scenario import Trial, replay_command
 from harness.scenario import results as res
+from harness.scenario.replay import pythonpath_for
 
 MakeTree = Callable[[TreeSpec], tuple[Path, Manifest]]
 
@@ -140,12 +141,14 @@ def replay_for(item: pytest.Item) -> str | None:
     module = getattr(item, "module", None)
     if module is None or "::" not in item.nodeid:
         return None
+    migrator = item.config.stash[MIGRATOR_KEY]
     return replay_command(
         module=module.__name__,
         test=item.nodeid.split("::", 1)[1],
-        migrator=item.config.stash[MIGRATOR_KEY].spec,
+        migrator=migrator.spec,
         seed=scenario_seed(item.config),
         large=item.get_closest_marker(res.LARGE) is not None,
+        pythonpath=pythonpath_for(migrator),
     )
 
 
@@ -218,6 +221,10 @@ class ChecklistRecorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reports.setdefault(report.nodeid, []).append(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.reports.setdefault(report.nodeid, []).append(report)
 
     def run(self) -> ChecklistRun:
         results = tuple(res.fold(nodeid, reps) for nodeid, reps in self.reports.items())

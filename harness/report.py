@@ -86,6 +86,12 @@ class ChecklistRun:
         return any(r.failed for r in self.results)
 
     @property
+    def outside_items(self) -> list[ScenarioResult]:
+        """Failures that belong to no checklist item: a scenario module that could not be
+        collected, or a test without a checklist marker."""
+        return [r for r in self.results if r.failed and not r.items]
+
+    @property
     def seeds(self) -> list[int]:
         return sorted({r.seed for r in self.results if r.seed is not None})
 
@@ -189,6 +195,9 @@ def checklist_lines(run: ChecklistRun, *, replays: bool = False) -> list[str]:
                     lines.append(f"        {s.nodeid}{rules}")
                     if s.replay:
                         lines.append(f"          replay: {s.replay}")
+    if run.outside_items:
+        lines.append("Failures outside the checklist's items:")
+        lines += [f"  [!] {r.nodeid}: {_first_line(r.message)}" for r in run.outside_items]
     lines.append(verdict_line(run))
     return lines
 
@@ -201,8 +210,12 @@ def verdict_line(run: ChecklistRun) -> str:
     """The last line: which items failed, or that every item that ran passed."""
     outcomes = item_outcomes(run.results, ITEMS)
     failed = [o.item.number for o in item_outcomes(run.results) if o.status == "failed"]
+    outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
     if failed:
-        return f"FAILED: item(s) {', '.join(map(str, failed))} broken"
+        extra = f"; {outside}" if run.outside_items else ""
+        return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}"
+    if run.outside_items:
+        return f"FAILED: {outside}"
     done = sum(o.status == "passed" for o in outcomes)
     return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails"
 
@@ -215,7 +228,7 @@ def markdown(run: ChecklistRun) -> str:
         "# Server migration checklist",
         "",
         f"- Migrator: `{run.migrator}`",
-        f"- Result: **{'FAILED' if run.failed else 'PASSED'}**: {verdict_line(run)}",
+        "- Result: **{}**:{}".format(*verdict_line(run).split(":", 1)),
         "- Scenarios: "
         + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
         + f" in {run.duration_s:.1f} s",
@@ -231,6 +244,10 @@ def markdown(run: ChecklistRun) -> str:
         )
     for o in outcomes:
         out += ["", *_item_section(o, run.migrator)]
+    if run.outside_items:
+        out += ["", "## Failures outside the checklist's items"]
+        for r in run.outside_items:
+            out += ["", f"`{r.nodeid}` ({r.outcome}):", "", "```text", r.message.strip(), "```"]
     return "\n".join(out) + "\n"
 
 
@@ -238,7 +255,9 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
     item = o.item
     out = [f"## {item.number}. {item.text}", ""]
     out.append(f"Result: **{o.summary()}**. Rules judged: {', '.join(item.rules)}.")
-    rerun = shlex.join(["migration-kit", "checklist", "--migrator", migrator, "-m", item.marker])
+    large = ["--large"] if any("large" in s.markers for s in o.scenarios) else []
+    rerun = shlex.join(["migration-kit", "checklist", "--migrator", migrator, *large])
+    rerun += f" -m {item.marker}"
     out += ["", f"Run this item alone: `{rerun}`"]
     if o.rules_broken:
         out += ["", "Rules broken:", ""]

@@ -56,10 +56,12 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
     """One result from the reports of one test, in the order pytest made them."""
     props: dict[str, Any] = {}
     for r in reports:
-        props.update(dict(r.user_properties))
+        props.update(dict(getattr(r, "user_properties", ())))
     outcome, message = "passed", ""
     for r in reports:
-        if r.when == "call":
+        if r.when == "collect":  # a scenario module that cannot even be imported
+            outcome, message = "error", f"error collecting {nodeid}: {_crash(r)}"
+        elif r.when == "call":
             if r.failed:
                 outcome, message = "failed", props.get(MESSAGE) or _crash(r)
             elif r.skipped:
@@ -68,7 +70,7 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
             outcome, message = "error", f"error in {r.when}: {_crash(r)}"
         elif r.skipped and r.when == "setup":
             outcome, message = "skipped", _skip_reason(r)
-    markers = checklist_markers(reports[0].keywords) if reports else []
+    markers = checklist_markers(getattr(reports[0], "keywords", ())) if reports else []
     return ScenarioResult(
         nodeid=nodeid,
         outcome=outcome,
