@@ -1,0 +1,64 @@
+"""Running pytest or ``migration-kit`` as a child process, as a person would.
+
+Every test of the plugin and the checklist command runs a real child, because what is under
+test is exactly what a person runs: options, exit statuses, the JSON, the terminal summary
+and the replay commands (which must work from another directory).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TIMEOUT_S = 600
+
+DO_NOTHING = '''
+"""A migrator that does nothing: every legacy user stays legacy (R1 broken)."""
+
+
+def migrate(data_dir, *, dry_run=False):
+    print(f"looked at {data_dir} and did nothing")
+'''
+
+
+@dataclass(frozen=True, repr=False)
+class Done:
+    """A finished child process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        out, err = self.stdout[-6000:], self.stderr[-3000:]
+        return f"exit {self.returncode}\n--- stdout\n{out}\n--- stderr\n{err}"
+
+    __repr__ = __str__  # what pytest shows for ``assert ..., done``
+
+
+def run(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> Done:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    full.update(env or {})
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=full,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    return Done(proc.returncode, proc.stdout, proc.stderr)
+
+
+def child_pytest(*args: str) -> list[str]:
+    """A child pytest on the scenarios, without the cache (it would write into cwd)."""
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:benchmark", *args]
+
+
+def checklist_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "harness.cli", "checklist", *args]

@@ -1,0 +1,73 @@
+"""``migration-kit checklist`` as a CI gate: its exit statuses, its checklist, its report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from childrun import checklist_argv, run
+
+SMALL = ("-m", "small_db", "-n", "0")
+
+
+def test_reference_passes_a_subset_exit_0(elsewhere: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.md"
+    done = run(checklist_argv(*SMALL, "--report", str(report)), cwd=elsewhere)
+    assert done.returncode == 0, done
+    assert "[x]  1. Test migration with small database (< 1MB)" in done.stdout
+    assert "PASSED: 1 of 10 checklist items pass, none fails" in done.stdout
+    text = report.read_text()
+    assert text.startswith("# Server migration checklist")
+    assert "- Result: **PASSED**" in text
+    assert "| 1 | Test migration with small database (< 1MB) | passed (1 scenario) |  |" in text
+
+
+def test_broken_migrator_fails_exit_1_with_rules_and_replays(
+    do_nothing: Path, tmp_path: Path
+) -> None:
+    """A py: migrator importable only from the current directory: the checklist finds it,
+    its child pytest does, and the report's replay carries the PYTHONPATH it needs."""
+    report, results = tmp_path / "report.md", tmp_path / "results.json"
+    done = run(
+        checklist_argv(
+            "--migrator",
+            "py:donothing:migrate",
+            *SMALL,
+            "--report",
+            str(report),
+            "--json",
+            str(results),
+        ),
+        cwd=do_nothing,
+    )
+    assert done.returncode == 1, done
+    assert "[ ]  1. Test migration with small database (< 1MB)" in done.stdout
+    assert "FAILED: R1 (1 of 1 scenario)" in done.stdout
+    assert "FAILED: item(s) 1 broken" in done.stdout
+    text = report.read_text()
+    assert "- Result: **FAILED**" in text
+    assert "R1 (legacy user): new DB with the old content" in text
+    assert f"PYTHONPATH={do_nothing}" in text and "--migrator py:donothing:migrate" in text
+    (result,) = json.loads(results.read_text())["results"]
+    assert result["outcome"] == "failed" and result["rules_broken"] == ["R1"]
+
+
+def test_bad_migrator_spec_exit_2(elsewhere: Path) -> None:
+    for spec in ("node migrate.js", "py:no_such_module_here:migrate", "cmd:"):
+        done = run(checklist_argv("--migrator", spec), cwd=elsewhere)
+        assert done.returncode == 2, (spec, done)
+        assert done.stderr.startswith("migration-kit checklist:"), done
+        assert "expected 'py:package.module:function' or 'cmd:<shell command>'" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_selection_matching_nothing_exit_2(elsewhere: Path) -> None:
+    done = run(checklist_argv("-k", "no_scenario_is_called_this", "-n", "0"), cwd=elsewhere)
+    assert done.returncode == 2, done
+    assert "no scenario selected (-k 'no_scenario_is_called_this')" in done.stderr
+
+
+def test_bad_worker_count_exit_2(elsewhere: Path) -> None:
+    done = run(checklist_argv("-n", "many"), cwd=elsewhere)
+    assert done.returncode == 2, done
+    assert "'many' is not a number of workers or 'auto'" in done.stderr
