@@ -1,7 +1,7 @@
 """A small builder of real server data trees for the migrator's own tests.
 
-Stands in for ``fixtures.build`` (being built concurrently) so these tests do not depend on
-code that is still moving. It writes the real Peek schemas (peek-facts.md): ``system.db``
+Lighter than ``fixtures.build`` for tests that need exact row placement (e.g. a given
+number of rows only in ``-wal``). It writes the real Peek schemas (peek-facts.md): ``system.db``
 with ``users`` (and optionally ``profiles``), per-user ``peek.db`` in WAL mode with
 ``items``/``tags``/``item_tags``/``settings``, and ``images/<sha256>.<ext>`` files.
 
@@ -23,67 +23,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PEEK_SCHEMA = """
-CREATE TABLE items (
-  id TEXT PRIMARY KEY,
-  type TEXT NOT NULL CHECK(type IN ('url','text','tagset','image')),
-  content TEXT,
-  metadata TEXT,
-  sync_id TEXT DEFAULT '',
-  sync_source TEXT DEFAULT '',
-  synced_at TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  deleted_at TEXT
-);
-CREATE INDEX idx_items_type ON items(type);
-CREATE INDEX idx_items_content ON items(content);
-CREATE INDEX idx_items_deleted_at ON items(deleted_at);
-CREATE INDEX idx_items_sync_id ON items(sync_id);
-CREATE TABLE tags (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name TEXT NOT NULL UNIQUE,
-  frequency INTEGER NOT NULL DEFAULT 0,
-  last_used TEXT NOT NULL,
-  frecency_score REAL NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
-CREATE INDEX idx_tags_name ON tags(name);
-CREATE INDEX idx_tags_frecency ON tags(frecency_score DESC);
-CREATE TABLE item_tags (
-  item_id TEXT NOT NULL,
-  tag_id INTEGER NOT NULL,
-  created_at TEXT NOT NULL,
-  PRIMARY KEY (item_id, tag_id),
-  FOREIGN KEY (item_id) REFERENCES items(id) ON DELETE CASCADE,
-  FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE
-);
-CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+from fixtures import schema
 
-SYSTEM_SCHEMA = """
-CREATE TABLE users (
-  id TEXT PRIMARY KEY,
-  api_key_hash TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX idx_users_api_key_hash ON users(api_key_hash);
-"""
-
-PROFILES_SCHEMA = """
-CREATE TABLE profiles (
-  id TEXT PRIMARY KEY,
-  user_id TEXT NOT NULL,
-  slug TEXT NOT NULL,
-  name TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  last_used_at TEXT NOT NULL,
-  UNIQUE(user_id, slug),
-  FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
-);
-CREATE INDEX idx_profiles_user_id ON profiles(user_id);
-"""
+PEEK_SCHEMA = ";\n".join(schema.DATASTORE_TABLES + schema.DATASTORE_INDEXES) + ";"
+SYSTEM_SCHEMA = ";\n".join(schema.SYSTEM_USERS) + ";"
+PROFILES_SCHEMA = ";\n".join(schema.SYSTEM_PROFILES) + ";"
 
 TAG_NAMES = ("reading", "work", "recipes", "music", "later", "travel", "ideas", "code")
 
