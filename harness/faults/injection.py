@@ -105,6 +105,22 @@ class InjectedRun:
             return False
         return _same_call(self.injection.event, self.hits[0], self.moved)
 
+    def landed_within(self, root: str) -> bool:
+        """Like :attr:`landed`, comparing only the files under ``root`` (as the injected run
+        names it): a call that also names a scratch file with a random name (``tempfile``)
+        names another one in every run, and is still the same call."""
+        if self.landed:
+            return True
+        if self.injection is None or len(self.hits) != 1:
+            return False
+        recorded, hit = self.injection.event, self.hits[0]
+        if recorded.name != hit.name:
+            return False
+        before = [None if p is None else _rebase(p, self.moved) for p in _named_files(recorded)]
+        after = _named_files(hit)
+        inside = [i for i, p in enumerate(before) if p is not None and _under(p, root)]
+        return bool(inside) and all(before[i] == after[i] for i in inside)
+
     @property
     def killed(self) -> bool:
         return self.run.stopped and self.run.killed
@@ -112,6 +128,21 @@ class InjectedRun:
     @property
     def returncode(self) -> int:
         return self.run.returncode
+
+    def describe(self) -> str:
+        """For a report: the plan, the call it was compiled to, and where it really landed."""
+        lines = [f"plan: {self.plan.format()} ({self.plan.describe()})"]
+        if self.injection is None:
+            return "\n".join([*lines, "not reached: the recorded run has no such operation"])
+        lines.append(f"target: {self.injection.describe()}")
+        if self.landed:
+            lines.append("landed on the target")
+        elif self.hits:
+            calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)
+            lines.append(f"landed on another call: {calls}")
+        else:
+            lines.append("did not land: this run never made the recorded call")
+        return "\n".join(lines)
 
 
 def target_of(plan: FaultPlan, trace: Trace) -> TraceOp | None:
@@ -318,3 +349,7 @@ def _named_files(event: SyscallEvent) -> list[str | None]:
 
 def _fd_path(arg: str) -> str | None:
     return decode_fd(arg)[1]
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

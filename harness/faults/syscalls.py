@@ -24,7 +24,9 @@ WRITE_OPEN_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC")
 _WRITE_OPEN_MASK = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC
 
 # Descriptor paths that are not files on a disk: writes to them are output, not data.
+# /dev/shm is the exception: a tmpfs of ordinary files (where a kit may put its trees).
 _NOT_DISK = ("/dev/", "/proc/", "/sys/", "/memfd:")
+_FILES_UNDER_DEV = ("/dev/shm/",)
 
 
 def is_write_open(flags: int) -> bool:
@@ -40,7 +42,9 @@ def is_write_open_text(flags: str) -> bool:
 
 def is_disk_path(path: str | None) -> bool:
     """Whether a descriptor's path is a file on a disk (not a pipe, socket, tty or /proc)."""
-    return path is not None and path.startswith("/") and not path.startswith(_NOT_DISK)
+    if path is None or not path.startswith("/"):
+        return False
+    return path.startswith(_FILES_UNDER_DEV) or not path.startswith(_NOT_DISK)
 
 
 @dataclass(frozen=True)
