@@ -17,12 +17,12 @@ from scenarios import trees
 
 pytestmark = pytest.mark.skip_migrated
 
-MIGRATED = ("moved", "moved-wal", "moved-backup", "moved-plain")
+MIGRATED = ("moved", "moved-wal", "moved-backup", "moved-plain", "moved-no-profile")
 
 
 def test_migrated_users_are_left_alone(trial: Trial) -> None:
-    """R4 for every migrated user (rows in the new DB's -wal, a young backup, no images);
-    the legacy user beside them migrated (R1)."""
+    """R4 for every migrated user (rows in the new DB's -wal, a young backup, no images,
+    no profile row yet: it is created); the legacy user beside them migrated (R1)."""
     tree = trial.tree(trees.already_migrated())
     step = trial.migrate(tree)
     trial.judge(step, check_r4(*step, users=MIGRATED), check_r1(*step), check_exit_status(step.run))

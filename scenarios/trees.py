@@ -154,13 +154,15 @@ def users_without_db() -> TreeSpec:
 
 def already_migrated() -> TreeSpec:
     """Item 10: users already migrated (one with rows in the new DB's -wal, one with a young
-    backup, one without images), beside a legacy user."""
+    backup, one without images, and one the seed's code left without its profile row: it
+    crashed between moving the DB and ``createProfile``), beside a legacy user."""
     return TreeSpec(
         users=(
             UserSpec("moved", state="migrated", items=80, images=3),
             UserSpec("moved-wal", state="migrated", items=80, images=1, wal_share=0.5),
             UserSpec("moved-backup", state="migrated", items=40, images=2, backup_age_days=3),
             UserSpec("moved-plain", state="migrated", items=20, images=0),
+            UserSpec("moved-no-profile", state="new_without_profile", items=30, images=0),
             UserSpec("alice", items=60, images=2, wal_share=0.3),
         ),
         extras=NEIGHBOURS,
