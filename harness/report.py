@@ -150,7 +150,7 @@ class ItemOutcome:
             return f"skipped: {_first_line(self.scenarios[0].message)}"
         if self.status == "passed":
             extra = f", {counts['skipped']} skipped" if counts["skipped"] else ""
-            return f"passed ({_plural(counts['passed'], 'scenario')}{extra})"
+            return f"passed ({_plural(n, 'scenario')}{extra})"
         bad = counts["failed"] + counts["error"]
         what = ", ".join(self.rules_broken) or "errors, no rule judged"
         return f"FAILED: {what} ({bad} of {_plural(n, 'scenario')})"
