@@ -14,9 +14,11 @@ import sys
 # Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "migrator.cli",
+    "migrator.desktop_cli",
     "fixtures.cli",
     "harness.checklist_cli",
     "harness.explore_cli",
+    "harness.deploy_cli",
 )
 
 
