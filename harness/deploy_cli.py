@@ -13,15 +13,16 @@ import argparse
 import functools
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import plan
+from harness import capture, plan
 from migrator.datadir import DataDirError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-BAD_INPUT = (DataDirError,)
+BAD_INPUT = (DataDirError, capture.CaptureError)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -68,6 +69,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=_guarded(run_plan))
 
+    p = subparsers.add_parser(
+        "capture",
+        help="write an anonymised spec of a real data dir (for replay and CI)",
+        description="Describe DATA_DIR as a TreeSpec (FIELD.json) plus measured facts "
+        "(FIELD.measured.json). No row, file name or user id leaves the machine: ids are "
+        "salted hashes.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--out", required=True, metavar="FIELD.json", help="where to write the spec")
+    p.add_argument(
+        "--salt-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"secret salt for ids (default: ${capture.SALT_ENV} or "
+        "~/.config/migration-kit/capture-salt, created on first use)",
+    )
+    p.set_defaults(handler=_guarded(run_capture))
+
 
 def run_plan(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
@@ -75,3 +95,23 @@ def run_plan(args: argparse.Namespace) -> int:
     found = plan.collect(Path(args.data_dir), workers=args.workers)
     (plan.render_json if args.json else plan.render_text)(found, sys.stdout)
     return EXIT_FAILED if found.needs_person else EXIT_OK
+
+
+def run_capture(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).absolute()
+    out = Path(args.out).absolute()
+    capture.check_out(out, data_dir)  # before anything is read
+    salt_file = args.salt_file or capture.default_salt_file()
+    salt = capture.load_salt(salt_file, data_dir)
+    result = capture.capture(data_dir, salt=salt)
+    spec_path, side = capture.write(result, out, data_dir)
+    states = Counter(u.state for u in result.spec.users)
+    listed = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+    print(f"wrote {spec_path}: {len(result.spec.users)} users" + (f" ({listed})" if listed else ""))
+    print(f"wrote {side}: measured facts and {len(result.measured['approximations'])} note(s)")
+    print(
+        f"user ids are salted hashes (salt {salt_file}, salt id {result.measured['salt_id']}); "
+        "keep the salt private"
+    )
+    print(f"replay it: migration-kit replay {spec_path}")
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""``migration-kit capture``: a real tree's shape leaves the machine, its content does not.
+
+The proofs: no text value of any row (WAL rows included) and no user id appears in either
+output file; the spec loads with ``fixtures`` and builds a look-alike that the migrator
+classifies user for user as it classifies the original; the source is not changed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    RICH,
+    RICH_IDS,
+    can_deny,
+    one_line_error,
+    plant_in_wal,
+    run_cli,
+    strings_in_rows,
+)
+from fixtures.build import build
+from fixtures.spec import TreeSpec, UserSpec, spec_from_json
+from fixtures.variants import corrupt
+from harness import capture, plan
+from migrator.layout import UserPaths
+
+CANARIES = ["canary-Zq81-secret note about Fenwick", "https://canary-7d.example/private/path"]
+
+
+def _capture(cli, tree: Path, out_dir: Path, salt: str = "s" * 32) -> tuple[Path, Path, str]:
+    salt_file = out_dir / "salt"
+    salt_file.write_text(salt)
+    out = out_dir / "field.json"
+    proc = cli("capture", str(tree), "--out", str(out), "--salt-file", str(salt_file))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, capture.measured_path(out), proc.stdout
+
+
+def test_no_row_value_and_no_user_id_leaves_the_machine(
+    cli, rich_tree: Path, tmp_path: Path, untouched
+) -> None:
+    paths = UserPaths(rich_tree, "ann-7q2x")
+    plant_in_wal(paths.old_db, CANARIES)
+    stray = paths.root / "notes-for-Fenwick.txt"  # a user's own file name, beside the data
+    stray.write_text("private")
+    (paths.root / "link-to-home").symlink_to("/home/fenwick-private")
+    proof = untouched(rich_tree)
+
+    spec_path, side, _ = _capture(cli, rich_tree, tmp_path)
+
+    proof.assert_untouched()
+    text = spec_path.read_text() + side.read_text()
+    secrets = {s for s in strings_in_rows(rich_tree) if len(s) >= 8}
+    assert set(CANARIES) <= secrets  # the rows in the -wal were read
+    leaked = sorted(s for s in secrets if s in text)
+    assert not leaked
+    assert not [uid for uid in RICH_IDS if uid in text]
+    for private in ("Fenwick", "fenwick", "notes-for", "/home/"):
+        assert private not in text
+
+
+def test_the_spec_loads_builds_and_looks_alike(cli, rich_tree: Path, tmp_path: Path) -> None:
+    spec_path, side, _ = _capture(cli, rich_tree, tmp_path)
+    spec = spec_from_json(spec_path.read_text())
+    assert isinstance(spec, TreeSpec) and len(spec.users) == len(RICH.users)
+    assert set(spec.extras) == set(RICH.extras)
+
+    look_alike = tmp_path / "look-alike"
+    build(spec, look_alike)
+
+    original = plan.collect(rich_tree)
+    again = plan.collect(look_alike)
+    salt = (tmp_path / "salt").read_text().encode()
+    by_anon = {capture.anonymous_id(salt, u.user): u for u in original.users}
+    for u in again.users:
+        was = by_anon[u.user]
+        assert (u.state, u.half, u.outcome, u.problem) == (
+            was.state,
+            was.half,
+            was.outcome,
+            was.problem,
+        ), u.user
+
+    measured = json.loads(side.read_text())
+    rows = {m["id"]: m for m in measured["users"]}
+    ann = rows[capture.anonymous_id(salt, "ann-7q2x")]["dbs"]["peek.db"]
+    assert ann["rows"]["items"] == 30 and ann["wal"] > 0 and ann["wal_only_items"] == 15
+    assert ann["journal_mode"] == "wal" and ann["page_size"] == 4096 and ann["integrity"] == "ok"
+    dan = rows[capture.anonymous_id(salt, "dan-2r6t")]["dbs"]["peek.db"]
+    assert dan["integrity"] != "ok"
+
+
+def test_sizes_wal_share_quirks_and_ages_are_kept(cli, make_tree, tmp_path: Path) -> None:
+    source = TreeSpec(
+        users=(
+            UserSpec("big-1", items=700, images=5, wal_share=0.3),
+            UserSpec("old-2", state="migrated", items=10, images=0, backup_age_days=33.0),
+            UserSpec("ro-3", items=5, images=0, quirks=("readonly_db", "readonly_dir")),
+        ),
+        seed=3,
+    )
+    tree = make_tree(source)[0]
+    spec = spec_from_json(_capture(cli, tree, tmp_path)[0].read_text())
+    salt = (tmp_path / "salt").read_text().encode()
+    got = {u.user_id: u for u in spec.users}
+    big = got[capture.anonymous_id(salt, "big-1")]
+    assert (big.items, big.images, big.wal_share) == (700, 5, 0.3)
+    assert got[capture.anonymous_id(salt, "old-2")].backup_age_days == pytest.approx(33.0, abs=0.1)
+    assert set(got[capture.anonymous_id(salt, "ro-3")].quirks) == {"readonly_db", "readonly_dir"}
+
+
+def test_damage_kinds_are_recognised(cli, make_tree, tmp_path: Path) -> None:
+    tree = make_tree(corrupt())[0]
+    spec = spec_from_json(_capture(cli, tree, tmp_path)[0].read_text())
+    assert Counter(u.damage for u in spec.users) == Counter(u.damage for u in corrupt().users)
+
+
+def test_ids_are_stable_per_salt_and_differ_between_salts(
+    cli, clean_tree: Path, tmp_path: Path
+) -> None:
+    first, second, other = (tmp_path / n for n in ("a", "b", "c"))
+    for d in (first, second, other):
+        d.mkdir()
+    a = _capture(cli, clean_tree, first)[0].read_text()
+    b = _capture(cli, clean_tree, second)[0].read_text()
+    c = _capture(cli, clean_tree, other, salt="t" * 32)[0].read_text()
+    assert a == b and a != c
+
+
+def test_a_salt_file_is_created_private_on_first_use(clean_tree: Path, tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop(capture.SALT_ENV, None)
+    out = tmp_path / "field.json"
+    proc = run_cli("capture", str(clean_tree), "--out", str(out), env=env)
+    assert proc.returncode == 0, proc.stderr
+    salt = tmp_path / "config" / "migration-kit" / "capture-salt"
+    assert os.stat(salt).st_mode & 0o777 == 0o600 and str(salt) in proc.stdout
+
+
+# -- bad input: one line, exit 2, nothing written to the source ------------------------------
+
+
+def test_output_inside_the_data_dir_is_refused(
+    cli, clean_tree: Path, tmp_path: Path, untouched
+) -> None:
+    proof = untouched(clean_tree)
+    out = clean_tree / "field.json"
+    salt = tmp_path / "salt"
+    one_line_error(
+        cli("capture", str(clean_tree), "--out", str(out), "--salt-file", str(salt)),
+        str(out),
+        "--out",
+    )
+    one_line_error(
+        cli(
+            "capture",
+            str(clean_tree),
+            "--out",
+            str(tmp_path / "f.json"),
+            "--salt-file",
+            str(clean_tree / "salt"),
+        ),
+        "--salt-file",
+    )
+    proof.assert_untouched()
+
+
+@pytest.mark.parametrize("case", ["missing", "file", "out_folder_missing"])
+def test_bad_paths(cli, tmp_path: Path, case: str, clean_tree: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    salt = ["--salt-file", str(tmp_path / "salt")]
+    data, out, named = {
+        "missing": (tmp_path / "nope", tmp_path / "f.json", tmp_path / "nope"),
+        "file": (a_file, tmp_path / "f.json", a_file),
+        "out_folder_missing": (clean_tree, tmp_path / "no" / "f.json", tmp_path / "no"),
+    }[case]
+    one_line_error(cli("capture", str(data), "--out", str(out), *salt), str(named))
+
+
+@pytest.mark.skipif(not can_deny(), reason="cannot refuse a read here (root without setpriv)")
+def test_an_unreadable_database_stops_the_capture(
+    clean_tree: Path, tmp_path: Path, untouched
+) -> None:
+    """A capture that skipped a user would describe another tree: exit 2, naming the file."""
+    db = UserPaths(clean_tree, "lou-2b").old_db
+    os.chmod(db, 0)
+    proof = untouched(clean_tree)
+    out = tmp_path / "f.json"
+    try:
+        proc = run_cli(
+            "capture",
+            str(clean_tree),
+            "--out",
+            str(out),
+            "--salt-file",
+            str(tmp_path / "salt"),
+            deny=True,
+        )
+    finally:
+        os.chmod(db, 0o644)
+    one_line_error(proc, str(db))
+    assert not out.exists()
+    os.chmod(db, 0)
+    proof.assert_untouched()
+    os.chmod(db, 0o644)
