@@ -11,18 +11,29 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
 import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import capture, plan
+from fixtures.validate import SpecError
+from harness import capture, plan, rehearse, replay
+from harness.adapters import DEFAULT_MIGRATOR, MigratorSpecError, parse_migrator
 from migrator.datadir import DataDirError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXPLORE_MODULE = "harness.explore_cli"
 
-BAD_INPUT = (DataDirError, capture.CaptureError)
+BAD_INPUT = (
+    DataDirError,
+    capture.CaptureError,
+    rehearse.RehearsalError,
+    replay.FieldError,
+    MigratorSpecError,
+    SpecError,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -88,6 +99,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(handler=_guarded(run_capture))
 
+    p = subparsers.add_parser(
+        "replay",
+        help="rebuild a field spec's look-alike and judge a migrator on it",
+        description="Build the look-alike tree FIELD.json describes and judge the migrator "
+        "with every applicable rule (dry run, run, second run). Field specs in "
+        f"scenarios/field/ (or ${replay.FIELD_DIR_ENV}) run as regression scenarios.",
+    )
+    p.add_argument("field", metavar="FIELD.json")
+    _migrator_options(p)
+    p.add_argument(
+        "--explore",
+        action="store_true",
+        help="also run the fault exploration (migration-kit explore) on the look-alike",
+    )
+    p.set_defaults(handler=_guarded(run_replay))
+
+    p = subparsers.add_parser(
+        "rehearse",
+        help="run the migration on a scratch copy of a real data dir and judge it",
+        description="Copy DATA_DIR to scratch space (mtimes and symlinks kept), run the "
+        "migrator on the copy (dry run, run, second run), judge every applicable rule. The "
+        "original is only read.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    _migrator_options(p)
+    p.set_defaults(handler=_guarded(run_rehearse))
+
+
+def _migrator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--migrator",
+        default=None,
+        metavar="SPEC",
+        help=f"'py:module:function' or 'cmd:<shell command>' (default: {DEFAULT_MIGRATOR})",
+    )
+    p.add_argument(
+        "--scratch",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the tree is made (default: the system temp dir)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+
 
 def run_plan(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
@@ -115,3 +170,51 @@ def run_capture(args: argparse.Namespace) -> int:
     )
     print(f"replay it: migration-kit replay {spec_path}")
     return EXIT_OK
+
+
+def _migrator(args: argparse.Namespace):
+    return parse_migrator(args.migrator)
+
+
+def explore_available() -> bool:
+    """Whether the fault exploration (``migration-kit explore``) is part of this kit yet."""
+    try:
+        return importlib.util.find_spec(EXPLORE_MODULE) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    if args.explore and not explore_available():
+        return _bad(
+            "--explore: the fault exploration (migration-kit explore) is not available yet "
+            "in this kit; run replay without --explore"
+        )
+    migrator = _migrator(args)
+    result = replay.replay(args.field, migrator, scratch=args.scratch, keep=args.keep)
+    rehearse.render_text(result, sys.stdout)
+    status = EXIT_OK if result.ok else EXIT_FAILED
+    if args.explore:
+        from harness import cli  # the exploration is its own command; run it as one
+
+        sys.stdout.flush()
+        explored = cli.main(
+            [
+                "explore",
+                "--tree",
+                str(Path(args.field).absolute()),
+                "--migrator",
+                migrator.spec,
+                "-n",
+                "auto",
+            ]
+        )
+        status = max(status, explored)
+    return status
+
+
+def run_rehearse(args: argparse.Namespace) -> int:
+    migrator = _migrator(args)
+    result = rehearse.rehearse(args.data_dir, migrator, scratch=args.scratch, keep=args.keep)
+    rehearse.render_text(result, sys.stdout)
+    return EXIT_OK if result.ok else EXIT_FAILED

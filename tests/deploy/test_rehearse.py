@@ -1,0 +1,154 @@
+"""``migration-kit rehearse``: the migration on a scratch copy, judged by every rule, with
+the original proven untouched, even by a migrator that follows symlinks out of the tree."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import can_deny, one_line_error, run_cli
+from harness import rehearse
+from harness.adapters import parse_migrator
+from migrator.layout import UserPaths
+
+# The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
+# backup, no profile row, every folder taken for a user (backups/ included).
+SHIPPED = (
+    'cmd:[ "$MIGRATION_DRY_RUN" = true ] && exit 0; for d in "$DATA_DIR"/*/; do '
+    '[ -f "$d/peek.db" ] || continue; [ -e "$d/profiles/default/datastore.sqlite" ] && continue; '
+    'mkdir -p "$d/profiles/default" && mv "$d/peek.db" "$d/profiles/default/datastore.sqlite"; '
+    "done"
+)
+# A migrator that writes through every symlinked folder it finds (R13's bait).
+FOLLOWS_LINKS = (
+    'cmd:for d in "$DATA_DIR"/*; do [ -L "$d" ] && echo pwned > "$d/pwned.txt"; done; exit 0'
+)
+
+
+def test_reference_holds_every_rule_and_the_original_is_untouched(
+    rich_tree: Path, untouched
+) -> None:
+    proof = untouched(rich_tree)
+    proc = run_cli("rehearse", str(rich_tree))
+    proof.assert_untouched()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "result: every applicable rule held" in out
+    for rule in ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R11", "R13", "R14", "content"):
+        assert f"  {rule} " in out and "BROKEN" not in out
+
+
+def test_the_shipped_migration_is_caught_losing_wal_rows(cli, clean_tree: Path, untouched) -> None:
+    proof = untouched(clean_tree)
+    proc = cli("rehearse", str(clean_tree), "--migrator", SHIPPED)
+    proof.assert_untouched()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "R1       BROKEN" in out and "content  BROKEN" in out and "R13      BROKEN" in out
+    assert "kim-1a/profiles/default/datastore.sqlite: rows missing" in out  # the -wal's rows
+    assert "replay: migration-kit rehearse" in out
+
+
+def test_a_link_out_of_the_tree_cannot_reach_production(
+    clean_tree: Path, tmp_path: Path, untouched
+) -> None:
+    """In a verbatim copy the link would still point at the real target; the rehearsal
+    points it at a private copy, so the migrator's mistake shows there, and only there."""
+    outside = tmp_path / "production-elsewhere"
+    (outside / "images").mkdir(parents=True)
+    (outside / "images" / "a.png").write_bytes(b"\x89PNG real")
+    (clean_tree / "linked").symlink_to(outside)
+    proof, outside_proof = untouched(clean_tree), untouched(outside)
+
+    result = rehearse.rehearse(clean_tree, parse_migrator(FOLLOWS_LINKS), scratch=tmp_path)
+
+    proof.assert_untouched()
+    outside_proof.assert_untouched()
+    assert not (outside / "pwned.txt").exists()
+    r13 = [v for v in result.broken if v.rule == "R13"]  # (it migrates nobody: R1, R2 too)
+    assert r13 and "what linked points to untouched" in r13[0].expected
+    assert any("linked points outside the tree" in n for n in result.notes)
+
+
+def test_scratch_is_removed_unless_kept(clean_tree: Path, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    migrator = parse_migrator(None)
+    rehearse.rehearse(clean_tree, migrator, scratch=scratch)
+    assert list(scratch.iterdir()) == []
+    kept = rehearse.rehearse(clean_tree, migrator, scratch=scratch, keep=True)
+    copy = Path(kept.tree)
+    assert copy.parent.parent == scratch and UserPaths(copy, "kim-1a").new_db.is_file()
+
+
+def test_mtimes_and_symlinks_are_copied_as_they_are(
+    make_tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fixtures.variants import hostile
+
+    tree = make_tree(hostile())[0]
+    seen = {}
+
+    def capture_copy(tree_path: Path, migrator, **kw):
+        for p in [tree_path, *tree_path.rglob("*")]:
+            st = os.lstat(p)
+            seen[p.relative_to(tree_path).as_posix()] = (stat.S_IFMT(st.st_mode), st.st_mtime_ns)
+        raise SystemExit  # stop before anything runs
+
+    monkeypatch.setattr(rehearse, "judge", capture_copy)
+    with pytest.raises(SystemExit):
+        rehearse.rehearse(tree, parse_migrator(None), scratch=tmp_path)
+    original = {
+        p.relative_to(tree).as_posix(): (stat.S_IFMT(os.lstat(p).st_mode), os.lstat(p).st_mtime_ns)
+        for p in [tree, *tree.rglob("*")]
+    }
+    assert seen == original
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+def test_not_a_data_dir_and_a_bad_migrator(cli, tmp_path: Path, clean_tree: Path) -> None:
+    one_line_error(cli("rehearse", str(tmp_path / "nope")), str(tmp_path / "nope"))
+    one_line_error(cli("rehearse", str(clean_tree), "--migrator", "py:no.such:thing"))
+    one_line_error(
+        cli("rehearse", str(clean_tree), "--scratch", str(clean_tree / "x")), "--scratch"
+    )
+    one_line_error(
+        cli("rehearse", str(clean_tree), "--scratch", str(tmp_path / "absent")),
+        str(tmp_path / "absent"),
+    )
+
+
+def test_too_little_scratch_space_is_said_with_numbers(
+    clean_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, untouched
+) -> None:
+    from harness import cli
+
+    proof = untouched(clean_tree)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(rehearse.fsops, "free_bytes", lambda path: 4096)
+    assert cli.main(["rehearse", str(clean_tree), "--scratch", str(scratch)]) == 2
+    err = capsys.readouterr().err
+    assert "4096 bytes free" in err and "--scratch" in err
+    assert list(scratch.iterdir()) == []  # the scratch folder went again
+    proof.assert_untouched()
+
+
+@pytest.mark.skipif(not can_deny(), reason="cannot refuse a read here (root without setpriv)")
+def test_an_unreadable_file_stops_before_copying(clean_tree: Path, untouched) -> None:
+    db = UserPaths(clean_tree, "lou-2b").old_db
+    os.chmod(db, 0)
+    proof = untouched(clean_tree)
+    try:
+        proc = run_cli("rehearse", str(clean_tree), deny=True)
+    finally:
+        os.chmod(db, 0o644)
+    one_line_error(proc, str(db), "permission denied")
+    os.chmod(db, 0)
+    proof.assert_untouched()
+    os.chmod(db, 0o644)
