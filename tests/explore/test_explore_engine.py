@@ -1,0 +1,199 @@
+"""The fault explorer's engine: recordings that every process agrees on, cases, and verdicts
+that catch the migrators each rule is about (and pass the reference)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from explore_cases import (
+    R1_WAL_DROPPED,
+    R10_BACKUP_IN_PLACE,
+    R12_NO_EXDEV_FALLBACK,
+    REFERENCE,
+    SMALL_TREE,
+    find_case,
+)
+
+from fixtures.spec import TreeSpec, UserSpec
+from harness import explore
+from harness.explore_report import BROKEN, MISSED, OK
+
+pytestmark = pytest.mark.usefixtures("needs_strace")
+
+
+def _ids(base: explore.Baseline) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Each case's id, operation and paths in the data dir (scratch elsewhere has random
+    names, which is why no case targets an operation that touches only scratch)."""
+    return [
+        (c.id, c.operation, tuple(p for p in c.paths if not p.startswith("/")))
+        for c in base.cases()
+    ]
+
+
+def test_two_recordings_list_the_same_cases(tree_factory, tmp_path: Path) -> None:
+    """xdist workers must agree on the case list, so a recording must repeat itself."""
+    exploration = explore.Exploration(tree=SMALL_TREE)
+    one = explore.baseline(exploration, factory=tree_factory, root=tmp_path / "one")
+    two = explore.baseline(exploration, factory=tree_factory, root=tmp_path / "two")
+    assert one.recorded_root != two.recorded_root  # really two recordings
+    assert _ids(one) == _ids(two)
+    assert len(one.cases()) > 50
+
+
+def test_processes_asking_at_once_share_one_recording(tmp_path: Path) -> None:
+    """Workers collecting together: one records under the lock, the others read it."""
+    code = (
+        "import sys; from pathlib import Path; from harness import explore; "
+        "from fixtures.spec import TreeSpec; "
+        "e = explore.Exploration(tree=TreeSpec.from_json(sys.argv[2])); "
+        "print(explore.baseline(e, root=Path(sys.argv[1])).recorded_root)"
+    )
+    argv = [sys.executable, "-c", code, str(tmp_path / "cache"), SMALL_TREE.to_json()]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    roots = {p.communicate(timeout=300)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(roots) == 1, roots
+    entries = [p for p in (tmp_path / "cache").iterdir() if p.name != "locks"]
+    assert len(entries) == 1, entries
+
+
+def test_a_changed_migrator_is_recorded_again(tmp_path: Path, monkeypatch) -> None:
+    script = tmp_path / "migrate.sh"
+    script.write_text('touch "$DATA_DIR/done"\n')
+    monkeypatch.chdir(tmp_path)
+    exploration = explore.Exploration(migrator="cmd:sh migrate.sh")
+    before = explore.cache_key(exploration)
+    script.write_text('touch "$DATA_DIR/done"; touch "$DATA_DIR/more"\n')
+    assert explore.cache_key(exploration) != before
+    assert explore.cache_key(explore.Exploration(effects=("kill",))) == explore.cache_key(
+        explore.Exploration(effects=("EIO",))
+    ), "effects only filter cases: they share a recording"
+
+
+def test_scratch_outside_the_data_dir_is_not_a_case(baseline_of) -> None:
+    """The reference copies system.db to a tempfile directory to read it: random names that
+    no later run repeats, so no case targets them, and the report says so."""
+    base = baseline_of(REFERENCE)
+    assert "outside the data dir" in base.not_explored()
+    assert all(any(not p.startswith("/") for p in c.paths) for c in base.cases())
+    # ... while every kind of operation on the tree is one, on a RAM disk as on a disk
+    kinds = {c.operation for c in base.cases()}
+    assert {"write", "fsync", "copy", "rename", "unlink", "mkdir", "open_write"} <= kinds
+
+
+@pytest.mark.parametrize(
+    ("operation", "path", "effect"),
+    [
+        ("copy", "ann/peek.db.pre-migration-backup*", "kill"),
+        ("rename", "ann/profiles/default/datastore.sqlite", "kill"),
+        ("rename", "ann/profiles/default/datastore.sqlite", "EXDEV"),
+        ("rename", "ann/profiles/default/images", "EXDEV"),
+        ("copy", "ann/.peek-migration.migrating/peek.db", "ENOSPC"),
+        ("unlink", "ann/peek.db", "EACCES"),
+        ("open_write", "system.db-wal", "EIO"),
+    ],
+)
+def test_the_reference_survives(baseline_of, operation: str, path: str, effect: str) -> None:
+    base = baseline_of(REFERENCE)
+    case = find_case(base, operation, path, effect)
+    result = explore.run_case(base, case)
+    assert result.outcome == OK, result.error()
+    if effect == "EXDEV":  # into profiles/: R12's own verdict was given, and held
+        assert any(v.rule == "R12" and "copy, verify" in v.expected for v in result.verdicts)
+
+
+def test_a_backup_written_in_place_is_caught_by_a_kill(baseline_of) -> None:
+    """Killed mid-copy, the backup is left partial at its final name; the next run trusts it."""
+    base = baseline_of(R10_BACKUP_IN_PLACE)
+    case = find_case(base, "copy", "ann/peek.db.pre-migration-backup", "kill")
+    result = explore.run_case(base, case)
+    assert result.outcome == BROKEN
+    assert "R10" in result.rules_broken
+    assert f"--case {case.id}" in result.replay
+    broken = [v for v in result.verdicts if not v.ok]
+    assert any("peek.db.pre-migration-backup" in v.details for v in broken)
+
+
+def test_no_copy_fallback_is_caught_by_exdev(baseline_of) -> None:
+    base = baseline_of(R12_NO_EXDEV_FALLBACK)
+    case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "EXDEV")
+    result = explore.run_case(base, case)
+    assert result.outcome == BROKEN
+    assert result.rules_broken == ("R12",)
+    assert [v.user for v in result.verdicts if not v.ok] == ["ann"]
+
+
+def test_an_error_neither_reported_nor_repaired_breaks_r9(baseline_of) -> None:
+    """Exit 0 after a failed step: SPEC's contract says non-zero when a user failed."""
+    base = baseline_of('cmd:mkdir "$DATA_DIR/ann/marker" || true')
+    case = find_case(base, "mkdir", "ann/marker", "EIO")
+    result = explore.run_case(base, case)
+    assert result.outcome == BROKEN
+    broken = [v for v in result.verdicts if not v.ok]
+    assert [(v.rule, v.found) for v in broken] == [("R9", "exit 0, tree unfinished")]
+
+
+def test_a_fault_that_cannot_land_is_missed_not_passed(baseline_of) -> None:
+    """A file named after the process id is another file in every run: the recorded call
+    never comes again, and a case that tested nothing must not count as passed."""
+    base = baseline_of('cmd:touch "$DATA_DIR/stamp-$$"')
+    case = find_case(base, "open_write", "stamp-*", "EIO")
+    result = explore.run_case(base, case)
+    assert result.outcome == MISSED
+    assert "did not land" in result.fault
+    assert base.report([result]).exit_status == 1
+
+
+def test_content_lost_without_a_fault_is_reported_once(baseline_of) -> None:
+    """A migrator that drops the WAL loses rows on every run: that is the fault-free run's
+    verdict, not every case's."""
+    base = baseline_of(R1_WAL_DROPPED)
+    lost = [v for v in base.verdicts if not v.ok]
+    assert [v.user for v in lost] == ["ann"]
+    case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "kill")
+    result = explore.run_case(base, case)
+    assert not any(v.expected == lost[0].expected for v in result.verdicts)
+    assert base.report([result]).exit_status == 1
+
+
+def test_the_inprocess_backend_catches_the_same_backup(baseline_of) -> None:
+    good = baseline_of(REFERENCE, backend="inprocess")
+    bad = baseline_of(R10_BACKUP_IN_PLACE, backend="inprocess")
+    assert good.trace.events == ()  # recorded by patching Python, not by strace
+    backup = "ann/peek.db.pre-migration-backup*"
+    ok = explore.run_case(good, find_case(good, "copy", backup, "kill"))
+    assert ok.outcome == OK, ok.error()
+    case = find_case(bad, "copy", "ann/peek.db.pre-migration-backup", "kill")
+    result = explore.run_case(bad, case)
+    assert result.outcome == BROKEN and "R10" in result.rules_broken
+    assert "--backend inprocess" in result.replay
+
+
+def test_lost_content_is_reported_per_user(baseline_of, tmp_path: Path) -> None:
+    """A migrator that parks the DB under a name nobody looks at on its way: killed there,
+    the user's rows are in no old DB, new DB or backup."""
+    tree = TreeSpec(users=(UserSpec("ann", items=10, images=1),), seed=3)
+    parks = (
+        'cmd:cd "$DATA_DIR/ann" && mkdir -p profiles/default && mv peek.db peek.tmp '
+        "&& mv peek.tmp profiles/default/datastore.sqlite"
+    )
+    base = baseline_of(parks, tree)
+    assert all(v.ok for v in base.verdicts)  # without a fault nothing is lost
+    case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "kill")
+    result = explore.run_case(base, case, tmp_path / "kept")
+    assert result.outcome == BROKEN
+    assert [loss.user for loss in result.lost] == ["ann"]
+    assert result.lost[0].rows or result.lost[0].note
+    assert (tmp_path / "kept" / "tree").is_dir()  # a workdir given is kept for a person
+    assert json.loads(json.dumps(result.to_dict()))["lost"][0]["user"] == "ann"
+
+
+def test_record_needs_a_process_for_strace() -> None:
+    migrator = explore.Exploration(backend="inprocess").open_migrator()
+    with pytest.raises(explore.ExploreError, match="inprocess"):
+        explore.process_of(migrator, Path(os.devnull))
