@@ -18,7 +18,15 @@ Modules, one job each:
   in the tree, and the end of the run);
 - :mod:`~harness.powerloss.image`: crash images as frozen data, with a digest so equal
   states are judged once;
-- :mod:`~harness.powerloss.materialise`: an image written out as a real tree.
+- :mod:`~harness.powerloss.materialise`: an image written out as a real tree;
+- :mod:`~harness.powerloss.baseline`: the fault explorer's recorded run, with written bytes;
+- :mod:`~harness.powerloss.judge`: one crash state judged (no content lost, converged);
+- :mod:`~harness.powerloss.explorer`: cases, results and the report, in the fault
+  explorer's vocabulary (:mod:`harness.explore_report`); :func:`explore_power_loss`;
+- :mod:`~harness.powerloss.cli`: ``python -m harness.powerloss``, also the replay command.
+
+The exploration modules are imported on demand (``harness.powerloss.explorer``), so the
+model can be used without the fault explorer.
 """
 
 from harness.powerloss.image import COMMITTED, KINDS, SYNCED, VOLATILE, CrashImage, ImageNode

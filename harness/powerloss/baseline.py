@@ -1,0 +1,99 @@
+"""The fault-free run a power-loss exploration replays, recorded with every byte it wrote.
+
+The fault explorer's baseline (:func:`harness.explore.baseline`) records which operations a
+run makes; a power-loss replay also needs *what* each write wrote, so the run is recorded
+with strace's ``-s`` raised to :data:`DATA_LIMIT`. Everything else is the fault explorer's:
+the same tree copies, the same process and environment (:func:`harness.explore.process_of`),
+the same cache layout and key (plus the data limit), read back by
+:func:`harness.explore.load_baseline` as an ordinary :class:`~harness.explore.Baseline`. So
+every pytest-xdist worker replays the very same recording and lists the same crash points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from filelock import FileLock
+
+from fixtures.build import remove_tree
+from fixtures.factory import TreeFactory
+from harness import explore
+from harness.faults.trace import record
+
+# Bytes of each written buffer kept in the trace. A small tree's largest single write is
+# a copy chunk (1 MiB in the reference's fallback copy) or a whole small file; strace
+# prints each byte as up to four characters, so the trace stays tens of MB at most.
+DATA_LIMIT = 1 << 24
+
+_META, _TRACE = "baseline.json", "trace.json"  # the layout explore.load_baseline reads
+
+
+def cache_key(exploration: explore.Exploration) -> str:
+    """The fault explorer's key for the same run, made distinct by the data it keeps."""
+    text = f"{explore.cache_key(exploration)}\npower-loss\n{DATA_LIMIT}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def record_baseline(
+    exploration: explore.Exploration, workdir: Path, factory: TreeFactory
+) -> explore.Baseline:
+    """Record the fault-free run now, in ``workdir`` (an empty or absent directory)."""
+    if exploration.backend != "syscall":
+        raise explore.ExploreError("power loss replays a syscall trace: use the syscall backend")
+    migrator = exploration.open_migrator()
+    before_dir, tree = Path(workdir) / "before", Path(workdir) / "tree"
+    factory.make(exploration.tree, before_dir)
+    factory.make(exploration.tree, tree)
+    argv, env = explore.process_of(migrator, tree)
+    recorded = record(
+        argv, cwd=os.getcwd(), env=env, timeout=explore.TIMEOUT, data_limit=DATA_LIMIT
+    )
+    output = recorded.run.stdout + recorded.run.stderr
+    return explore.Baseline(
+        exploration, recorded.trace, str(tree), before_dir, tree, recorded.run.returncode, output
+    )
+
+
+def power_baseline(
+    exploration: explore.Exploration,
+    *,
+    factory: TreeFactory | None = None,
+    root: Path | None = None,
+) -> explore.Baseline:
+    """The exploration's baseline with written bytes: recorded on first use, then cached.
+
+    Safe from many processes at once: one records under a file lock into a staging
+    directory renamed into place; the others wait and read it.
+    """
+    factory = factory or TreeFactory()
+    root = explore.cache_root(root)
+    key = cache_key(exploration)
+    entry = root / key
+    if not (entry / _META).exists():
+        (root / "locks").mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root / "locks" / f"{key}.lock")):
+            if not (entry / _META).exists():
+                _record_into(exploration, entry, factory)
+    return explore.load_baseline(entry, exploration)
+
+
+def _record_into(exploration: explore.Exploration, entry: Path, factory: TreeFactory) -> None:
+    staging = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
+    remove_tree(staging)
+    try:
+        recorded = record_baseline(exploration, staging, factory)
+        (staging / _TRACE).write_text(recorded.trace.to_json())
+        meta = {
+            "exploration": exploration.target(),
+            "recorded_root": recorded.recorded_root,
+            "exit_status": recorded.exit_status,
+            "output": recorded.output,
+            "data_limit": DATA_LIMIT,
+        }
+        (staging / _META).write_text(json.dumps(meta, indent=1))  # written last: complete
+        os.replace(staging, entry)
+    finally:
+        remove_tree(staging)  # only left when recording failed
