@@ -1,0 +1,98 @@
+"""The two defects only a power cut reveals, each caught by the power-loss exploration with
+the exact point and what was lost; and the reference, on the same tree, not caught.
+
+The tree is one legacy user with rows in the WAL and an image: the smallest on which every
+step of the migration (copy, backup, place, images, remove the old DB) happens.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.spec import TreeSpec, UserSpec
+from harness import explore
+from harness.explore_report import BROKEN, ExploreReport
+from harness.faults.plan import Operation
+from harness.powerloss.baseline import power_baseline
+from harness.powerloss.explorer import EFFECTS, explore_power_loss
+from harness.powerloss.image import COMMITTED, SYNCED
+
+TREE = TreeSpec(users=(UserSpec("alice", items=10, images=1, wal_share=0.5),), seed=3)
+NEW_DB = "alice/profiles/default/datastore.sqlite"
+
+
+def explored(migrator: str) -> tuple[explore.Exploration, ExploreReport]:
+    exploration = explore.Exploration(migrator=migrator, tree=TREE)
+    return exploration, explore_power_loss(exploration)
+
+
+def op_index(exploration: explore.Exploration, operation: Operation, *paths: str) -> int:
+    """The index of the (first) operation of the recorded run on these tree paths."""
+    base = power_baseline(exploration)
+    wanted = tuple(f"{base.recorded_root}/{p}" for p in paths)
+    return next(
+        op.index for op in base.trace.ops if op.operation == operation and op.paths == wanted
+    )
+
+
+@pytest.fixture(scope="module")
+def never_fsync(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
+    return explored("py:tests.powerloss.broken_never_fsync:migrate")
+
+
+@pytest.fixture(scope="module")
+def rename_first(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
+    return explored("py:tests.powerloss.broken_rename_before_fsync:migrate")
+
+
+def test_a_migrator_that_never_fsyncs_loses_the_user_after_the_old_db_is_removed(
+    never_fsync: tuple[explore.Exploration, ExploreReport],
+) -> None:
+    exploration, report = never_fsync
+    assert report.exit_status == 1
+    # Nothing of the migrator's is ever durable, so "only what was synced survives" is
+    # the tree before the run: only the committed kind (directory changes on disk, data
+    # not) shows the defect.
+    assert {r.case.effect for r in report.broken} == {EFFECTS[COMMITTED]}
+    losing = [r for r in report.broken if any(loss.rows for loss in r.lost)]
+    unlink = op_index(exploration, Operation.UNLINK, "alice/peek.db")
+    # The exact point: the first crash point after the unlink of peek.db.
+    assert losing[0].case.index == min(
+        r.case.index for r in report.results if r.case.index > unlink
+    )
+    (loss,) = losing[0].lost
+    assert loss.user == "alice" and loss.rows["items"] == 10
+    assert f"{NEW_DB}: never fsynced: empty on disk" in (loss.note or "")
+    assert "alice/peek.db.pre-migration-backup: never fsynced: empty on disk" in (loss.note or "")
+    assert losing[0].replay.endswith(f"--case {losing[0].case.id}")
+
+
+def test_a_migrator_that_renames_before_fsyncing_leaves_an_empty_new_db(
+    rename_first: tuple[explore.Exploration, ExploreReport],
+) -> None:
+    exploration, report = rename_first
+    assert report.exit_status == 1
+    rename = op_index(
+        exploration, Operation.RENAME, "alice/.peek-migration.migrating/peek.db", NEW_DB
+    )
+    fsync = op_index(exploration, Operation.FSYNC, NEW_DB)
+    # Every broken case lies between the rename into place and the late fsync, and the
+    # last of them is exactly "only what was synced survives" just before that fsync.
+    assert report.broken and all(rename < r.case.index <= fsync for r in report.broken)
+    at_fsync = [r for r in report.broken if r.case.id == f"{fsync}:{EFFECTS[SYNCED]}"]
+    assert len(at_fsync) == 1
+    result = at_fsync[0]
+    assert result.outcome == BROKEN
+    # peek.db is still whole (no row, no image lost); the re-run cannot finish from an
+    # empty new DB beside it, so the tree never reaches the fault-free result.
+    (loss,) = result.lost
+    assert loss.user == "alice" and not loss.rows and not loss.images
+    assert f"{NEW_DB}: never fsynced: empty on disk" in (loss.note or "")
+    converged = [v for v in result.verdicts if v.expected.startswith("the same as after")]
+    assert [v.user for v in converged if not v.ok][:1] == ["alice"]
+
+
+def test_the_reference_survives_every_power_cut_on_the_same_tree(strace_backend: None) -> None:
+    _, report = explored(explore.DEFAULT_MIGRATOR)
+    assert report.exit_status == 0, report.render()
+    assert report.results
