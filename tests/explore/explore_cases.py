@@ -16,6 +16,7 @@ REFERENCE = explore.DEFAULT_MIGRATOR
 R10_BACKUP_IN_PLACE = "py:tests.broken.r10_backup_in_place:migrate"
 R12_NO_EXDEV_FALLBACK = "py:tests.broken.r12_no_exdev_fallback:migrate"
 R1_WAL_DROPPED = "py:tests.broken.r1_wal_dropped:migrate"
+R5_BOTH_AS_MIGRATED = "py:tests.broken.r5_both_as_migrated:migrate"
 
 
 def find_case(base: explore.Baseline, operation: str, path: str, effect: str) -> Case:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from explore_cases import (
     R1_WAL_DROPPED,
+    R5_BOTH_AS_MIGRATED,
     R10_BACKUP_IN_PLACE,
     R12_NO_EXDEV_FALLBACK,
     REFERENCE,
@@ -126,6 +127,17 @@ def test_no_copy_fallback_is_caught_by_exdev(baseline_of) -> None:
     assert result.outcome == BROKEN
     assert result.rules_broken == ("R12",)
     assert [v.user for v in result.verdicts if not v.ok] == ["ann"]
+
+
+def test_a_resume_that_trusts_a_placed_db_is_caught_by_a_kill(baseline_of) -> None:
+    """Killed after the new DB is in place but before the old one is gone, a migrator that
+    takes "both present" for "migrated" never finishes: peek.db and the images stay."""
+    base = baseline_of(R5_BOTH_AS_MIGRATED)
+    case = find_case(base, "rename", "ann/profiles/default/images", "kill")
+    result = explore.run_case(base, case)
+    assert result.outcome == BROKEN and result.rules_broken == ("R10",)
+    details = "\n".join(v.details for v in result.verdicts if not v.ok)
+    assert "ann/peek.db: not in the fault-free result" in details
 
 
 def test_an_error_neither_reported_nor_repaired_breaks_r9(baseline_of) -> None:
