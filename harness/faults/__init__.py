@@ -46,7 +46,8 @@ power-loss replayer). ``fault_points(trace.ops, effects)`` lists every (operatio
 applicable effect) as a plan; for each, rebuild the tree, ``inject(argv, plan, trace,
 moved=...)``, judge the tree, re-run cleanly, judge again. ``InjectedRun.landed`` says the
 fault hit the planned call; ``plan.format()`` is the replay argument. In process:
-``inprocess.record()`` and ``inprocess.call_with_fault(plan, fn, ...)``.
+``inprocess.record()`` and ``inprocess.call_with_fault(plan, fn, ...)``. That loop is
+:mod:`harness.explore` (``migration-kit explore``; ``scenarios/test_faults_explore.py``).
 
 Determinism caveats (syscall backend)
 -------------------------------------
