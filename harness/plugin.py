@@ -8,8 +8,8 @@ What this file adds for the scenarios (``pytest --pyargs scenarios``):
 
 - options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``;
 - a marker per checklist item (``harness.checklist``) and ``large``;
-- fixtures ``migrator`` and ``trial`` (and ``needs_mounts``/``needs_strace``, which skip
-  with the backend's reason where it cannot run);
+- fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
+  which skip with the backend's reason where it cannot run);
 - per test, the seed and the replay command (and, on failure, the rules and users a
   ``RuleBroken`` named) in ``report.user_properties``, so they reach the xdist controller;
 - on the controller, the seed's checklist in the terminal summary and the JSON results.
@@ -158,21 +158,22 @@ def migrator(pytestconfig: pytest.Config) -> Migrator:
     return pytestconfig.stash[MIGRATOR_KEY]
 
 
+@pytest.fixture(scope="session")
+def mk_seed(pytestconfig: pytest.Config) -> int:
+    """The seed every scenario tree is generated from (``--mk-seed``, default 0)."""
+    return scenario_seed(pytestconfig)
+
+
 @pytest.fixture
 def trial(
     request: pytest.FixtureRequest,
     migrator: Migrator,
     tree_factory: TreeFactory,
     tmp_path: Path,
+    mk_seed: int,
 ) -> Trial:
     """A ``Trial`` for this test: trees under tmp_path, the session's seed, its replay."""
-    return Trial(
-        migrator,
-        tree_factory,
-        tmp_path,
-        seed=scenario_seed(request.config),
-        replay=replay_for(request.node),
-    )
+    return Trial(migrator, tree_factory, tmp_path, seed=mk_seed, replay=replay_for(request.node))
 
 
 @pytest.fixture(scope="session")

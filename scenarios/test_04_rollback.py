@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.factory import TreeFactory
+from harness.adapters import Migrator
 from harness.faults import mounts
 from harness.faults.plan import KILL, Operation
 from harness.oracles import (
@@ -30,7 +32,7 @@ from harness.oracles import (
     check_no_content_lost,
     check_r1,
 )
-from harness.scenario import FaultSite, Trial, as_rule
+from harness.scenario import FaultSite, Recording, Trial, as_rule
 from scenarios import trees
 
 pytestmark = pytest.mark.rollback
@@ -52,13 +54,28 @@ SITES = (
 )
 
 
-@pytest.mark.usefixtures("needs_strace")
+@pytest.fixture(scope="module")
+def recording(
+    needs_strace: None,
+    migrator: Migrator,
+    tree_factory: TreeFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+    mk_seed: int,
+) -> Recording:
+    """The migrator's fault-free run on the tree, under strace: where each site falls, and
+    the result every faulted tree must converge to. Recorded once per module (per xdist
+    worker); each test judges it again, so a wrong fault-free run fails every one."""
+    trial = Trial(migrator, tree_factory, tmp_path_factory.mktemp("fault-free"), seed=mk_seed)
+    return trial.record(trial.tree(trees.three_users()))
+
+
 @pytest.mark.parametrize("site", SITES, ids=lambda s: s.id)
-def test_single_fault_loses_nothing_and_a_rerun_finishes(trial: Trial, site: FaultSite) -> None:
+def test_single_fault_loses_nothing_and_a_rerun_finishes(
+    trial: Trial, recording: Recording, site: FaultSite
+) -> None:
     """R9/R10: after the faulted run every user's rows and images are still somewhere a
     person or the next run finds them; a clean re-run then leaves exactly the tree a
     fault-free run leaves. A faulted run that exits 0 must already have that tree."""
-    recording = trial.record(trial.tree(trees.three_users()))
     trial.judge(recording.step, check_r1(*recording.step), check_exit_status(recording.step.run))
     plan = site.plan(recording, USER)
     if plan is None:
