@@ -102,6 +102,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="every write a case (default: the first of each run of writes to one file)",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    p.add_argument(
+        "--power-loss",
+        action="store_true",
+        help="instead of faults, a power cut at every durability point (R17): only what was "
+        "fsynced survives, or directory changes did and unsynced data did not; cases "
+        "K:power-loss-synced / K:power-loss-committed (harness.powerloss)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -131,6 +138,10 @@ def exploration_from_args(args: argparse.Namespace) -> explore.Exploration:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.power_loss:
+        from harness.powerloss.cli import run_explore
+
+        return run_explore(args)
     try:
         exploration = exploration_from_args(args)
     except (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError) as exc:

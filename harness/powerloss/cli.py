@@ -1,22 +1,35 @@
-"""``python -m harness.powerloss``: the power-loss exploration from a shell, and its replays.
+"""The power-loss exploration from a shell: ``migration-kit explore --power-loss`` and
+``python -m harness.powerloss`` (the same, without the fault explorer's other options).
 
-The same options as ``migration-kit explore`` where they mean the same thing (``--migrator``,
-``--tree``, ``--case``, ``--json``), so that ``migration-kit explore --power-loss`` can hand
-its arguments over as they are. Exit status as ``explore``: 0 when no case broke a rule,
-1 when one did (or was missed), 2 for bad input.
+``migration-kit explore --power-loss`` takes ``explore``'s own arguments and modes
+(:func:`run_explore`): the whole exploration as the tests of
+``scenarios/test_power_loss.py`` in a child pytest with ``-n N`` workers, ``--case
+K:EFFECT`` judged here with the whole failure text (the replay command every report
+prints), or ``--list``. Exit status as ``explore``: 0 when no case broke a rule, 1 when one
+did (or was missed, or the fault-free run loses content itself), 2 for bad input, 3 when the
+child pytest did not run to the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from fixtures.validate import SpecError
 from harness import explore
 from harness.adapters import MigratorSpecError
-from harness.explore_plugin import load_tree
-from harness.powerloss.explorer import explore_power_loss
+from harness.checklist_cli import child_env
+from harness.explore_plugin import load_reports, load_tree
+from harness.explore_report import OK, ExploreReport
+from harness.powerloss.baseline import power_baseline
+from harness.powerloss.explorer import PowerLoss, explore_power_loss
+
+SCENARIO = "scenarios.test_power_loss::test_power_loss"
+_USAGE_ERRORS = (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         report = explore_power_loss(
             exploration, Path(args.workdir) if args.workdir else None, cases=args.case
         )
-    except (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError) as exc:
+    except _USAGE_ERRORS as exc:
         print(f"power loss: {exc}", file=sys.stderr)
         return 2
     print(report.render())
@@ -63,3 +76,65 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    """``migration-kit explore --power-loss``: ``args`` are ``explore``'s own."""
+    from harness import explore_cli  # it dispatches here: imported when used, not before
+
+    started = time.monotonic()
+    try:
+        exploration = explore_cli.exploration_from_args(args)
+        if exploration.backend != "syscall":
+            raise explore.ExploreError("power loss replays a syscall trace: --backend syscall")
+        available = explore.backend_available("syscall")
+        if not available:
+            raise explore.ExploreError(f"strace unavailable: {available.reason}")
+        power = PowerLoss(power_baseline(exploration))
+        chosen = [power.case(c) for c in args.cases] if args.cases else None
+    except _USAGE_ERRORS as exc:
+        print(f"migration-kit explore: {exc}", file=sys.stderr)
+        return explore_cli.EXIT_USAGE
+    if args.list:
+        for case in power.cases():
+            print(f"{case.id:>24}  {case.describe_op()}")
+        print(f"{len(power.cases())} case(s); {power.not_explored()}")
+        return explore_cli.EXIT_OK
+    if chosen is not None:
+        report = explore_power_loss(exploration, cases=[c.id for c in chosen])
+        for result in report.results:
+            print(f"case {result.case.id}: {result.fault}: {result.outcome}")
+            if result.outcome != OK:
+                print(f"\n{result.error()}\n")
+    else:
+        print(f"{len(power.cases())} case(s) with -n {args.workers}", flush=True)
+        outcome = _run_child(exploration, args)
+        if isinstance(outcome, int):
+            return outcome
+        report = outcome
+    print()
+    print(report.render())
+    print(f"({time.monotonic() - started:.1f} s)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(report.to_json(), encoding="utf-8")
+    return report.exit_status
+
+
+def _run_child(exploration: explore.Exploration, args: argparse.Namespace) -> ExploreReport | int:
+    """The cases as xdist tests in a child pytest: ``explore``'s own child, this scenario."""
+    from harness import explore_cli
+
+    with tempfile.TemporaryDirectory(prefix="mk-powerloss-") as tmp:
+        out = Path(tmp) / "explore.json"
+        argv = explore_cli.child_argv(exploration, args, out)
+        argv[argv.index(explore_cli.SCENARIO)] = SCENARIO
+        done = subprocess.run(argv, env=child_env(exploration.open_migrator()), check=False)
+        reports = load_reports(out) if done.returncode in (0, 1) and out.is_file() else []
+    if len(reports) != 1:
+        problem = f"pytest exit {done.returncode}, {len(reports)} exploration(s) reported"
+        print(
+            f"migration-kit explore: the cases did not run to the end ({problem})", file=sys.stderr
+        )
+        return explore_cli.EXIT_INTERNAL
+    return reports[0]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ from harness.powerloss.baseline import power_baseline
 from harness.powerloss.image import COMMITTED, KIND_TEXT, KINDS, SYNCED, VOLATILE, CrashImage
 from harness.powerloss.judge import RULE, Judge, Judgement, JudgementStore, scratch_root
 from harness.powerloss.replay import CrashPoint, Replayer, crash_points, inside, replay_images
+from harness.scenario.replay import pythonpath_for
 from harness.verdict import Verdict
 
 EFFECTS = {SYNCED: "power-loss-synced", COMMITTED: "power-loss-committed"}
@@ -159,11 +159,15 @@ class PowerLoss:
     def replay(self, case_id: str) -> str:
         """One shell command that judges exactly case ``case_id`` again."""
         exploration = self.base.exploration
-        args = [sys.executable, "-m", "harness.powerloss", "--migrator", exploration.migrator]
+        args = ["migration-kit", "explore", "--power-loss", "--migrator", exploration.migrator]
         if exploration.tree != explore.DEFAULT_TREE:
             args += ["--tree", spec_to_json(exploration.tree)]
         args += ["--case", case_id]
-        return f"cd {shlex.quote(os.getcwd())} && {shlex.join(args)}"
+        line = shlex.join(args)
+        pythonpath = pythonpath_for(exploration.open_migrator())  # py:tests.* needs the repo
+        if pythonpath:
+            line = f"PYTHONPATH={shlex.quote(pythonpath)} {line}"
+        return f"cd {shlex.quote(os.getcwd())} && {line}"
 
     def report(self, results: Sequence[CaseResult]) -> ExploreReport:
         return ExploreReport(
