@@ -26,8 +26,13 @@ def adopt_and_fsync(path: Path, like: os.stat_result) -> None:
 
 
 def rename(src: Path, dst: Path) -> None:
-    """Rename (and fsync the directories), and only then fsync the file itself."""
+    """Rename and fsync the new entry's directory at once, and only then fsync the file.
+
+    The directory is fsynced here explicitly, whenever the reference's own rename makes its
+    entries durable, so the defect's window (the name on disk, the bytes not) is the same.
+    """
     _rename(src, dst)
+    fsops.fsync_dir(dst.parent)
     if dst.is_file():
         fsops.fsync_file(dst)
 

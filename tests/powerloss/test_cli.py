@@ -1,0 +1,42 @@
+"""``migration-kit explore --power-loss`` as a person runs it: the replay line a failing case
+prints, run from another directory, judges exactly that case again; bad input is exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from harness import explore
+from harness.faults.plan import Operation
+from harness.powerloss.baseline import power_baseline
+from harness.powerloss.explorer import EFFECTS, PowerLoss
+from harness.powerloss.image import SYNCED
+from tests.powerloss.test_broken_migrators import NEW_DB, TREE, op_index
+
+RENAME_FIRST = "py:tests.powerloss.broken_rename_before_fsync:migrate"
+
+
+def test_the_replay_line_of_a_case_judges_it_again(strace_backend: None, tmp_path: Path) -> None:
+    exploration = explore.Exploration(migrator=RENAME_FIRST, tree=TREE)
+    power = PowerLoss(power_baseline(exploration))
+    case_id = f"{op_index(exploration, Operation.FSYNC, NEW_DB)}:{EFFECTS[SYNCED]}"
+    line = power.replay(case_id)
+    assert "migration-kit explore --power-loss" in line and line.endswith(f"--case {case_id}")
+    done = subprocess.run(
+        line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"case {case_id}: power cut just before #" in done.stdout
+    assert f"{NEW_DB}: never fsynced: empty on disk" in done.stdout
+    assert "1 case(s): 0 ok, 1 broke a rule" in done.stdout
+
+
+def test_a_case_that_is_no_crash_point_is_a_usage_error(strace_backend: None) -> None:
+    done = subprocess.run(
+        ["migration-kit", "explore", "--power-loss", "--case", "0:power-loss-sometimes"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "the effect must be one of power-loss-synced, power-loss-committed" in done.stderr
