@@ -3,7 +3,6 @@ and record a small Python child's file operations with every byte it writes."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -45,13 +44,3 @@ def traced(strace_backend: None, tmp_path: Path) -> Recorder:
         return recorded.trace, str(tree), pristine
 
     return run
-
-
-@pytest.fixture
-def tree_copy(tmp_path: Path) -> Callable[[Path], Path]:
-    def copy(src: Path) -> Path:
-        dest = tmp_path / f"copy-{src.name}"
-        shutil.copytree(src, dest, symlinks=True)
-        return dest
-
-    return copy
