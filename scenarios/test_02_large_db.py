@@ -1,13 +1,14 @@
 """Checklist item 2: "Test migration with large database (> 100MB)".
 
-The risk: the seed's backup is ``fs.copyFileSync`` and its verification opens the whole
-database; on a heavy user a migrator that reads a file into memory, or slows down in
-proportion to its size, can exhaust the server at start-up, and a long copy is the widest
-window for everything else on this checklist to go wrong. So: every row of a > 100 MB user
-arrives (R1), and the migrator's memory does not grow with the database (R16).
+The risk: the heaviest users are the ones with the most to lose, and their migration is the
+longest, most I/O-heavy step of a server start. A migrator that reads a file whole into
+memory (a copy through a buffer, a verification that loads the database) can exhaust the
+server's memory half way through the move; a busy large user also carries a large -wal. So:
+every row of a > 100 MB user arrives (R1), and the migrator's memory does not grow with the
+database (R16).
 
 Memory bound: the migrator's peak RSS on this tree may exceed its peak RSS on a tiny tree
-(what its runtime costs before any data: about 20 MiB for CPython, 45 MiB for Node) by at
+(what its runtime costs before any data: about 21 MiB for CPython, 50 MiB for Node) by at
 most ``STREAMING_ALLOWANCE``, room for SQLite's page cache and copy buffers, and far below
 the 110 MB a migrator holding the database in memory needs.
 """
