@@ -106,6 +106,7 @@ def migrate(
         if dry_run:
             emit(Event(None, "start", OK, detail="no data will be moved", dry_run=True))
         results: dict[str, UserResult] = {}
+        profiled: set[str] = set()
         for user_dir in users:
             paths = UserPaths(data_dir, user_dir.name)
             if dry_run:
@@ -113,6 +114,10 @@ def migrate(
             else:
                 run = _UserRun(paths, accounts, emit, profiles=profiles)
                 results[paths.user_id], accounts = run.run()
+                if run.profiled:
+                    profiled.add(paths.user_id)
+        accounts = accounts.with_profiles(profiled)
+        profiles.sync()  # the rows are durable before the clean-up relies on them
         # R11 is judged as the run found the tree: a user migrated just now was not fully
         # migrated, so its backup is not a candidate in this run.
         fresh = {u for u, r in results.items() if r.outcome in _MOVED_NOW}
@@ -192,8 +197,12 @@ class _UserRun:
         profiles: systemdb.ProfileWriter | None = None,
     ) -> None:
         self.paths = paths
+        # Without the run's writer (a test driving one user), this run owns one and makes
+        # its row durable itself; the run's writer is synced once by ``migrate``.
+        self._own_profiles = profiles is None
         self.profiles = profiles or systemdb.ProfileWriter(paths.data_dir)
         self.accounts = accounts
+        self.profiled = False  # a profile row was ensured in this run
         # Set before the first write outside scratch names in the user's folder: until
         # then a failure can give the folder back exactly as found (see _restore_folder_times).
         self.wrote = False
@@ -222,7 +231,10 @@ class _UserRun:
             Kind.NOTHING: self.nothing,
         }[kind]
         try:
-            outcome = handler(tree)
+            # Directory fsyncs are paid once per commit point, not after every change
+            # (fsops.ordered_dir_syncs); whatever happens, all is durable when it ends.
+            with fsops.ordered_dir_syncs():
+                outcome = handler(tree)
         except UserProblem as problem:
             self._discard_scratch(kind)
             self._restore_folder_times(found)
@@ -399,10 +411,12 @@ class _UserRun:
 
     def ensure_profile(self) -> None:
         """Step 6: the default profile row, inserted only when missing."""
-        if self.accounts.has_profile(self.user):
+        if self.profiled or self.accounts.has_profile(self.user):
             return
         inserted = self.profiles.ensure(self.user)
-        self.accounts = self.accounts.with_profile(self.user)
+        self.profiled = True
+        if self._own_profiles:
+            self.profiles.close()
         self.step("profile", "row created" if inserted else "row already present")
 
     def finish(self) -> None:
