@@ -1,10 +1,10 @@
 """Checklist item 4's runs: a migrator under the syscall backend, with one fault or none.
 
 A fault is placed by *where it falls in the migrator's own run*, not by a syscall number
-known in advance: ``record`` runs the migrator on a tree under strace without a fault (that
+known in advance: ``record_run`` runs the migrator on a tree under strace without a fault (that
 run is also the fault-free result a faulted tree must converge to), and a ``FaultSite``
 ("the first rename in bob's folder", "the middle operation") picks its target in that
-recording. ``inject`` then runs the migrator on a fresh copy of the same tree with exactly
+recording. ``inject_run`` then runs the migrator on a fresh copy of the same tree with exactly
 that operation failing (or the process group killed just before it). Any migrator the
 harness can start as a process works: ``cmd:`` commands in any language, and ``py:``
 callables through the child-process runner (never in-process: strace needs a process).
@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.adapters import CommandMigrator, Migrator, PythonMigrator, contract_env
-from harness.faults.injection import InjectedRun, inject
+from harness.faults.injection import inject
 from harness.faults.plan import KILL, FaultPlan, Operation
 from harness.faults.points import plan_at
 from harness.faults.strace import TracedRun
 from harness.faults.trace import Trace, TraceOp, record
 from harness.run import RunResult, replay_line
 from harness.scenario.model import Step, Tree
+from harness.snapshot import Snapshot
 
 TIMEOUT = 300.0
 
@@ -69,7 +70,7 @@ class Recording:
         return self.step.tree
 
     @property
-    def after(self):
+    def after(self) -> Snapshot:
         """The fault-free result a faulted tree must converge to after a clean re-run."""
         return self.step.after
 
@@ -113,21 +114,8 @@ def inject_run(migrator: Migrator, tree: Tree, plan: FaultPlan, recording: Recor
         moved=moved,
     )
     run = _result(process, injected.run, started_at, time.monotonic() - start)
-    notes = (("Fault injected", describe_injection(injected)),)
+    notes = (("Fault injected", injected.describe()),)
     return Step(tree, before, tree.snapshot(), (run,), notes, injected)
-
-
-def describe_injection(injected: InjectedRun) -> str:
-    lines = [f"plan: {injected.plan.format()} ({injected.plan.describe()})"]
-    if injected.injection is not None:
-        lines.append(f"target: {injected.injection.describe()}")
-    if injected.landed:
-        lines.append("landed on the target")
-    elif injected.hits:
-        lines.append("landed on another call: " + "; ".join(e.name for e in injected.hits))
-    else:
-        lines.append("did not land: the run never made the recorded call")
-    return "\n".join(lines)
 
 
 WHICH = ("first", "middle", "last")
