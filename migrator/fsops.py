@@ -300,8 +300,21 @@ def sha256_file(path: Path) -> str:
 
 
 def same_bytes(a: Path, b: Path) -> bool:
-    """True when two files have the same size and sha256."""
-    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
+    """True when two files hold the same bytes: how a byte copy is verified.
+
+    Compared chunk by chunk, two bounded buffers at a time: exact (no hash to trust) and
+    several times faster than hashing both files.
+    """
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+        buf_a, buf_b = bytearray(CHUNK), bytearray(CHUNK)
+        while n := fa.readinto(buf_a):
+            if fb.readinto(buf_b) != n:
+                return False
+            if (buf_a != buf_b) if n == CHUNK else (buf_a[:n] != buf_b[:n]):
+                return False
+        return fb.readinto(buf_b) == 0
 
 
 def existing_ancestor(path: Path) -> Path:

@@ -108,7 +108,7 @@ def _move_file(src: Path, dst: Path) -> int:
     fsops.unlink_if_exists(tmp)
     st = src.stat()
     fsops.copy_file(src, tmp, like=st, keep_times=True)
-    if fsops.sha256_file(tmp) != fsops.sha256_file(src):
+    if not fsops.same_bytes(tmp, src):
         fsops.unlink(tmp)
         raise OSError(errno.EIO, f"copy of {src} does not match it", str(tmp))
     fsops.rename(tmp, dst)
