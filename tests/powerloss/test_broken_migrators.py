@@ -41,6 +41,11 @@ def never_fsync(strace_backend: None) -> tuple[explore.Exploration, ExploreRepor
 
 
 @pytest.fixture(scope="module")
+def skips_a_dir(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
+    return explored("py:tests.powerloss.broken_skips_a_dir_fsync:migrate")
+
+
+@pytest.fixture(scope="module")
 def rename_first(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
     return explored("py:tests.powerloss.broken_rename_before_fsync:migrate")
 
@@ -90,6 +95,31 @@ def test_a_migrator_that_renames_before_fsyncing_leaves_an_empty_new_db(
     assert f"{NEW_DB}: never fsynced: empty on disk" in (loss.note or "")
     converged = [v for v in result.verdicts if v.expected.startswith("the same as after")]
     assert [v.user for v in converged if not v.ok][:1] == ["alice"]
+
+
+def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unlink_is_durable(
+    skips_a_dir: tuple[explore.Exploration, ExploreReport],
+) -> None:
+    """The verified backup still holds every row (so no content is lost), but the user is
+    left with neither peek.db nor a new DB, which the next run cannot finish from."""
+    exploration, report = skips_a_dir
+    assert report.exit_status == 1
+    assert {r.case.effect for r in report.broken} == {EFFECTS[SYNCED]}
+    # The exact point: the first crash point after the fsync of alice/ that made the
+    # unlink of peek.db durable (the new DB's name in profiles/default never was).
+    unlink = op_index(exploration, Operation.UNLINK, "alice/peek.db")
+    base = power_baseline(exploration)
+    user_dir = f"{base.recorded_root}/alice"
+    synced = next(
+        op.index
+        for op in base.trace.ops[unlink:]
+        if op.operation == Operation.FSYNC and op.paths == (user_dir,)
+    )
+    first = report.broken[0]
+    assert first.case.index == min(r.case.index for r in report.results if r.case.index > synced)
+    (loss,) = first.lost
+    assert loss.user == "alice" and not loss.rows
+    assert f"{NEW_DB}: file not on disk: its directory not fsynced" in (loss.note or "")
 
 
 def test_the_reference_survives_every_power_cut_on_the_same_tree(strace_backend: None) -> None:
