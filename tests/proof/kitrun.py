@@ -1,0 +1,97 @@
+"""Run the kit's scenarios on a migrator in a child pytest and read its ``--checklist-json``.
+
+The child is ``sys.executable -m pytest --pyargs scenarios`` started in the repository root,
+so that ``py:tests.broken.<module>:migrate`` imports, with ``-n 0`` (the proof tests spread
+over processes themselves) and a time limit: a scenario that hangs must fail the proof, not
+stall it.
+
+Where ``PYTHONDONTWRITEBYTECODE`` is set (it keeps ``__pycache__`` out of the checkout), each
+child would redo pytest's assertion rewriting of every module of the kit (about 10 s a run);
+the children write their bytecode under a prefix in the temp dir instead, out of the checkout
+all the same. The migrators' traced runs set it again themselves (``harness.faults``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class KitRun:
+    """One child pytest run: its exit status, its output and the checklist JSON."""
+
+    returncode: int
+    output: str
+    report: dict
+
+    @property
+    def results(self) -> list[dict]:
+        return self.report.get("results", [])
+
+    def with_outcome(self, *outcomes: str) -> list[dict]:
+        return [r for r in self.results if r["outcome"] in outcomes]
+
+    def rules_broken(self) -> set[str]:
+        """Every rule a failed scenario reports broken."""
+        return {rule for r in self.with_outcome("failed") for rule in r["rules_broken"]}
+
+    def summary(self) -> str:
+        """What a person needs when a proof assertion fails: each result, then the tail."""
+        lines = [
+            f"{r['outcome']:8} {r['nodeid']} rules_broken={r['rules_broken']} "
+            f"{(r.get('message') or '').splitlines()[:1]}"
+            for r in self.results
+        ]
+        return "\n".join([*lines, "--- output (tail) ---", self.output[-4000:]])
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+        default = Path(tempfile.gettempdir()) / "migration-kit-proof-pycache"
+        env.setdefault("PYTHONPYCACHEPREFIX", str(default))
+    return env
+
+
+def run_scenarios(migrator: str, select: Sequence[str], json_path: Path) -> KitRun:
+    """Run the scenarios chosen by ``select`` (``-m``/``-k``/``--large``) on ``migrator``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "scenarios",
+        *select,
+        "--migrator",
+        migrator,
+        "--checklist-json",
+        str(json_path),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-n",
+        "0",
+    ]
+    proc = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    report = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    return KitRun(proc.returncode, proc.stdout, report)
