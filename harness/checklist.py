@@ -41,6 +41,9 @@ BEYOND: tuple[ChecklistItem, ...] = (
     ChecklistItem(13, "concurrency", "Two migrator processes started together", ("R15",)),
     ChecklistItem(14, "faults", "Every single fault at every file operation", ("R9", "R10")),
     ChecklistItem(15, "property", "Generated trees: the rules hold for every one", ("R1", "R3")),
+    ChecklistItem(
+        16, "power_loss", "A power cut at every durability point loses nothing", ("R17",)
+    ),
 )
 
 ALL_ITEMS = ITEMS + BEYOND

@@ -31,7 +31,6 @@ import pytest
 
 from fixtures import variants
 from harness import explore
-from harness.checklist import BY_MARKER
 from harness.explore_plugin import CASE_PROPERTY, TARGET_PROPERTY, exploration_from_config, seeded
 from harness.explore_report import OK, Case, CaseResult
 from harness.explore_report import verdict_to_dict as _verdict
@@ -42,7 +41,7 @@ from harness.verdict import raise_if_broken
 
 # The checklist's marker for this scenario, once harness.checklist lists it (BEYOND);
 # until then --strict-markers would refuse an unregistered one.
-pytestmark = [pytest.mark.power_loss] if "power_loss" in BY_MARKER else []
+pytestmark = pytest.mark.power_loss
 
 MARKER_LARGE = "explore_large"
 # A busier data dir: a half-migrated user, one whose migration fails by design (a
