@@ -305,14 +305,16 @@ def same_bytes(a: Path, b: Path) -> bool:
     Compared chunk by chunk, two bounded buffers at a time: exact (no hash to trust) and
     several times faster than hashing both files.
     """
-    if a.stat().st_size != b.stat().st_size:
+    size = a.stat().st_size
+    if size != b.stat().st_size:
         return False
+    chunk = min(CHUNK, size + 1)  # a small file in one read, without a 1 MiB buffer
     with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
-        buf_a, buf_b = bytearray(CHUNK), bytearray(CHUNK)
+        buf_a, buf_b = bytearray(chunk), bytearray(chunk)
         while n := fa.readinto(buf_a):
             if fb.readinto(buf_b) != n:
                 return False
-            if (buf_a != buf_b) if n == CHUNK else (buf_a[:n] != buf_b[:n]):
+            if (buf_a != buf_b) if n == chunk else (buf_a[:n] != buf_b[:n]):
                 return False
         return fb.readinto(buf_b) == 0
 
