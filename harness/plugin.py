@@ -6,7 +6,8 @@ and renders results. Other parts of the kit add their fixtures, options and repo
 
 What this file adds for the scenarios (``pytest --pyargs scenarios``):
 
-- options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``;
+- options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``,
+  ``--field-dir DIR`` and ``--desktop-migrator SPEC``;
 - a marker per checklist item (``harness.checklist``) and ``large``;
 - fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
   which skip with the backend's reason where it cannot run);
@@ -98,6 +99,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write every test's outcome, rules broken, seed and replay command to PATH",
+    )
+    group.addoption(
+        "--field-dir",
+        dest="mk_field_dir",
+        metavar="DIR",
+        default=None,
+        help="field specs (migration-kit capture) that scenarios/test_field.py replays as "
+        "regression scenarios; default $MIGRATION_KIT_FIELD_DIR, else scenarios/field/",
+    )
+    group.addoption(
+        "--desktop-migrator",
+        dest="mk_desktop_migrator",
+        metavar="SPEC",
+        default=None,
+        help="the desktop (or mobile) migrator scenarios/test_desktop.py holds to the "
+        "non-destructive rules; default $MIGRATION_KIT_DESKTOP_MIGRATOR, else the reference",
     )
     group.addoption(  # for `migration-kit checklist`, which prints the checklist itself
         "--no-checklist-summary",
