@@ -39,6 +39,9 @@ from harness.scenario.replay import pythonpath_for
 
 MakeTree = Callable[[TreeSpec], tuple[Path, Manifest]]
 
+# The fault explorer's options, marker and results live in their own plugin module.
+pytest_plugins = ["harness.explore_plugin"]
+
 
 @pytest.fixture(scope="session")
 def tree_factory() -> TreeFactory:
