@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "harness.checklist_cli",
     "harness.explore_cli",
     "harness.deploy_cli",
+    "harness.bench_cli",
 )
 
 

@@ -1,0 +1,108 @@
+"""Every benchmark of the kit in one run, and the table the README's "Performance" carries.
+
+    migration-kit bench [--quick]        (or: python -m bench.suite [--quick])
+
+Sections, in this order, each printed as it finishes and all gathered in one table at the
+end: the machine as measured; the fixture kit's builds (``bench_fixtures``); the
+reference migrator against its floor and the Node seed, with a profile
+(``bench_migrate``); and, without ``--quick``, the checklist and the kill-point
+exploration with 1 and 2 workers (``bench_suites``), strace's overhead, and the strace and
+power-loss benchmarks of the fault engineers, passed through. A section that fails is
+reported and the others still run. ``--quick`` is a reduced set (16 MiB, 200 users,
+one run each) that takes about a minute. Figures, never assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+from bench import bench_migrate, bench_suites, others
+from bench.common import Figure, machine, markdown_table, remove, scratch_dir
+from fixtures.factory import TreeFactory
+
+SECTIONS = ("fixtures", "migrate", "suites", "faults")
+QUICK_SECTIONS = ("fixtures", "migrate")
+PROFILE_USERS = 2000  # enough for the proportions; a profiled 10,000-user run adds minutes
+
+
+def _section(title: str, run: Callable[[], list[Figure]], table: list[Figure]) -> None:
+    """Run one section, print its figures, add them to the table; a failure is reported."""
+    print(f"\n## {title}", flush=True)
+    started = time.monotonic()
+    try:
+        figures = run()
+    except Exception:  # one broken benchmark must not lose the others' figures
+        traceback.print_exc()
+        figures = [Figure(title, "s", note="failed (traceback above)")]
+    print(markdown_table(figures))
+    print(f"({time.monotonic() - started:.0f} s)", flush=True)
+    table.extend(figures)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a reduced set, about a minute")
+    parser.add_argument("--repeat", type=int, help="runs per measurement (default 3, quick 1)")
+    parser.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help=f"comma-separated subset of {','.join(SECTIONS)}",
+    )
+    args = parser.parse_args(argv)
+    base = bench_migrate.QUICK if args.quick else bench_migrate.FULL
+    sizes = dataclasses.replace(base, repeat=args.repeat or base.repeat)
+    chosen = args.only.split(",") if args.only else (QUICK_SECTIONS if args.quick else SECTIONS)
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {SECTIONS}")
+    started = time.monotonic()
+    where = machine()
+    command = "migration-kit bench" + (" --quick" if args.quick else "")
+    print(f"# {command}\nmachine: {where.describe()}", flush=True)
+    table: list[Figure] = []
+    factory = TreeFactory()
+    scratch = scratch_dir("mk-bench-")
+    try:
+        if "fixtures" in chosen:
+            tree_users = 500 if args.quick else 10_000
+            _section(
+                "fixture kit",
+                lambda: others.fixtures(sizes.large_bytes, tree_users, sizes.repeat),
+                table,
+            )
+        if "migrate" in chosen:
+            _section(
+                "reference migrator, one large user",
+                lambda: bench_migrate.large_user(sizes, factory, scratch),
+                table,
+            )
+            _section(
+                "reference migrator, many users",
+                lambda: bench_migrate.many_users(sizes, factory, scratch),
+                table,
+            )
+            profiled = dataclasses.replace(sizes, users=min(sizes.users, PROFILE_USERS))
+            print()
+            print(bench_migrate.profile(profiled, factory, scratch), flush=True)
+        if "suites" in chosen:
+            _section("checklist", lambda: bench_suites.checklist(1), table)
+            _section("kill-point exploration", lambda: bench_suites.exploration(1), table)
+        if "faults" in chosen:
+            _section("strace overhead", lambda: others.strace_overhead(sizes.repeat * 2), table)
+            others.passthrough("bench_strace.py")
+            others.passthrough("bench_powerloss.py")
+    finally:
+        remove(scratch)
+    minutes = (time.monotonic() - started) / 60
+    print(f"\n# all figures ({command}, {minutes:.0f} min, {where.describe()})\n")
+    print(markdown_table(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
