@@ -1,6 +1,9 @@
-"""No free-space preflight, and a user that fails keeps what was written: partial files (R8)."""
+"""No free-space preflight: a user that runs out of space mid-copy keeps the partial files (R8)."""
 
 from __future__ import annotations
+
+import errno
+import sys
 
 from migrator import server, space
 from tests.broken._variant import variant
@@ -8,7 +11,10 @@ from tests.broken._variant import variant
 
 class _Run(server._UserRun):
     def _discard_scratch(self, kind):
-        pass  # the seed's way: what a failed user wrote stays where it is
+        failure = sys.exc_info()[1]  # called while run() handles the user's failure
+        if isinstance(failure, OSError) and failure.errno == errno.ENOSPC:
+            return  # found out about the space by failing half way, and left it there
+        super()._discard_scratch(kind)
 
 
 migrate = variant((server, "_UserRun", _Run), (space, "check", lambda paths, tree: "skipped"))
