@@ -158,6 +158,11 @@ class Exploration:
     backend: str = "syscall"
     effects: tuple[str, ...] | None = None  # None: every applicable effect
     every_write: bool = False  # every write a case, not only the first of a run of writes
+    # Leave out a kill before an operation that changes nothing a snapshot sees (an fsync,
+    # a call that failed in the recording): it leaves the very tree the kill before the
+    # next operation leaves, so it can only repeat that case. Not for power loss (R17),
+    # where an fsync is everything.
+    distinct_kills: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -178,6 +183,7 @@ class Exploration:
             "backend": self.backend,
             "effects": list(self.effects) if self.effects is not None else None,
             "every_write": self.every_write,
+            "distinct_kills": self.distinct_kills,
         }
 
     def replay(self, case_id: str) -> str:
@@ -252,10 +258,20 @@ class Baseline:
 
     @cached_property
     def points(self) -> tuple[FaultPoint, ...]:
-        every = fault_points(
-            self.trace.ops, self.exploration.effects, every_write=self.exploration.every_write
+        ops, exploration = self.trace.ops, self.exploration
+        every = fault_points(ops, exploration.effects, every_write=exploration.every_write)
+        last = ops[-1].index if ops else -1
+        return tuple(
+            p
+            for p in every
+            if self.targetable(p.op)
+            and not (
+                exploration.distinct_kills
+                and p.plan.is_kill
+                and p.op.index != last
+                and changes_nothing(p.op)
+            )
         )
-        return tuple(p for p in every if self.targetable(p.op))
 
     def cases(self) -> tuple[Case, ...]:
         """Every case of the exploration, in trace order (the same in every process)."""
@@ -301,6 +317,11 @@ class Baseline:
             results=tuple(sorted(results, key=lambda r: (r.case.index, r.case.effect))),
             not_explored=self.not_explored(),
         )
+
+
+def changes_nothing(op: TraceOp) -> bool:
+    """Whether ``op`` left the tree as it was (for a kill, see ``distinct_kills``)."""
+    return op.operation == Operation.FSYNC or isinstance(op.result, str)
 
 
 def _relative(path: str, root: str) -> str:
@@ -768,6 +789,7 @@ __all__ = [
     "baseline",
     "cache_key",
     "case_user",
+    "changes_nothing",
     "content_kept",
     "crosses_into_profiles",
     "explore",

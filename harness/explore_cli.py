@@ -101,6 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="every write a case (default: the first of each run of writes to one file)",
     )
+    p.add_argument(
+        "--distinct-kills",
+        action="store_true",
+        help="leave out kills before operations that change nothing on disk (fsyncs, failed "
+        "calls): each leaves the tree the kill before the next operation leaves",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     p.add_argument(
         "--power-loss",
@@ -132,6 +138,7 @@ def exploration_from_args(args: argparse.Namespace) -> explore.Exploration:
         backend=args.backend,
         effects=explore.parse_effects(args.effects),
         every_write=args.every_write,
+        distinct_kills=args.distinct_kills,
     )
     exploration.open_migrator()  # a typo in the spec is a usage error, before any work
     return exploration
@@ -201,6 +208,8 @@ def child_argv(exploration: explore.Exploration, args: argparse.Namespace, out: 
         argv += ["--explore-tree", exploration.tree.to_json()]
     if exploration.every_write:
         argv.append("--explore-every-write")
+    if not exploration.distinct_kills:
+        argv.append("--explore-every-kill")
     return argv
 
 

@@ -70,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="make every write a case, not only the first of each run of writes to a file",
     )
     group.addoption(
+        "--explore-every-kill",
+        dest="mk_explore_every_kill",
+        action="store_true",
+        help="also kill before operations that change nothing on disk (fsyncs, failed "
+        "calls), which the default suite leaves out as repeats of the next kill",
+    )
+    group.addoption(
         "--explore-large",
         dest="mk_explore_large",
         action="store_true",
@@ -106,9 +113,13 @@ def load_tree(text: str) -> TreeSpec:
 
 
 def exploration_from_config(
-    config: pytest.Config, *, effects: tuple[str, ...] | None = None
+    config: pytest.Config,
+    *,
+    effects: tuple[str, ...] | None = None,
+    distinct_kills: bool = False,
 ) -> explore.Exploration:
-    """The exploration the options ask for; ``effects`` is the scenario's default choice.
+    """The exploration the options ask for; ``effects`` and ``distinct_kills`` are the
+    scenario's default choices (``--effects`` and ``--explore-every-kill`` override them).
 
     The tree is ``--explore-tree`` or :data:`harness.explore.DEFAULT_TREE`, regenerated from
     ``--mk-seed`` (the plugin's) when given, as every scenario's trees are.
@@ -123,6 +134,7 @@ def exploration_from_config(
             backend=config.getoption("mk_explore_backend", None) or "syscall",
             effects=explore.parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
+            distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
         )
     except (OSError, SpecError, TypeError, explore.ExploreError) as exc:
         raise pytest.UsageError(f"exploration options: {exc}") from None

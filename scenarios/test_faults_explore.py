@@ -32,9 +32,11 @@ from harness.verdict import raise_if_broken
 
 pytestmark = pytest.mark.faults
 
-# A kill at every operation: every intermediate state the migrator can leave (R10), in about
-# half a minute with -n 2. Every errno at every operation (R9, R8, R12) triples that: it is
-# the explore_large run (or `migration-kit explore`, whose default is every effect).
+# A kill at every operation that changes the tree: every intermediate state the migrator can
+# leave (R10), in well under a minute with -n 2 (a kill before an fsync leaves the same tree
+# as the kill before the next operation; --explore-every-kill adds those). Every errno at
+# every operation (R9, R8, R12) is three times as many cases: the explore_large run, or
+# `migration-kit explore`, whose default is every effect at every operation.
 SUITE_EFFECTS = ("kill",)
 
 # What a busier data dir holds: a user whose rows all sit in the WAL, one with many images,
@@ -58,7 +60,9 @@ LARGE_TREES = {"default": explore.DEFAULT_TREE, "bigger": BIGGER_TREE}
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     if "suite_case" in metafunc.fixturenames:
-        exploration = explore_plugin.exploration_from_config(config, effects=SUITE_EFFECTS)
+        exploration = explore_plugin.exploration_from_config(
+            config, effects=SUITE_EFFECTS, distinct_kills=True
+        )
         metafunc.parametrize("suite_case", explore_plugin.case_params(config, exploration))
     if "large_case" in metafunc.fixturenames:
         metafunc.parametrize("large_case", _large_params(config))
@@ -96,7 +100,9 @@ def test_fault_free_run_keeps_every_users_content(request: pytest.FixtureRequest
     A migrator that already loses content without a fault (the WAL, say) is reported here
     once; the cases then judge only what the faults add.
     """
-    exploration = explore_plugin.exploration_from_config(request.config, effects=SUITE_EFFECTS)
+    exploration = explore_plugin.exploration_from_config(
+        request.config, effects=SUITE_EFFECTS, distinct_kills=True
+    )
     available = explore.backend_available(exploration.backend)
     if not available:
         pytest.skip(f"{available.backend} fault backend unavailable: {available.reason}")

@@ -3,6 +3,7 @@ that catch the migrators each rule is about (and pass the reference)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,6 +24,9 @@ from explore_cases import (
 from fixtures.spec import TreeSpec, UserSpec
 from harness import explore
 from harness.explore_report import BROKEN, MISSED, OK
+from harness.faults.injection import inject
+from harness.faults.plan import parse_plan
+from harness.snapshot import Snapshot
 
 pytestmark = pytest.mark.usefixtures("needs_strace")
 
@@ -74,6 +78,35 @@ def test_a_changed_migrator_is_recorded_again(tmp_path: Path, monkeypatch) -> No
     assert explore.cache_key(explore.Exploration(effects=("kill",))) == explore.cache_key(
         explore.Exploration(effects=("EIO",))
     ), "effects only filter cases: they share a recording"
+
+
+def test_distinct_kills_leave_out_only_kills_that_repeat_the_next_one(
+    baseline_of, tree_factory, tmp_path: Path
+) -> None:
+    """The default suite's reduction rests on one claim: killed just before an fsync, the
+    migrator leaves the tree it leaves when killed just before the next operation."""
+    base = baseline_of(REFERENCE)
+    every = base.cases()
+    fewer = dataclasses.replace(
+        base, exploration=dataclasses.replace(base.exploration, distinct_kills=True)
+    ).cases()
+    dropped = sorted(set(every) - set(fewer), key=lambda c: c.index)
+    assert dropped and all(c.effect == "kill" for c in dropped)
+    assert {c.operation for c in dropped} <= {"fsync", "unlink", "rmdir", "open_write"}
+    fsync = next(c for c in dropped if c.operation == "fsync")
+    following = base.case(f"{fsync.index + 1}:kill")
+    trees = []
+    for case in (fsync, following):
+        tree = tmp_path / f"kill-{case.index}" / "tree"
+        tree_factory.make(base.exploration.tree, tree)
+        migrator = base.exploration.open_migrator()
+        argv, env = explore.process_of(migrator, tree, explore.private_tmp(tree.parent))
+        plan = parse_plan(case.plan)
+        run = inject(argv, plan, base.trace, env=env, moved={base.recorded_root: str(tree)})
+        assert run.killed and run.landed_within(str(tree))
+        snap = Snapshot.take(tree)
+        trees.append({p: (e.kind, e.sha256) for p, e in snap.entries.items()})
+    assert trees[0] == trees[1]
 
 
 def test_scratch_outside_the_data_dir_is_not_a_case(baseline_of) -> None:
