@@ -77,17 +77,20 @@ def exploration(repeat: int) -> list[Figure]:
         return [Figure(names["2"], "s", target=60.0, note=f"not available yet ({exc})")]
     explore.baseline(explore.Exploration(migrator=DEFAULT_MIGRATOR, effects=("kill",)))
     cases: list[int] = []
+    broken: list[int] = []
 
     def run(workers: str) -> Callable[[], float]:
         def once() -> float:
             took, report = explore_seconds(DEFAULT_MIGRATOR, workers)
-            cases.append(len(report.get("results", [])))
+            results = report.get("results", [])
+            cases.append(len(results))
+            broken.append(sum(r.get("outcome") != "ok" for r in results))
             return took
 
         return once
 
     samples = take_turns({w: run(w) for w in WORKERS}, repeat)
-    note = f"{max(cases, default=0)} cases per run"
+    note = f"{max(cases, default=0)} cases per run, {max(broken, default=0)} not ok"
     two = Figure(names["2"], "s", samples["2"], target=60.0, note=note)
     one = Figure(names["1"], "s", samples["1"], note=note)
     return [
