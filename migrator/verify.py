@@ -231,19 +231,21 @@ def wal_adds_nothing(db: Path, wal: Path, scratch: Path) -> bool:
     last step (peek.db already removed, its content verified in the new DB: replaying the
     same frames onto the checkpointed copy changes nothing) or the seed's field failure
     (``peek.db`` moved without its WAL: the WAL holds the user's latest rows). Only the
-    first may be deleted. Anything unclear (a new DB that has its own WAL, not in WAL mode,
-    unreadable) answers False, which keeps the file for a person.
+    first may be deleted. The new DB's own ``-wal``/``-journal`` is part of its content, so
+    it is folded into a scratch copy first: refusing whenever the new DB had a live WAL
+    stranded a user whose run was killed between the two unlinks (found by the fault
+    explorer). Anything unclear (not in WAL mode, unreadable) answers False, which keeps
+    the file for a person.
     """
-    if any(fsops.file_size(db.with_name(db.name + s)) for s in DATA_SIDECARS):
-        return False
     if not is_wal_mode(db):
         return False
     try:
-        alone = content(db)
+        alone = copy_with_sidecars(db, scratch / "new.db")
+        seal(alone)
         combined = scratch / "combined.db"
-        fsops.copy_file(db, combined, durable=False)
+        fsops.copy_file(alone, combined, durable=False)
         fsops.copy_file(wal, combined.with_name(combined.name + "-wal"), durable=False)
         seal(combined)
-        return content(combined).digest == alone.digest
+        return content(combined).digest == content(alone).digest
     except UnreadableDb:
         return False

@@ -118,3 +118,26 @@ def test_fixture_damage_and_quirks(damage, quirk, problem, tmp_path: Path) -> No
     else:
         new_db = UserPaths(data_dir, "subject").new_db
         assert dbcontent.read_content(new_db).digest == manifest.user("subject").digest
+
+
+def test_crash_between_the_old_unlinks_when_the_new_db_has_its_own_wal(tmp_path: Path) -> None:
+    """Found by the fault explorer: both DBs present and identical, the new one with a live
+    ``-wal`` of its own; the run is killed after ``peek.db`` is unlinked but before its
+    ``-wal``. The stray ``peek.db-wal`` adds nothing to the new DB, so the next run must
+    remove it and finish, not refuse the user for good as a stray WAL."""
+    spec = spec_mod.TreeSpec(
+        users=(spec_mod.UserSpec("gus", state="both_identical", items=25, wal_share=0.5),),
+        seed=3,
+    )
+    data_dir = tmp_path / "data"
+    manifest = build.build(spec, data_dir)
+    p = UserPaths(data_dir, "gus")
+    assert p.new_db.with_name(p.new_db.name + "-wal").stat().st_size > 0
+    p.old_db.unlink()  # the state the kill leaves: peek.db gone, peek.db-wal still there
+    assert p.old_db.with_name(p.old_db.name + "-wal").exists()
+
+    result = server.migrate(data_dir, log=log.Collect())
+
+    assert tb.outcome(result, "gus").problem is None
+    assert not p.old_db.with_name(p.old_db.name + "-wal").exists()
+    assert dbcontent.read_content(p.new_db).digest == manifest.user("gus").digest
