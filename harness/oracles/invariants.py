@@ -90,8 +90,9 @@ def check_converged(result: Snapshot, reference: Snapshot, *, rule: str = "R9") 
     """``result`` (a faulted run, then a clean re-run) equals ``reference`` (a fault-free run
     on the same tree) in everything a person can observe:
 
-    - the same paths (files, folders, symlinks), leaving out -wal and -shm sidecars: whether
-      a WAL was checkpointed is invisible to the application;
+    - the same paths (files, folders, symlinks), leaving out the -wal and -shm of a DB that
+      exists: whether a WAL was checkpointed is invisible to the application (a sidecar
+      whose DB is gone is compared like any file);
     - SQLite files by logical content (rows and schema, -wal included) and soundness,
       because a DB recovered by another path may lay out its pages differently; every
       other file by its bytes; symlinks by target;
@@ -132,8 +133,20 @@ def _observable(snap: Snapshot, keep) -> dict[str, Entry]:
     return {
         p: e
         for p, e in snap.entries.items()
-        if p != "." and keep(p) and not p.endswith(("-wal", "-shm"))
+        if p != "." and keep(p) and not _attached_sidecar(snap, p)
     }
+
+
+def _attached_sidecar(snap: Snapshot, path: str) -> bool:
+    """A -wal/-shm beside its database: part of that DB's content, not a file of its own.
+
+    One whose database is gone is observable: a stray ``peek.db-wal`` may hold the user's
+    latest rows, and a migrator that leaves one behind has not converged.
+    """
+    for suffix in ("-wal", "-shm"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)] in snap.entries
+    return False
 
 
 def _differences(result: Snapshot, reference: Snapshot, keep) -> list[str]:

@@ -405,6 +405,16 @@ def test_converged_catches_different_content_and_extra_files(make_tree):
     assert set(failures) == {"alice", "bob"}
 
 
+def test_converged_sees_a_wal_left_without_its_db(make_tree):
+    """A -wal beside its DB is part of the DB; one whose DB is gone is a leftover that may
+    hold rows, and a run that leaves it behind has not converged."""
+    result, reference = converged_pair(make_tree, "migrate")
+    stray = result.root / "bob" / "peek.db-wal"
+    stray.write_bytes(b"frames")
+    failures = broken(oracles.check_converged(Snapshot.take(result.root), reference))
+    assert set(failures) == {"bob"}
+
+
 @pytest.mark.parametrize(
     ("status", "failed", "ok"),
     [(0, (), True), (1, (), False), (0, ("x",), False), (2, ("x",), True)],
