@@ -658,7 +658,7 @@ def judge(
     if case.effect == "ENOSPC":
         out.append(_no_partial_files(rule, user, base.before, faulted, reference))
     if case.effect == "EXDEV" and crosses_into_profiles(case):
-        out.append(_copied_across(rule, user, faulted_run, faulted, reference))
+        out.append(_copied_across(rule, user, faulted_run, faulted, base))
     out += check_converged(final, reference, rule=rule)
     out.append(_rerun_ends_as_fault_free(rule, user, rerun, base.exit_status))
     return out
@@ -734,16 +734,21 @@ def crosses_into_profiles(case: Case) -> bool:
 
 
 def _copied_across(
-    rule: str, user: str | None, run: FaultedRun, faulted: Snapshot, reference: Snapshot
+    rule: str, user: str | None, run: FaultedRun, faulted: Snapshot, base: Baseline
 ) -> Verdict:
-    ok = run.exit_status == 0 and _converged(faulted, reference)
+    """R12: the crossing rename is done by copying, in the same run. The run ends as the
+    fault-free run did: a tree with, say, an orphan user exits 1 either way."""
+    converged = _converged(faulted, base.reference)
+    same_end = (run.exit_status == 0) == (base.exit_status == 0)
     return Verdict(
         rule,
         user,
-        ok,
-        "the migration still succeeds (copy, verify, then remove the source): exit 0 and "
-        "the fault-free result, without a re-run",
-        "succeeded" if ok else f"exit status {run.exit_status}, tree unfinished",
+        converged and same_end,
+        "the migration still succeeds (copy, verify, then remove the source): the "
+        "fault-free result, without a re-run, and the fault-free run's exit status "
+        f"({base.exit_status})",
+        f"exit status {run.exit_status}, tree "
+        + ("equal to the fault-free result" if converged else "unfinished"),
     )
 
 

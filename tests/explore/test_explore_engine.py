@@ -242,3 +242,20 @@ def test_record_needs_a_process_for_strace() -> None:
     migrator = explore.Exploration(backend="inprocess").open_migrator()
     with pytest.raises(explore.ExploreError, match="inprocess"):
         explore.process_of(migrator, Path(os.devnull))
+
+
+def test_exdev_beside_an_orphan_is_judged_against_the_fault_free_exit(baseline_of) -> None:
+    """Found by the property scenario: an orphan user makes every run exit 1, the fault-free
+    one included; R12 asks that the crossing rename be copied in the same run, not that the
+    whole run exit 0."""
+    tree = TreeSpec(
+        users=(
+            UserSpec("orphan", items=0, images=0, quirks=("no_users_row",)),
+            UserSpec("ann", items=3, images=0, wal_share=0.9),
+        )
+    )
+    base = baseline_of(REFERENCE, tree=tree, backend="inprocess")
+    assert base.exit_status != 0
+    case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "EXDEV")
+    result = explore.run_case(base, case)
+    assert result.outcome == OK, result.error()
