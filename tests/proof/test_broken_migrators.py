@@ -70,9 +70,10 @@ def test_every_broken_migrator_has_a_case() -> None:
     assert modules == {c.module for c in CASES}
 
 
-def skip_unless_large(request: pytest.FixtureRequest, large: bool) -> None:
-    if large and not request.config.getoption("mk_large"):
-        pytest.skip("a > 100 MB scenario: run with --large")
+def params(values, large) -> list:
+    """The values as parameters, the > 100 MB ones marked ``large``: the kit's plugin skips
+    those unless ``--large`` is given, and CI's large step selects them with ``-m large``."""
+    return [pytest.param(v, marks=pytest.mark.large) if large(v) else v for v in values]
 
 
 def skip_if_nothing_ran(run: KitRun) -> None:
@@ -82,11 +83,8 @@ def skip_if_nothing_ran(run: KitRun) -> None:
         pytest.skip("every selected scenario skipped: " + "; ".join(reasons))
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.module)
-def test_broken_migrator_is_reported_for_its_rule(
-    case: Case, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    skip_unless_large(request, case.large)
+@pytest.mark.parametrize("case", params(CASES, lambda c: c.large), ids=lambda c: c.module)
+def test_broken_migrator_is_reported_for_its_rule(case: Case, tmp_path: Path) -> None:
     runs = []
     for attempt in range(case.attempts):
         run = run_scenarios(case.migrator, case.select, tmp_path / f"checklist{attempt}.json")
@@ -107,11 +105,8 @@ def union(cases) -> tuple[str, ...]:
     return ("-m", " or ".join(sorted({c.marker for c in cases})))
 
 
-@pytest.mark.parametrize("large", [False, True], ids=["default", "large"])
-def test_reference_passes_the_same_scenarios(
-    large: bool, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    skip_unless_large(request, large)
+@pytest.mark.parametrize("large", params([False, True], bool), ids=["default", "large"])
+def test_reference_passes_the_same_scenarios(large: bool, tmp_path: Path) -> None:
     chosen = [c for c in CASES if c.large == large]
     select = union(chosen) + ((LARGE,) if large else ())
     run = run_scenarios(REFERENCE, select, tmp_path / "checklist.json")
