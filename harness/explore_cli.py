@@ -170,11 +170,16 @@ def run(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         report = _run_here(base, chosen)
     else:
-        print(f"{len(base.cases())} case(s) with -n {args.workers}", flush=True)
-        outcome = _run_child(exploration, args)
+        outcome = run_child(exploration, args, len(base.cases()))
         if isinstance(outcome, int):
             return outcome
         report = outcome
+    return finish(report, args, started)
+
+
+def finish(report: ExploreReport, args: argparse.Namespace, started: float) -> int:
+    """The report printed (and written to ``--json``) with the time since ``started``: its
+    exit status."""
     print()
     print(report.render())
     print(f"({time.monotonic() - started:.1f} s)")
@@ -196,9 +201,15 @@ def _run_here(base: explore.Baseline, cases: list) -> ExploreReport:
     return base.report(results)
 
 
-def child_argv(exploration: explore.Exploration, args: argparse.Namespace, out: Path) -> list[str]:
-    """The child pytest: this exploration's cases as xdist-spread tests, results to ``out``."""
-    argv = [sys.executable, "-m", "pytest", "--pyargs", SCENARIO, "-p", "harness.explore_plugin"]
+def child_argv(
+    exploration: explore.Exploration,
+    args: argparse.Namespace,
+    out: Path,
+    scenario: str = SCENARIO,
+) -> list[str]:
+    """The child pytest: this exploration's cases as xdist-spread tests of ``scenario``,
+    results to ``out``."""
+    argv = [sys.executable, "-m", "pytest", "--pyargs", scenario, "-p", "harness.explore_plugin"]
     argv += ["-q", "--tb=no", "-rN", "-p", "no:cacheprovider", "-p", "no:randomly"]
     argv += ["-p", "no:benchmark"]  # pytest-benchmark, if installed, only warns under xdist
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
@@ -213,18 +224,30 @@ def child_argv(exploration: explore.Exploration, args: argparse.Namespace, out: 
     return argv
 
 
-def _run_child(exploration: explore.Exploration, args: argparse.Namespace) -> ExploreReport | int:
+def run_child(
+    exploration: explore.Exploration,
+    args: argparse.Namespace,
+    case_count: int,
+    scenario: str = SCENARIO,
+) -> ExploreReport | int:
+    """The ``case_count`` cases as xdist tests of ``scenario`` in a child pytest: its one
+    report, or :data:`EXIT_INTERNAL` (said on stderr) when it did not run to the end."""
+    print(f"{case_count} case(s) with -n {args.workers}", flush=True)
     # The child runs in this directory, as the recording did: a cmd: migrator's relative
     # paths mean the same thing, and the recorded trace's working directory is the same.
     with tempfile.TemporaryDirectory(prefix="mk-explore-") as tmp:
         out = Path(tmp) / "explore.json"
         migrator = exploration.open_migrator()
         done = subprocess.run(
-            child_argv(exploration, args, out), env=child_env(migrator), check=False
+            child_argv(exploration, args, out, scenario), env=child_env(migrator), check=False
         )
         if done.returncode not in (0, 1) or not out.is_file():
-            return _fail(f"the cases did not run to the end (pytest exit {done.returncode})", 3)
+            return _fail(
+                f"the cases did not run to the end (pytest exit {done.returncode})", EXIT_INTERNAL
+            )
         reports = load_reports(out)
     if len(reports) != 1:
-        return _fail(f"expected one exploration in the child's results, got {len(reports)}", 3)
+        return _fail(
+            f"expected one exploration in the child's results, got {len(reports)}", EXIT_INTERNAL
+        )
     return reports[0]

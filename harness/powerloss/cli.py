@@ -13,18 +13,15 @@ child pytest did not run to the end.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from fixtures.validate import SpecError
 from harness import explore
 from harness.adapters import MigratorSpecError
-from harness.checklist_cli import child_env
-from harness.explore_plugin import load_reports, load_tree
-from harness.explore_report import OK, ExploreReport
+from harness.explore_plugin import load_tree
+from harness.explore_report import OK
 from harness.powerloss.baseline import power_baseline
 from harness.powerloss.explorer import PowerLoss, explore_power_loss
 
@@ -107,34 +104,8 @@ def run_explore(args: argparse.Namespace) -> int:
             if result.outcome != OK:
                 print(f"\n{result.error()}\n")
     else:
-        print(f"{len(power.cases())} case(s) with -n {args.workers}", flush=True)
-        outcome = _run_child(exploration, args)
+        outcome = explore_cli.run_child(exploration, args, len(power.cases()), SCENARIO)
         if isinstance(outcome, int):
             return outcome
         report = outcome
-    print()
-    print(report.render())
-    print(f"({time.monotonic() - started:.1f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(report.to_json(), encoding="utf-8")
-    return report.exit_status
-
-
-def _run_child(exploration: explore.Exploration, args: argparse.Namespace) -> ExploreReport | int:
-    """The cases as xdist tests in a child pytest: ``explore``'s own child, this scenario."""
-    from harness import explore_cli
-
-    with tempfile.TemporaryDirectory(prefix="mk-powerloss-") as tmp:
-        out = Path(tmp) / "explore.json"
-        argv = explore_cli.child_argv(exploration, args, out)
-        argv[argv.index(explore_cli.SCENARIO)] = SCENARIO
-        done = subprocess.run(argv, env=child_env(exploration.open_migrator()), check=False)
-        reports = load_reports(out) if done.returncode in (0, 1) and out.is_file() else []
-    if len(reports) != 1:
-        problem = f"pytest exit {done.returncode}, {len(reports)} exploration(s) reported"
-        print(
-            f"migration-kit explore: the cases did not run to the end ({problem})", file=sys.stderr
-        )
-        return explore_cli.EXIT_INTERNAL
-    return reports[0]
+    return explore_cli.finish(report, args, started)
