@@ -39,7 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -450,34 +450,53 @@ def baseline(
     factory: TreeFactory | None = None,
     root: Path | None = None,
 ) -> Baseline:
-    """The exploration's baseline, recorded on first use and read from the cache after.
+    """The exploration's baseline, recorded on first use and read from the cache after."""
+    return cached_baseline(exploration, cache_key(exploration), record_baseline, factory, root)
+
+
+def cached_baseline(
+    exploration: Exploration,
+    key: str,
+    recorder: Callable[[Exploration, Path, TreeFactory], Baseline],
+    factory: TreeFactory | None = None,
+    root: Path | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Baseline:
+    """The baseline cached under ``key``: ``recorder(exploration, workdir, factory)``
+    records it on first use (``meta`` joins what is kept with it), later calls read it.
 
     Safe to call from many processes at once: one records (under a file lock, into a
     staging directory renamed into place), the others wait and read what it wrote.
     """
     factory = factory or TreeFactory()
     root = cache_root(root)
-    key = cache_key(exploration)
     entry = root / key
     if not (entry / _META).exists():
         (root / "locks").mkdir(parents=True, exist_ok=True)
         with FileLock(str(root / "locks" / f"{key}.lock")):
             if not (entry / _META).exists():
-                _record_into(exploration, entry, factory)
+                _record_into(exploration, entry, factory, recorder, meta or {})
     return load_baseline(entry, exploration)
 
 
-def _record_into(exploration: Exploration, entry: Path, factory: TreeFactory) -> None:
+def _record_into(
+    exploration: Exploration,
+    entry: Path,
+    factory: TreeFactory,
+    recorder: Callable[[Exploration, Path, TreeFactory], Baseline],
+    more_meta: dict[str, Any],
+) -> None:
     staging = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
     remove_tree(staging)
     try:
-        recorded = record_baseline(exploration, staging, factory)
+        recorded = recorder(exploration, staging, factory)
         (staging / _TRACE).write_text(recorded.trace.to_json())
         meta = {
             "exploration": exploration.target(),
             "recorded_root": recorded.recorded_root,
             "exit_status": recorded.exit_status,
             "output": recorded.output,
+            **more_meta,
         }
         (staging / _META).write_text(json.dumps(meta, indent=1))  # written last: complete
         os.replace(staging, entry)

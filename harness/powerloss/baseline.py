@@ -12,13 +12,9 @@ every pytest-xdist worker replays the very same recording and lists the same cra
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
-from filelock import FileLock
-
-from fixtures.build import remove_tree
 from fixtures.factory import TreeFactory
 from harness import explore
 from harness.faults.trace import record
@@ -27,8 +23,6 @@ from harness.faults.trace import record
 # a copy chunk (1 MiB in the reference's fallback copy) or a whole small file; strace
 # prints each byte as up to four characters, so the trace stays tens of MB at most.
 DATA_LIMIT = 1 << 24
-
-_META, _TRACE = "baseline.json", "trace.json"  # the layout explore.load_baseline reads
 
 
 def cache_key(exploration: explore.Exploration) -> str:
@@ -63,37 +57,13 @@ def power_baseline(
     factory: TreeFactory | None = None,
     root: Path | None = None,
 ) -> explore.Baseline:
-    """The exploration's baseline with written bytes: recorded on first use, then cached.
-
-    Safe from many processes at once: one records under a file lock into a staging
-    directory renamed into place; the others wait and read it.
-    """
-    factory = factory or TreeFactory()
-    root = explore.cache_root(root)
-    key = cache_key(exploration)
-    entry = root / key
-    if not (entry / _META).exists():
-        (root / "locks").mkdir(parents=True, exist_ok=True)
-        with FileLock(str(root / "locks" / f"{key}.lock")):
-            if not (entry / _META).exists():
-                _record_into(exploration, entry, factory)
-    return explore.load_baseline(entry, exploration)
-
-
-def _record_into(exploration: explore.Exploration, entry: Path, factory: TreeFactory) -> None:
-    staging = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
-    remove_tree(staging)
-    try:
-        recorded = record_baseline(exploration, staging, factory)
-        (staging / _TRACE).write_text(recorded.trace.to_json())
-        meta = {
-            "exploration": exploration.target(),
-            "recorded_root": recorded.recorded_root,
-            "exit_status": recorded.exit_status,
-            "output": recorded.output,
-            "data_limit": DATA_LIMIT,
-        }
-        (staging / _META).write_text(json.dumps(meta, indent=1))  # written last: complete
-        os.replace(staging, entry)
-    finally:
-        remove_tree(staging)  # only left when recording failed
+    """The exploration's baseline with written bytes: recorded on first use, then cached
+    (safely from many processes at once: :func:`harness.explore.cached_baseline`)."""
+    return explore.cached_baseline(
+        exploration,
+        cache_key(exploration),
+        record_baseline,
+        factory,
+        root,
+        meta={"data_limit": DATA_LIMIT},
+    )
