@@ -41,7 +41,7 @@ from urllib.parse import quote
 from fixtures import spec as S
 from fixtures import validate
 from fixtures.build import kit_version
-from harness.plan import plan_user
+from harness.plan import plan_user, read_accounts
 from migrator import cleanup, datadir, fsops, layout, state, systemdb, verify
 from migrator.layout import UserPaths
 from migrator.state import Kind
@@ -458,7 +458,7 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
     data_dir = Path(data_dir).absolute()
     started = time.monotonic()
     user_dirs = datadir.check(data_dir)
-    accounts = _accounts(data_dir, user_dirs)
+    accounts = read_accounts(data_dir, user_dirs)
     anon = {p.name: anonymous_id(salt, p.name) for p in user_dirs}
     if len(set(anon.values())) != len(anon):  # pragma: no cover - 40 bits, 10^4 users
         raise CaptureError("two user ids hash to the same anonymous id; capture again")
@@ -487,15 +487,6 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
         "approximations": [n for u in users for n in u.notes] + top.pop("notes", []),
     }
     return Capture(spec, measured)
-
-
-def _accounts(data_dir: Path, user_dirs: list[Path]) -> systemdb.Accounts:
-    if not user_dirs:
-        return systemdb.Accounts()
-    try:
-        return systemdb.Accounts.read(data_dir)
-    except systemdb.SystemDbError as exc:
-        raise datadir.DataDirError(f"{exc}; pass the server's DATA_DIR") from exc
 
 
 def _top_level(data_dir: Path, users: set[str]) -> tuple[tuple[str, ...], dict[str, Any]]:

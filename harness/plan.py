@@ -312,7 +312,7 @@ def collect(data_dir: Path | str, *, workers: int | None = None) -> Plan:
     """
     data_dir = Path(data_dir).absolute()
     user_dirs = datadir.check(data_dir)
-    accounts = _accounts(data_dir, user_dirs)
+    accounts = read_accounts(data_dir, user_dirs)
     names = [p.name for p in user_dirs]
     found = _inspect_all(data_dir, names, accounts, workers)
     warnings = [w for f in found for w in f.warnings]
@@ -334,7 +334,9 @@ def collect(data_dir: Path | str, *, workers: int | None = None) -> Plan:
     )
 
 
-def _accounts(data_dir: Path, user_dirs: list[Path]) -> systemdb.Accounts:
+def read_accounts(data_dir: Path, user_dirs: list[Path]) -> systemdb.Accounts:
+    """The server's accounts (none without user folders); ``DataDirError`` when system.db
+    cannot be read as the server's."""
     if not user_dirs:
         return systemdb.Accounts()
     try:
