@@ -104,6 +104,21 @@ def contract_env(
 
 
 @dataclass(frozen=True)
+class ChildProcess:
+    """The process an adapter's ``run`` starts: its argv and full environment, and the
+    contract variables it sets and unsets (what a replay line states)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    chosen: dict[str, str]
+    unset: tuple[str, ...]
+
+    @property
+    def replay(self) -> str:
+        return replay_line(self.argv, env=self.chosen, unset=self.unset, cwd=None)
+
+
+@dataclass(frozen=True)
 class CommandMigrator:
     """A shell command following SPEC's external contract (any language)."""
 
@@ -117,6 +132,20 @@ class CommandMigrator:
         quoted = shlex.quote(os.path.abspath(data_dir))
         return ["/bin/sh", "-c", self.command.replace("{data_dir}", quoted)]
 
+    def process(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ChildProcess:
+        """The process :meth:`run` starts with these arguments (for a tracer to start)."""
+        full, chosen, unset = contract_env(
+            data_dir, dry_run=dry_run, grace_days=grace_days, extra=env
+        )
+        return ChildProcess(self.argv(data_dir), full, chosen, unset)
+
     def run(
         self,
         data_dir: Path,
@@ -126,18 +155,8 @@ class CommandMigrator:
         env: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> RunResult:
-        full, chosen, unset = contract_env(
-            data_dir, dry_run=dry_run, grace_days=grace_days, extra=env
-        )
-        argv = self.argv(data_dir)
-        return run_process(
-            argv,
-            env=full,
-            timeout=timeout,
-            command=argv[-1],
-            replay=replay_line(argv, env=chosen, unset=unset, cwd=None),
-            dry_run=dry_run,
-        )
+        child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        return _run_child(child, command=child.argv[-1], timeout=timeout, dry_run=dry_run)
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,24 @@ class PythonMigrator:
             extra["PYTHONPATH"] = os.pathsep.join(p for p in (self.import_root, inherited) if p)
         return extra
 
+    def process(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ChildProcess:
+        """The process :meth:`run` starts with these arguments (for a tracer to start):
+        the contract's environment plus unbuffered output and the same import path."""
+        full, chosen, unset = contract_env(
+            data_dir,
+            dry_run=dry_run,
+            grace_days=grace_days,
+            extra={**self._child_env(), **(env or {})},
+        )
+        return ChildProcess(self.argv(), full, chosen, unset)
+
     def run(
         self,
         data_dir: Path,
@@ -176,21 +213,8 @@ class PythonMigrator:
     ) -> RunResult:
         if self.inprocess:
             return self._run_here(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
-        full, chosen, unset = contract_env(
-            data_dir,
-            dry_run=dry_run,
-            grace_days=grace_days,
-            extra={**self._child_env(), **(env or {})},
-        )
-        argv = self.argv()
-        return run_process(
-            argv,
-            env=full,
-            timeout=timeout,
-            command=shlex.join(argv),
-            replay=replay_line(argv, env=chosen, unset=unset, cwd=None),
-            dry_run=dry_run,
-        )
+        child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        return _run_child(child, command=shlex.join(child.argv), timeout=timeout, dry_run=dry_run)
 
     def _run_here(
         self,
@@ -214,9 +238,7 @@ class PythonMigrator:
         kwargs = call_kwargs(func, dry_run=dry_run, grace_days=grace)
         if grace_days is not None and "grace_days" not in kwargs:
             raise ValueError(f"{self.target} takes no grace_days; run it in a child process")
-        _, chosen, unset = contract_env(
-            data_dir, dry_run=dry_run, grace_days=grace_days, extra=self._child_env()
-        )
+        child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days)
         buf = io.StringIO()
         started_at, start = time.time(), time.monotonic()
         with _captured(buf):
@@ -234,10 +256,21 @@ class PythonMigrator:
             duration_s=time.monotonic() - start,
             peak_rss_bytes=None,
             command=f"{self.target}({os.path.abspath(data_dir)!r}, **{kwargs!r})",
-            replay=replay_line(self.argv(), env=chosen, unset=unset, cwd=None),
+            replay=child.replay,
             dry_run=dry_run,
             started_at=started_at,
         )
+
+
+def _run_child(child: ChildProcess, *, command: str, timeout: float, dry_run: bool) -> RunResult:
+    return run_process(
+        child.argv,
+        env=child.env,
+        timeout=timeout,
+        command=command,
+        replay=child.replay,
+        dry_run=dry_run,
+    )
 
 
 @contextlib.contextmanager
