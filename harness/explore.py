@@ -57,7 +57,6 @@ from harness.adapters import (
     CommandMigrator,
     Migrator,
     PythonMigrator,
-    contract_env,
     parse_migrator,
 )
 from harness.explore_report import (
@@ -347,15 +346,12 @@ def process_of(
     migrator: Migrator, data_dir: Path, more: dict[str, str] | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The argv and full environment ``migrator.run(data_dir, env=more)`` starts with."""
-    if isinstance(migrator, CommandMigrator):
-        argv, extra = migrator.argv(data_dir), {}
-    elif isinstance(migrator, PythonMigrator) and not migrator.inprocess:
-        argv, extra = migrator.argv(), migrator._child_env()
-    else:
+    if not isinstance(migrator, CommandMigrator) and not (
+        isinstance(migrator, PythonMigrator) and not migrator.inprocess
+    ):
         raise ExploreError(f"{migrator.spec} does not run as a process; use --backend inprocess")
-    extra.update(more or {})
-    env, _, _ = contract_env(data_dir, dry_run=False, grace_days=None, extra=extra)
-    return argv, env
+    child = migrator.process(data_dir, env=more)
+    return child.argv, child.env
 
 
 def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactory) -> Baseline:

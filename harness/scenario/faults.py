@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.adapters import CommandMigrator, Migrator, PythonMigrator, contract_env
+from harness.adapters import CommandMigrator, Migrator, PythonMigrator
 from harness.faults.injection import inject
 from harness.faults.plan import KILL, FaultPlan, Operation
 from harness.faults.points import plan_at
 from harness.faults.strace import TracedRun
 from harness.faults.trace import Trace, TraceOp, record
-from harness.run import RunResult, replay_line
+from harness.run import RunResult
 from harness.scenario.model import Step, Tree
 from harness.snapshot import Snapshot
 
@@ -47,15 +47,10 @@ def process_of(migrator: Migrator, data_dir: Path) -> Process:
     A ``py:`` migrator runs through ``harness.pyrunner`` in a child, exactly as its normal
     runs do, so what is traced is the same code path the other scenarios judge.
     """
-    if isinstance(migrator, CommandMigrator):
-        argv, extra = migrator.argv(data_dir), {}
-    elif isinstance(migrator, PythonMigrator):
-        # _child_env: PYTHONUNBUFFERED and the import root, as PythonMigrator.run adds them.
-        argv, extra = migrator.argv(), migrator._child_env()
-    else:
+    if not isinstance(migrator, (CommandMigrator, PythonMigrator)):
         raise TypeError(f"cannot start {migrator!r} as a process for the syscall backend")
-    env, chosen, unset = contract_env(data_dir, dry_run=False, grace_days=None, extra=extra)
-    return Process(tuple(argv), env, replay_line(argv, env=chosen, unset=unset, cwd=None))
+    child = migrator.process(data_dir)
+    return Process(tuple(child.argv), child.env, child.replay)
 
 
 @dataclass(frozen=True)
