@@ -72,9 +72,12 @@ class Figure:
         low, high = min(self.samples), max(self.samples)
         spread = "" if len(self.samples) == 1 else f"{self._fmt(low)}-{self._fmt(high)}"
         met = {None: "", True: "met", False: "MISSED"}[self.met]
+        median = self._fmt(self.median or 0.0)
+        if self.met is False and self.target is not None and median == self._fmt(self.target):
+            median = f"{self.median:.4f}"  # 1.6996 printed as 1.70 would look like a pass
         return (
             self.name,
-            f"{self._fmt(self.median or 0.0)} {self.unit}",
+            f"{median} {self.unit}",
             spread,
             self._target_text(),
             met,
