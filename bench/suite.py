@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             others.passthrough("bench_powerloss.py")
     finally:
         remove(scratch)
-    minutes = (time.monotonic() - started) / 60
-    print(f"\n# all figures ({command}, {minutes:.0f} min, {where.describe()})\n")
+    took = time.monotonic() - started
+    elapsed = f"{took:.0f} s" if took < 120 else f"{took / 60:.0f} min"
+    print(f"\n# all figures ({command}, {elapsed}, {where.describe()})\n")
     print(markdown_table(table))
     return 0
 
