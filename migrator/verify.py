@@ -103,10 +103,18 @@ def seal(copy: Path) -> None:
     WAL (or rolls back a hot journal); ``integrity_check`` then vets the whole thing and
     ``wal_checkpoint(TRUNCATE)`` writes every WAL page into the main file. After close, no
     sidecar is left (checked), so the file can be renamed to its final place alone.
+    A copy without data in a sidecar is only checked, read-only (``_check_alone``).
     Raises ``UnreadableDb`` on damage.
     """
     if not has_sqlite_header(copy):
         raise UnreadableDb("not a SQLite database (empty, truncated or bad header)")
+    sides = [copy.with_name(copy.name + s) for s in DATA_SIDECARS]
+    if not any(fsops.file_size(side) for side in sides):
+        _check_alone(copy)  # nothing to replay or roll back: already self-contained
+        for side in sides:
+            if os.path.lexists(side):
+                os.unlink(side)
+        return
     try:
         conn = sqlite3.connect(copy, isolation_level=None)
         try:
@@ -130,6 +138,25 @@ def seal(copy: Path) -> None:
             if suffix != "-shm" and side.stat().st_size:
                 raise UnreadableDb(f"{side.name} still holds data after the checkpoint")
             os.unlink(side)
+
+
+def _check_alone(copy: Path) -> None:
+    """``integrity_check`` of a copy without data sidecars, read-only (``immutable=1``).
+
+    Most users' ``peek.db`` has no ``-wal`` with frames: opening such a copy for writing
+    would only create a ``-wal`` and ``-shm`` and delete them again (four more file
+    operations and a checkpoint with nothing to do). The check itself is the same.
+    """
+    try:
+        conn = _connect_immutable(copy)
+        try:
+            problem = _integrity(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise UnreadableDb(str(exc)) from exc
+    if problem:
+        raise UnreadableDb(f"integrity_check: {problem}")
 
 
 def content(db: Path) -> Content:
