@@ -26,6 +26,10 @@ _EXIT = re.compile(r"\+\+\+ (exited with (-?\d+)|killed by (\w+)(?: \(core dumpe
 _RESULT = re.compile(r"= (?P<value>\?|-?\d+|0x[0-9a-f]+)(?P<deco><.*?>)?(?P<rest>.*)")
 _ERRNO = re.compile(r"\s*(E[A-Z0-9]+) \(")
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)")
+# What split_args acts on; the text between two of these is taken as it is.
+_SPECIAL = re.compile(r'[\\"<(\[{}\])},]')
+# The rest of a quoted string or of a -y path, up to (not including) its unescaped end.
+_UNTIL = {close: re.compile(rf"(?:[^{close}\\]+|\\.)*", re.DOTALL) for close in ('"', ">")}
 _SIMPLE_ESCAPES = {b"n": 10, b"t": 9, b"r": 13, b"v": 11, b"f": 12, b"a": 7, b"b": 8}
 
 
@@ -91,7 +95,14 @@ def decode_string(arg: str) -> str | None:
         arg = arg[:-3]
     if len(arg) < 2 or arg[0] != '"' or arg[-1] != '"':
         return None
-    return os.fsdecode(decode_bytes(arg[1:-1]))
+    return _decode_path(arg[1:-1])
+
+
+def _decode_path(escaped: str) -> str:
+    """An escaped path as a str; most need no unescaping, and skip it."""
+    if "\\" not in escaped and escaped.isascii():
+        return escaped
+    return os.fsdecode(decode_bytes(escaped))
 
 
 def decode_fd(arg: str) -> tuple[int | None, str | None]:
@@ -105,7 +116,7 @@ def decode_fd(arg: str) -> tuple[int | None, str | None]:
     if not lt:
         return fd, None
     end = rest.rfind(">")
-    return fd, os.fsdecode(decode_bytes(rest[:end] if end >= 0 else rest))
+    return fd, _decode_path(rest[:end] if end >= 0 else rest)
 
 
 def split_args(text: str) -> tuple[list[str], str]:
@@ -117,16 +128,17 @@ def split_args(text: str) -> tuple[list[str], str]:
     args: list[str] = []
     depth = 0
     start = i = 0
-    n = len(text)
-    while i < n:
+    while special := _SPECIAL.search(text, i):
+        i = special.start()
         c = text[i]
         if c == "\\":
             i += 2
             continue
         if c == '"':
             i = _skip_quoted(text, i + 1, '"')
-        elif c == "<" and i > 0 and (text[i - 1].isdigit() or text[i - 1] == "D"):
-            i = _skip_quoted(text, i + 1, ">")
+        elif c == "<":
+            if i > 0 and (text[i - 1].isdigit() or text[i - 1] == "D"):
+                i = _skip_quoted(text, i + 1, ">")
         elif c in "([{":
             depth += 1
         elif c in "}]" or (c == ")" and depth > 0):
@@ -146,10 +158,9 @@ def split_args(text: str) -> tuple[list[str], str]:
 
 def _skip_quoted(text: str, i: int, close: str) -> int:
     """Index of the unescaped ``close`` at or after ``i`` (or the end)."""
-    n = len(text)
-    while i < n and text[i] != close:
-        i += 2 if text[i] == "\\" else 1
-    return i
+    end = _UNTIL[close].match(text, i)
+    assert end is not None  # the pattern matches the empty string
+    return end.end()
 
 
 def parse_events(text: str) -> ParsedOutput:
