@@ -6,9 +6,12 @@ directory is fsynced *after* every rename, unlink and mkdir in it, otherwise the
 entry itself may be lost. Keeping every write here makes that discipline checkable in one
 file, and gives fault injection (R9/R10) one small set of operations to fail.
 
-Inside ``ordered_dir_syncs()`` a directory change is made durable before the next *commit
-point* (a rename, or the unlink of anything but scratch) instead of at once: a user's folder
-changed three times between two renames is fsynced once, with the same guarantee.
+Inside ``ordered_dir_syncs()`` a directory change is made durable when something relies on
+it, instead of at once: before a *commit point* (the unlink of anything but scratch: data
+is removed only once its other copies are on disk) every owed directory is fsynced; before
+a rename, only the directories that make the destination's folder reachable (a rename
+publishes nothing that is lost if it is rolled back). A user's folder changed four times
+before its old DB is removed is fsynced once, with the same guarantee.
 
 Copies are streamed in bounded chunks (SPEC R16): nothing here holds a file in memory.
 """
@@ -49,15 +52,25 @@ _owed: dict[Path, None] | None = None
 
 @contextlib.contextmanager
 def ordered_dir_syncs() -> Iterator[None]:
-    """Within the block, fsync each changed directory once, before the next commit point.
+    """Within the block, fsync each changed directory once, when something relies on it.
 
-    What R17 needs from a directory fsync is ordering: a rename or an unlink that relies
-    on earlier changes (the new DB's folders, the backup's name, the images' new place)
-    must not reach the disk without them. So every change is owed and paid before the next
-    commit point (``rename``; ``unlink`` of anything but scratch) and when the block ends,
-    also when it ends with an error. A migration of one user changes its folder four times
-    and ``profiles/default`` twice between commit points; this pays for each once. Blocks
-    do not nest: an inner block leaves the paying to the outer one.
+    What R17 needs from a directory fsync is ordering: an operation that relies on earlier
+    changes must not reach the disk without them. Two kinds of operation rely on others:
+
+    - the unlink of anything but scratch (the old DB, its sidecars) relies on every copy
+      made so far (the backup's name, the new DB's name and folders, the images' new
+      place): every owed directory is fsynced first (``commit_point``);
+    - a rename relies only on its destination's folder being reachable after power loss
+      (``profiles/`` in the user's folder, ``default/`` in ``profiles/``): those are fsynced
+      first (``_reach``). A rename itself is atomic and durable with its destination
+      directory's fsync; until then a power cut rolls it back, and what it moved is still
+      in its old place, so nothing waits on it.
+
+    Every change still owed is paid when the block ends, also when it ends with an error.
+    A legacy user's migration changes its folder four times and ``profiles/default`` twice;
+    this pays for the first three times and both of the latter with one fsync each, and
+    the last folder change (the old DB's removal) with one more. Blocks do not nest: an
+    inner block leaves the paying to the outer one.
     """
     global _owed
     if _owed is not None:
@@ -79,6 +92,15 @@ def commit_point() -> None:
         path = next(iter(_owed))
         fsync_dir(path)
         del _owed[path]
+
+
+def _reach(folder: Path) -> None:
+    """Make ``folder`` reachable after power loss: fsync every owed directory above it (each
+    holds the entry of the next one down), not ``folder`` itself."""
+    if _owed:
+        for owed in [d for d in _owed if d != folder and folder.is_relative_to(d)]:
+            fsync_dir(owed)
+            del _owed[owed]
 
 
 def _dir_changed(path: Path) -> None:
@@ -197,18 +219,19 @@ def adopt_and_fsync(path: Path, like: os.stat_result) -> None:
 
 
 def rename(src: Path, dst: Path) -> None:
-    """A commit point: earlier changes first, then rename; the new entry made durable.
+    """Rename into a reachable folder; the new entry made durable (at once, or owed).
 
-    The source directory is synced too, unless it is the work dir (scratch: a name that
-    lingers there after power loss is a leftover the next run removes).
+    The caller fsyncs a file before renaming it into place. Only the destination directory
+    is owed an fsync: a rename is one atomic change of both directories, durable as a whole
+    with its destination's fsync (ext4 and xfs journal it as one transaction; the power-loss
+    model, harness/powerloss/model.py, holds a migrator to the same rule), and until then a
+    power cut rolls it back whole. Syncing the source as well bought nothing.
     Raises OSError(EXDEV) unchanged when ``dst`` is on another filesystem: the caller
     decides how to copy instead (SPEC R12).
     """
-    commit_point()
+    _reach(dst.parent)
     os.rename(src, dst)
     _dir_changed(dst.parent)
-    if src.parent != dst.parent and not is_scratch(src.parent):
-        _dir_changed(src.parent)
 
 
 def unlink(path: Path) -> None:
@@ -232,7 +255,11 @@ def unlink_if_exists(path: Path) -> bool:
 
 
 def rmdir(path: Path) -> None:
-    """Remove an empty directory and make its removal durable."""
+    """Remove an empty directory and make its removal durable; unless it is scratch, what
+    was moved out of it is made durable first (a rename rolled back into a folder whose
+    removal is on disk would be lost)."""
+    if not is_scratch(path):
+        commit_point()
     os.rmdir(path)
     _forget_dir(path)
     _dir_changed(path.parent)

@@ -3,9 +3,12 @@
 Power loss keeps what was fsynced and may drop the rest, directory entries included. So:
 
 - a file renamed into place was fsynced before the rename;
+- a rename's destination folder is reachable on disk first: no folder above it has an
+  entry change (a mkdir) that was not fsynced yet;
 - every rename, unlink, mkdir or rmdir in a directory of the tree is followed by an fsync
-  of that directory before the next *commit point* (a rename, or the unlink of a file that
-  is not scratch), and before the run ends.
+  of that directory before the next *commit point* (the unlink of a file that is not
+  scratch: removing data relies on its copies being on disk; the rmdir of a folder that is
+  not scratch, whose files were moved out), and before the run ends.
 
 Changes inside the migrator's own work dir are exempt: nothing there is ever the only copy.
 """
@@ -50,11 +53,21 @@ class Trace:
             is_file = src.is_file()
             real["rename"](src, dst, *a, **k)
             self.renames += 1
-            self._commit_point(f"rename {src.name} -> {dst}")
-            if is_file and self._ours(dst.parent) and src not in self.synced_files:
+            above = sorted(
+                str(d.relative_to(self.data_dir))
+                for d in self.pending
+                if d != dst.parent and dst.parent.is_relative_to(d)
+            )
+            if above:
+                self.violations.append(f"rename {src.name} -> {dst} under unsynced {above}")
+            # A file the run wrote (a scratch name) must be on disk before its final name
+            # is; a user's file moved by a rename (an image) was never the run's to sync.
+            written = src.name.endswith(layout.TEMP_SUFFIX) or layout.WORK_DIR in src.parts
+            if is_file and written and self._ours(dst.parent) and src not in self.synced_files:
                 self.violations.append(f"{src} renamed to {dst} without an fsync first")
+            # Atomic: durable as a whole with its destination's fsync (the power-loss
+            # model's rule), so the source directory owes nothing.
             self._changed(dst.parent)
-            self._changed(src.parent)
 
         def unlink(path, *a, **k):
             path = Path(path)
@@ -68,6 +81,8 @@ class Trace:
             self._changed(Path(path).parent)
 
         def rmdir(path, *a, **k):
+            if layout.WORK_DIR not in Path(path).parts:
+                self._commit_point(f"rmdir {path}")
             real["rmdir"](path, *a, **k)
             self.pending.discard(Path(path))
             self._changed(Path(path).parent)
@@ -91,15 +106,23 @@ class Trace:
         self._commit_point("end of run")
 
 
-@pytest.mark.parametrize("exdev", [False, True], ids=["rename", "exdev-copy"])
+@pytest.mark.parametrize(
+    ("exdev", "merge"),
+    [(False, False), (True, False), (False, True)],
+    ids=["rename", "exdev-copy", "images-merged"],
+)
 def test_r17_fsync_before_rename_and_dirs_after(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, exdev: bool
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, exdev: bool, merge: bool
 ) -> None:
     tb.build(
         data_dir,
         [tb.User("a", items=5, wal_rows=20, images=3, seed=1), tb.User("b", items=3, images=0)],
     )
     (data_dir / "a" / layout.WORK_DIR).mkdir()  # a leftover to clean up, too
+    if merge:  # images already in the new place: moved file by file, then the folder removed
+        new_images = data_dir / "a" / "profiles" / "default" / "images"
+        new_images.mkdir(parents=True)
+        (new_images / "already-moved.png").write_bytes(b"\x89PNG not the same name")
     if exdev:
         real_rename = os.rename
 
