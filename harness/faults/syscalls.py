@@ -140,9 +140,11 @@ _TABLE = (
 
 SYSCALLS: dict[str, Syscall] = {s.name: s for s in _TABLE}
 
-# Traced only so a trace can resolve paths and write offsets: the working directory
-# (chdir/fchdir, inherited through clone/fork) and file positions (lseek).
-BOOKKEEPING = ("chdir", "fchdir", "clone", "clone3", "fork", "vfork", "lseek")
+# Traced only so a trace can resolve relative paths: the working directory (chdir/fchdir,
+# inherited through clone/fork).
+PATH_BOOKKEEPING = ("chdir", "fchdir", "clone", "clone3", "fork", "vfork")
+# Traced only so a trace knows where a plain write lands: file positions (lseek).
+POSITION_BOOKKEEPING = ("lseek",)
 
 
 def syscalls_for(operation: Operation) -> tuple[str, ...]:

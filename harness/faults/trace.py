@@ -12,9 +12,22 @@ with a relative path are resolved against the thread's working directory, follow
 ``chdir``/``fchdir`` and inherited through ``clone``/``fork`` (shared with ``CLONE_FS``).
 Paths are normalised lexically, never through symlinks, so they name what the program named.
 
-Write offsets are exact for ``pwrite*`` and for descriptors opened write-only; for a
-read-write descriptor used with plain ``write`` the offset is None, because reads (not traced:
-they would multiply the cost) move the position too.
+Write offsets are exact for ``pwrite*``. For plain ``write`` they are known only in a
+recording made with ``positions=True`` (which traces ``lseek`` too), and then only for
+descriptors opened write-only; for a read-write descriptor the offset is None, because reads
+(not traced: they would multiply the cost) move the position too.
+
+Two levels of recording
+-----------------------
+A recording for fault points (the default) traces :data:`TRACED`: every call of every
+syscall that may be an operation, and what resolves paths. Nothing less will do: an
+injection counts, per thread, *every* call of the target's syscall that names the target's
+path, read-only opens included, so the recording must hold all of them to compute that
+count (see :mod:`harness.faults.injection`); and a plan's "Nth operation" counts every
+operation of the run. A recording to replay (power loss) passes ``positions=True`` and
+traces :data:`TRACED_FOR_REPLAY`, which adds ``lseek``: a Python child seeks about once per
+file it opens, so that is a third of the default tree's calls, which fault points never
+use. Both levels yield the very same operations; only plain writes' offsets differ.
 """
 
 from __future__ import annotations
@@ -29,11 +42,21 @@ from typing import Any
 from harness.faults.plan import Operation
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
-from harness.faults.syscalls import BOOKKEEPING, SYSCALLS, PathArg, is_disk_path, strace_set
+from harness.faults.syscalls import (
+    PATH_BOOKKEEPING,
+    POSITION_BOOKKEEPING,
+    SYSCALLS,
+    PathArg,
+    is_disk_path,
+    strace_set,
+)
 
-# Every syscall a trace needs: all that may mutate files (read-only opens included, because
-# strace counts them too when it injects) and the bookkeeping that resolves paths.
-TRACED = (*SYSCALLS, *BOOKKEEPING)
+# Every syscall a trace for fault points needs: all that may mutate files (read-only opens
+# included, because strace counts them too when it injects) and the bookkeeping that
+# resolves paths.
+TRACED = (*SYSCALLS, *PATH_BOOKKEEPING)
+# A trace to replay also follows file positions, so every plain write's offset is known.
+TRACED_FOR_REPLAY = (*TRACED, *POSITION_BOOKKEEPING)
 
 # Operations that act on an open descriptor: they only count when it is a file on a disk.
 _FD_OPERATIONS = {"write", "pwrite64", "writev", "pwritev", "pwritev2", "fsync", "fdatasync"}
@@ -90,6 +113,8 @@ class Trace:
     events: tuple[SyscallEvent, ...] = ()
     cwd: str = ""  # the directory the command started in
     endings: Mapping[int, str] = field(default_factory=dict)  # tid -> how the thread ended
+    # File positions were followed (lseek traced): what a replay of plain writes needs.
+    positions: bool = True
 
     def to_json(self) -> str:
         return json.dumps(
@@ -98,6 +123,7 @@ class Trace:
                 "ops": [op.to_dict() for op in self.ops],
                 "events": [e.to_dict() for e in self.events],
                 "endings": {str(k): v for k, v in self.endings.items()},
+                "positions": self.positions,
             }
         )
 
@@ -109,6 +135,7 @@ class Trace:
             events=tuple(SyscallEvent.from_dict(d) for d in data["events"]),
             cwd=data["cwd"],
             endings={int(k): v for k, v in data["endings"].items()},
+            positions=data.get("positions", True),  # traces saved before the field had them
         )
 
 
@@ -127,24 +154,30 @@ def record(
     env: Mapping[str, str] | None = None,
     timeout: float | None = 600.0,
     data_limit: int = 0,
+    positions: bool = False,
     seccomp: bool = True,
 ) -> RecordedRun:
     """Run ``command`` under strace (no faults) and return its trace.
 
     ``data_limit`` is how many bytes of each written buffer strace prints into the op's
     ``args`` (``-s``); 0 keeps traces small, a replayer that needs the data raises it.
+    ``positions`` traces ``lseek`` too (:data:`TRACED_FOR_REPLAY`), for a replayer.
     """
     start = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    options = ["-s", str(data_limit), "-e", f"trace={strace_set(TRACED)}"]
+    traced = TRACED_FOR_REPLAY if positions else TRACED
+    options = ["-s", str(data_limit), "-e", f"trace={strace_set(traced)}"]
     run = run_traced(command, options, cwd=start, env=env, timeout=timeout, seccomp=seccomp)
-    return RecordedRun(run, trace_from_strace(run.trace, cwd=start))
+    return RecordedRun(run, trace_from_strace(run.trace, cwd=start, positions=positions))
 
 
-def trace_from_strace(text: str, *, cwd: str) -> Trace:
-    """Parse strace output into a :class:`Trace`; ``cwd`` is where the command started."""
+def trace_from_strace(text: str, *, cwd: str, positions: bool = True) -> Trace:
+    """Parse strace output into a :class:`Trace`; ``cwd`` is where the command started,
+    ``positions`` whether ``text`` holds every ``lseek`` of the run."""
     parsed = parse_events(text)
-    ops = _Resolver(parsed.events, cwd).ops()
-    return Trace(ops=ops, events=parsed.events, cwd=cwd, endings=parsed.endings)
+    ops = _Resolver(parsed.events, cwd, positions=positions).ops()
+    return Trace(
+        ops=ops, events=parsed.events, cwd=cwd, endings=parsed.endings, positions=positions
+    )
 
 
 class _Cell:
@@ -157,9 +190,10 @@ class _Cell:
 class _Resolver:
     """Walks events in entry order, tracking each thread's cwd and file positions."""
 
-    def __init__(self, events: Sequence[SyscallEvent], cwd: str) -> None:
+    def __init__(self, events: Sequence[SyscallEvent], cwd: str, *, positions: bool) -> None:
         self.events = events
         self.root_cwd = cwd
+        self.positions = positions  # lseek is traced: a write-only descriptor's position is known
         self.cwd: dict[int, _Cell] = {}
         self.files: dict[int, _Cell] = {}  # tid -> {fd: [path, position or None]}
         # child tid -> (parent tid, clone flags), known before the child's first call is seen
@@ -288,7 +322,7 @@ class _Resolver:
         if name in ("open", "openat", "openat2", "creat") and event.ret_path:
             flags = args[1] if name == "open" else (args[2] if len(args) > 2 else "")
             write_only = name == "creat" or ("O_WRONLY" in flags and "O_APPEND" not in flags)
-            table[ret] = [event.ret_path, 0 if write_only else None]
+            table[ret] = [event.ret_path, 0 if write_only and self.positions else None]
         elif name == "lseek" and args:
             entry = table.get(decode_fd(args[0])[0])
             if entry is not None and entry[1] is not None:

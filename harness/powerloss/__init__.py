@@ -4,9 +4,10 @@ A kill (R10) keeps everything the process wrote: it is in the page cache, and th
 writes it out later. A power cut loses the page cache: data never fsynced, and directory
 changes never made durable by an fsync of their directory. This package builds those
 states ALICE's way (Pillai et al., OSDI 2014): record the fault-free run's syscalls with the
-bytes it wrote (:func:`harness.faults.trace.record` with a ``data_limit``), then replay the
-trace onto a model of the page cache that keeps a volatile and a durable version of every
-file and directory, and write out the durable version at every point where it can change.
+bytes it wrote and the file positions (:func:`harness.faults.trace.record` with a
+``data_limit`` and ``positions=True``), then replay the trace onto a model of the page cache
+that keeps a volatile and a durable version of every file and directory, and write out the
+durable version at every point where it can change.
 ``docs/power-loss.md`` says why this mechanism and not a FUSE layer, and what it cannot see.
 
 Modules, one job each:

@@ -2,9 +2,11 @@
 
 The fault explorer's baseline (:func:`harness.explore.baseline`) records which operations a
 run makes; a power-loss replay also needs *what* each write wrote, so the run is recorded
-with strace's ``-s`` raised to :data:`DATA_LIMIT`. Everything else is the fault explorer's:
-the same tree copies, the same process and environment (:func:`harness.explore.process_of`),
-the same cache layout and key (plus the data limit), read back by
+with strace's ``-s`` raised to :data:`DATA_LIMIT`; and where each plain write lands, so
+``lseek`` is traced too (``positions=True``: the fuller of the recorder's two levels).
+Everything else is the fault explorer's: the same tree copies, the same process and
+environment (:func:`harness.explore.process_of`), the same cache layout and key (plus the
+data limit), read back by
 :func:`harness.explore.load_baseline` as an ordinary :class:`~harness.explore.Baseline`. So
 every pytest-xdist worker replays the very same recording and lists the same crash points.
 """
@@ -43,7 +45,12 @@ def record_baseline(
     factory.make(exploration.tree, tree)
     argv, env = explore.process_of(migrator, tree)
     recorded = record(
-        argv, cwd=os.getcwd(), env=env, timeout=explore.TIMEOUT, data_limit=DATA_LIMIT
+        argv,
+        cwd=os.getcwd(),
+        env=env,
+        timeout=explore.TIMEOUT,
+        data_limit=DATA_LIMIT,
+        positions=True,
     )
     output = recorded.run.stdout + recorded.run.stderr
     return explore.Baseline(

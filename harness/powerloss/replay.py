@@ -1,8 +1,9 @@
 """Replay a recorded syscall trace onto the page-cache model, and take crash images.
 
 The trace (:func:`harness.faults.trace.record` with ``data_limit`` large enough to print
-every written byte) says what the run did, call by call: which file each descriptor was
-(``-y``), what each write put where, which renames, unlinks, mkdirs and fsyncs happened.
+every written byte, and ``positions=True``) says what the run did, call by call: which file
+each descriptor was (``-y``), what each write put where, which renames, unlinks, mkdirs and
+fsyncs happened.
 :class:`Replayer` applies those calls, in the order strace saw them enter, to a
 :class:`~harness.powerloss.model.FileSystem` loaded from a pristine copy of the tree the run
 started from. Nothing is executed again: the same trace yields every crash state.
@@ -53,7 +54,8 @@ _FLAG = re.compile(r"\bO_[A-Z]+\b")
 
 
 class ReplayError(Exception):
-    """The trace lacks what a replay needs (written bytes cut off by strace's -s)."""
+    """The trace lacks what a replay needs (written bytes cut off by strace's -s, or file
+    positions not followed)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,11 @@ class Replayer:
     """Applies a trace's events to a model of the file system, one at a time."""
 
     def __init__(self, trace: Trace, root: str, pristine: Path, *, umask: int = 0o022) -> None:
+        if not trace.positions:
+            raise ReplayError(
+                "this trace did not follow file positions (lseek), so plain writes cannot be "
+                "placed: record with positions=True"
+            )
         self.trace = trace
         self.root = root
         self.fs = FileSystem(umask=umask)

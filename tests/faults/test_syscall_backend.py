@@ -73,6 +73,23 @@ def test_record_lists_the_workloads_file_operations_with_absolute_paths(
     tail = [("mkdir", (f"{r}/d",)), ("rmdir", (f"{r}/d",)), ("unlink", (f"{r}/f0",))]
     assert ops == [*per_round[0], *per_round[1], *per_round[2], *tail, ("fsync", (r,))]
     writes = [op for op in trace.ops if op.operation == "write"]
+    assert [(w.offset, w.length) for w in writes] == [(None, 6)] * 3  # lseek not traced
+
+
+def test_a_recording_with_positions_lists_the_same_operations_and_knows_write_offsets(
+    workload_trace: tuple[Path, Trace],
+) -> None:
+    root, trace = workload_trace
+    replayable = record([sys.executable, WORKLOAD, str(fresh(root))], positions=True).trace
+    assert (trace.positions, replayable.positions) == (False, True)
+    assert any(e.name == "lseek" for e in replayable.events)
+    assert not any(e.name == "lseek" for e in trace.events)
+
+    def comparable(op: TraceOp) -> dict:
+        return {**op.to_dict(), "pid": None, "event": None, "offset": None}
+
+    assert [comparable(op) for op in replayable.ops] == [comparable(op) for op in trace.ops]
+    writes = [op for op in replayable.ops if op.operation == "write"]
     assert [(w.offset, w.length) for w in writes] == [(0, 6)] * 3
 
 

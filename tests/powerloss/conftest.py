@@ -39,7 +39,13 @@ def traced(strace_backend: None, tmp_path: Path) -> Recorder:
         (tree / "old.txt").write_bytes(b"old bytes")
         pristine = tmp_path / "pristine"
         subprocess.run(["cp", "-a", str(tree), str(pristine)], check=True)
-        recorded = record([sys.executable, "-c", code], cwd=tree, data_limit=DATA_LIMIT, timeout=60)
+        recorded = record(
+            [sys.executable, "-c", code],
+            cwd=tree,
+            data_limit=DATA_LIMIT,
+            positions=True,
+            timeout=60,
+        )
         assert recorded.run.returncode == 0, recorded.run.stderr
         return recorded.trace, str(tree), pristine
 

@@ -144,9 +144,25 @@ def test_a_trace_without_the_written_bytes_is_refused(strace_backend, tmp_path: 
     (tmp_path / "t").mkdir()
     code = "open('big', 'wb').write(b'x' * 5000)"
     recorded = record(
-        [__import__("sys").executable, "-c", code], cwd=tmp_path / "t", data_limit=100
+        [__import__("sys").executable, "-c", code],
+        cwd=tmp_path / "t",
+        data_limit=100,
+        positions=True,
     )
     pristine = tmp_path / "p"
     pristine.mkdir()
     with pytest.raises(ReplayError, match="larger data_limit"):
+        end_image(recorded.trace, str(tmp_path / "t"), pristine, VOLATILE)
+
+
+def test_a_trace_without_file_positions_is_refused(strace_backend, tmp_path: Path) -> None:
+    """A recording for fault points does not trace lseek: its plain writes cannot be placed."""
+    (tmp_path / "t").mkdir()
+    code = "f = open('f', 'wb'); f.write(b'ab'); f.seek(0); f.write(b'X'); f.close()"
+    recorded = record(
+        [__import__("sys").executable, "-c", code], cwd=tmp_path / "t", data_limit=100
+    )
+    pristine = tmp_path / "p"
+    pristine.mkdir()
+    with pytest.raises(ReplayError, match="positions=True"):
         end_image(recorded.trace, str(tmp_path / "t"), pristine, VOLATILE)
