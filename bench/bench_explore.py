@@ -10,8 +10,11 @@ Run: ``python bench/bench_explore.py [--migrator SPEC] [--workers 1,2] [--repeat
    most 60 s with ``-n 2``, and 1.7x over ``-n 1`` (on two idle cores: the load average is
    printed, since a busy machine shares its cores with the workers).
 2. strace on a fault-free run of the same tree: the migrator's process run plain, under
-   strace tracing nothing (what an injected run costs), and under the recorder (every file
-   syscall decoded); medians of ``--repeat`` runs taken in turns. Target: at most 1.2x.
+   strace tracing nothing (what an injected run costs), under the recorder the fault
+   explorer uses (every call of every syscall that can be a fault point, decoded) and under
+   the power-loss explorer's fuller one (lseek too, and every written byte); medians of
+   ``--repeat`` runs taken in turns, with the range of each round's ratio to that round's
+   plain run. Target: at most 1.2x. ``--tree SPEC.json`` measures another tree.
 
 Figures, never assertions.
 """
@@ -29,10 +32,22 @@ import time
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
+from fixtures.spec import TreeSpec, spec_from_json
 from harness import explore
 from harness.adapters import DEFAULT_MIGRATOR
-from harness.faults.strace import run_traced
+from harness.faults.strace import DETERMINISM_ENV, run_traced
 from harness.faults.trace import record
+from harness.powerloss.baseline import DATA_LIMIT
+
+# How the migrator's process is run in each case of the strace measurement.
+RUNS = {
+    "plain": lambda argv, env: subprocess.run(argv, env=env, capture_output=True, check=False),
+    "strace, nothing traced": lambda argv, env: run_traced(argv, ["-e", "trace=none"], env=env),
+    "recorder (fault points)": lambda argv, env: record(argv, env=env),
+    "recorder (power loss)": lambda argv, env: record(
+        argv, env=env, data_limit=DATA_LIMIT, positions=True
+    ),
+}
 
 
 def explore_seconds(migrator: str, workers: str) -> tuple[float, dict]:
@@ -47,25 +62,24 @@ def explore_seconds(migrator: str, workers: str) -> tuple[float, dict]:
         return took, json.loads(out.read_text()) if out.is_file() else {}
 
 
-def strace_overhead(migrator: str, repeat: int) -> dict[str, list[float]]:
-    """Seconds per run: plain, strace tracing nothing, the recorder; taken in turns."""
-    exploration = explore.Exploration(migrator=migrator)
+def strace_overhead(
+    migrator: str, repeat: int, tree_spec: TreeSpec = explore.DEFAULT_TREE
+) -> dict[str, list[float]]:
+    """Seconds per run of each of :data:`RUNS`, taken in turns (``bench/others.py`` calls
+    this for the suite's table)."""
+    exploration = explore.Exploration(migrator=migrator, tree=tree_spec)
     factory = TreeFactory()
     runner = exploration.open_migrator()
-    times: dict[str, list[float]] = {"plain": [], "strace, nothing traced": [], "recorder": []}
+    times: dict[str, list[float]] = {name: [] for name in RUNS}
     with tempfile.TemporaryDirectory(prefix="mk-bench-strace-", dir=explore.scratch_dir()) as t:
         for i in range(repeat):
-            for name in times:
-                tree = Path(t) / f"{name.split(',')[0]}-{i}"
+            for n, (name, run) in enumerate(RUNS.items()):
+                tree = Path(t) / f"{n}-{i}"
                 factory.make(exploration.tree, tree)
                 argv, env = explore.process_of(runner, tree)
+                env = {**DETERMINISM_ENV, **env}  # what run_traced adds: like for like
                 start = time.monotonic()
-                if name == "plain":
-                    subprocess.run(argv, env=env, capture_output=True, check=False)
-                elif name == "recorder":
-                    record(argv, env=env)
-                else:
-                    run_traced(argv, ["-e", "trace=none"], env=env)
+                run(argv, env)
                 times[name].append(time.monotonic() - start)
     return times
 
@@ -75,17 +89,48 @@ def main() -> None:
     parser.add_argument("--migrator", default=DEFAULT_MIGRATOR)
     parser.add_argument("--workers", default="1,2", help="comma-separated -n values")
     parser.add_argument("--repeat", type=int, default=7, help="runs per strace measurement")
+    parser.add_argument("--tree", help="TreeSpec JSON (file or text) for the strace measurement")
+    parser.add_argument("--strace-only", action="store_true", help="skip the exploration")
     args = parser.parse_args()
     available = explore.backend_available("syscall")
     if not available:
         print(f"syscall backend unavailable: {available.reason}")
         return
-    base = explore.baseline(explore.Exploration(migrator=args.migrator, effects=("kill",)))
     print(f"migrator: {args.migrator}; cpus: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
+    if not args.strace_only:
+        explore_speed(args.migrator, args.workers)
+    tree_spec = explore.DEFAULT_TREE
+    if args.tree:
+        text = Path(args.tree).read_text() if Path(args.tree).is_file() else args.tree
+        tree_spec = spec_from_json(text)
+    times = strace_overhead(args.migrator, args.repeat, tree_spec)
+    tree_name = "the default tree" if tree_spec == explore.DEFAULT_TREE else args.tree
+    print(
+        f"strace on a fault-free run of {tree_name} (median of {args.repeat} in turns; "
+        f"range of each round's ratio; load now {os.getloadavg()[0]:.1f}):"
+    )
+    print_ratios(times)
+
+
+def print_ratios(times: dict[str, list[float]]) -> None:
+    """Each case's median, its ratio to plain's median, and the range of per-round ratios."""
+    plain = statistics.median(times["plain"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        ratios = [v / p for v, p in zip(values, times["plain"], strict=True)]
+        print(
+            f"  {name:<24} {median * 1000:7.0f} ms  {median / plain:.2f}x  "
+            f"({min(ratios):.2f}-{max(ratios):.2f})"
+        )
+
+
+def explore_speed(migrator: str, workers_list: str) -> None:
+    """Part 1: the kill-point exploration with each number of workers, and the speed-up."""
+    base = explore.baseline(explore.Exploration(migrator=migrator, effects=("kill",)))
     print(f"kill points of the default tree: {len(base.cases())} cases")
     first = None
-    for workers in args.workers.split(","):
-        took, report = explore_seconds(args.migrator, workers.strip())
+    for workers in workers_list.split(","):
+        took, report = explore_seconds(migrator, workers.strip())
         results = report.get("results", [])
         broken = sum(r["outcome"] != "ok" for r in results)
         first = first or took
@@ -93,12 +138,6 @@ def main() -> None:
             f"  -n {workers.strip()}: {took:6.1f} s wall, {len(results)} cases, {broken} not ok, "
             f"speed-up {first / took:.2f}x, load {os.getloadavg()[0]:.1f}"
         )
-    times = strace_overhead(args.migrator, args.repeat)
-    plain = statistics.median(times["plain"])
-    print(f"strace on a fault-free run (median of {args.repeat}):")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:<24} {median * 1000:7.0f} ms  {median / plain:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Print what tracing costs: a Python child copies, fsyncs and renames 200 files.
 
 Run: ``python bench/bench_strace.py [--files N] [--repeat R]``. Prints the median wall time
-of the same workload run plain, under the trace recorder (every file syscall traced) with
-and without ``--seccomp-bpf``, and under an injection's options (one syscall traced with
-``-P``, the fault placed past the end so the run completes).
+of the same workload run plain, under the trace recorder at both its levels (for fault
+points: every syscall that can be one; for a power-loss replay: lseek and the written bytes
+too), the first also without ``--seccomp-bpf``, and under an injection's options (one
+syscall traced with ``-P``, the fault placed past the end so the run completes).
 
 The cases take turns (plain, record, ..., plain, record, ...) so that a disk getting slower
 or faster during the run affects them alike; fsync on a real disk still varies by 2-5x from
@@ -26,8 +27,8 @@ from pathlib import Path
 
 from harness.faults import mounts
 from harness.faults.strace import DETERMINISM_ENV, backend_available, run_traced
-from harness.faults.syscalls import strace_set
-from harness.faults.trace import TRACED
+from harness.faults.trace import record
+from harness.powerloss.baseline import DATA_LIMIT
 
 CHILD = """
 import os, shutil, sys
@@ -53,7 +54,6 @@ def make_tree(root: Path, files: int) -> None:
 def cases(root: Path) -> dict[str, Callable[[], object]]:
     """The same child, run plain and under each strace configuration the kit uses."""
     command = [sys.executable, "-c", CHILD, str(root)]
-    record_options = ["-s", "0", "-e", f"trace={strace_set(TRACED)}"]
     inject_options = [
         *("-s", "0", "-P", str(root / "dst" / "never"), "-e", "trace=rename"),
         *("-e", "inject=rename:error=EIO:when=1"),
@@ -61,8 +61,9 @@ def cases(root: Path) -> dict[str, Callable[[], object]]:
     plain_env = {**os.environ, **DETERMINISM_ENV}
     return {
         "plain": lambda: subprocess.run(command, check=True, env=plain_env),
-        "record, --seccomp-bpf": lambda: run_traced(command, record_options),
-        "record, no seccomp": lambda: run_traced(command, record_options, seccomp=False),
+        "record, fault points": lambda: record(command),
+        "record, no seccomp": lambda: record(command, seccomp=False),
+        "record, power loss": lambda: record(command, data_limit=DATA_LIMIT, positions=True),
         "inject (1 syscall, -P)": lambda: run_traced(command, inject_options),
     }
 
