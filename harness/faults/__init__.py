@@ -41,11 +41,14 @@ How exploration plugs in
 ------------------------
 
 ``record(argv)`` gives a :class:`Trace` (``trace.ops``: the run's mutating operations with
-absolute paths, offsets and lengths; ``trace.events``: every traced syscall, for a
-power-loss replayer). ``fault_points(trace.ops, effects)`` lists every (operation,
-applicable effect) as a plan; for each, rebuild the tree, ``inject(argv, plan, trace,
-moved=...)``, judge the tree, re-run cleanly, judge again. ``InjectedRun.landed`` says the
-fault hit the planned call; ``plan.format()`` is the replay argument. In process:
+absolute paths, offsets and lengths; ``trace.events``: every traced syscall). A power-loss
+replayer records with ``positions=True`` and a ``data_limit``: ``lseek`` is traced too, so
+every plain write's offset is known, and the written bytes are kept; fault points do not
+need either, and the default recording skips them (``trace.py``, "Two levels").
+``fault_points(trace.ops, effects)`` lists every (operation, applicable effect) as a plan;
+for each, rebuild the tree, ``inject(argv, plan, trace, moved=...)``, judge the tree, re-run
+cleanly, judge again. ``InjectedRun.landed`` says the fault hit the planned call;
+``plan.format()`` is the replay argument. In process:
 ``inprocess.record()`` and ``inprocess.call_with_fault(plan, fn, ...)``. That loop is
 :mod:`harness.explore` (``migration-kit explore``; ``scenarios/test_faults_explore.py``).
 
@@ -68,14 +71,16 @@ Determinism caveats (syscall backend)
   strace's own ``signal=SIGKILL`` is ignored by the kernel under ``--seccomp-bpf`` (tested
   on strace 6.1), and killing only the calling process would let a parent react.
 - "Write" means a write to a file on a disk: pipes, sockets, ttys, /dev, /proc are output.
-  Write offsets are exact for ``pwrite*`` and write-only descriptors, None otherwise (reads
-  are not traced). In-process, a buffered file counts one write per flush that reaches the
-  disk, as strace does.
+  Write offsets are exact for ``pwrite*``, and for write-only descriptors in a recording
+  made with ``positions=True``; None otherwise (reads are not traced). In-process, a
+  buffered file counts one write per flush that reaches the disk, as strace does.
 - Overhead (``bench/bench_strace.py``, 200 files copied, fsynced, renamed by a Python
   child, on a tmpfs where the work is CPU-bound and tracing shows most): an injected run,
-  which traces one syscall, about 1.3x (mostly strace's fixed start-up); a recording, which
-  traces and decodes every file syscall, about 3.7x with ``--seccomp-bpf`` and 4.9x
-  without. On a VM disk fsync's own 2-5x run-to-run spread hides the difference.
+  which traces one syscall, about 1.3x (mostly strace's fixed start-up); a recording for
+  fault points, parsing included, about 2.7x with ``--seccomp-bpf`` and 3.4x without. On
+  a VM disk fsync's own 2-5x run-to-run spread hides the difference. On a migrator run,
+  where the work is not all file calls, ``bench/bench_explore.py`` prints the ratio the
+  README carries.
 """
 
 from harness.faults.availability import Availability, FaultBackendUnavailable
