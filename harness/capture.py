@@ -261,6 +261,7 @@ def _known_names(paths: UserPaths) -> set[str]:
         layout.IMAGES_DIR,
         "profiles",
         layout.WORK_DIR,
+        paths.old_db_temp.name,
         paths.backup_temp.name,
     }
 

@@ -93,6 +93,12 @@ class UserPaths:
         return self.root / WORK_DIR
 
     @cached_property
+    def old_db_temp(self) -> Path:
+        """The checked copy of a ``peek.db`` that has no sidecars, next to it: such a copy
+        needs no work dir (a copy with a ``-wal`` does, so that the names still pair)."""
+        return temp_path(self.old_db)
+
+    @cached_property
     def backup_temp(self) -> Path:
         return temp_path(self.backup)
 

@@ -4,8 +4,9 @@ For a legacy user (old ``peek.db``, no new DB) the steps are, in this order:
 
 1. remove scratch names left by an interrupted run (copies, never the only copy of data);
 2. check free space (SPEC R8);
-3. copy ``peek.db`` and its ``-wal`` into ``layout.WORK_DIR``; check and checkpoint the
-   *copy* (the original is never opened, so a corrupt or WAL-heavy DB is safe, R7);
+3. copy ``peek.db`` and its ``-wal`` into ``layout.WORK_DIR`` (a ``peek.db`` without
+   sidecars to ``peek.db.migrating`` beside it); check and checkpoint the *copy* (the
+   original is never opened, so a corrupt or WAL-heavy DB is safe, R7);
 4. make ``peek.db.pre-migration-backup`` from the copy, verified byte for byte, unless a
    backup with that content already exists (re-creating it would restart its grace
    clock, R3);
@@ -288,8 +289,7 @@ class _UserRun:
     # -- the four states -------------------------------------------------------------
 
     def legacy(self, tree: UserTree) -> str:
-        self.remove_leftovers(tree)
-        tree = state.scan(self.paths)
+        tree = self.remove_leftovers(tree)
         images.check(self.paths)  # a conflict must stop the user before step 3, not in 7
         self.step("preflight", space.check(self.paths, tree))
         old_stat = os.stat(self.paths.old_db)
@@ -300,8 +300,7 @@ class _UserRun:
         return report.MIGRATED
 
     def both(self, tree: UserTree) -> str:
-        self.remove_leftovers(tree)
-        tree = state.scan(self.paths)
+        tree = self.remove_leftovers(tree)
         images.check(self.paths)
         self.step("preflight", space.check(self.paths, tree))
         old_stat = os.stat(self.paths.old_db)
@@ -317,8 +316,7 @@ class _UserRun:
         return report.FINISHED
 
     def migrated(self, tree: UserTree) -> str:
-        self.remove_leftovers(tree)
-        tree = state.scan(self.paths)
+        tree = self.remove_leftovers(tree)
         images.check(self.paths)
         self.ensure_profile()
         if tree.old_images:
@@ -338,19 +336,31 @@ class _UserRun:
 
     # -- the steps ---------------------------------------------------------------------
 
-    def remove_leftovers(self, tree: UserTree) -> None:
-        """Step 1. Scratch names are copies whose source still exists: safe to remove."""
-        if tree.leftovers:
-            self.wrote = True
-            for path in tree.leftovers:
-                fsops.remove_tree(path)
-            names = ", ".join(p.name for p in tree.leftovers)
-            self.step("leftovers", f"removed scratch of an interrupted run: {names}")
+    def remove_leftovers(self, tree: UserTree) -> UserTree:
+        """Step 1. Scratch names are copies whose source still exists: safe to remove.
+        Returns the tree as it is now (scanned again only when something was removed)."""
+        if not tree.leftovers:
+            return tree
+        self.wrote = True
+        for path in tree.leftovers:
+            fsops.remove_tree(path)
+        names = ", ".join(p.name for p in tree.leftovers)
+        self.step("leftovers", f"removed scratch of an interrupted run: {names}")
+        return state.scan(self.paths)
 
     def stage(self, db: Path, *, corrupt_kind: str) -> _Staged:
-        """Step 3: copy ``db`` (+ -wal/-journal) into the work dir, check, checkpoint."""
-        fsops.mkdirs(self.paths.work_dir)
-        copy = verify.copy_with_sidecars(db, self.paths.work_dir / db.name)
+        """Step 3: copy ``db`` (+ -wal/-journal) into the work dir, check, checkpoint.
+
+        A ``peek.db`` without sidecars (most users) is copied next to itself instead
+        (``old_db_temp``): a work dir would cost a mkdir, an rmdir and a directory read
+        per user, for nothing.
+        """
+        if db == self.paths.old_db and not verify.has_sidecars(db):
+            dest = self.paths.old_db_temp
+        else:
+            fsops.mkdirs(self.paths.work_dir)
+            dest = self.paths.work_dir / db.name
+        copy = verify.copy_with_sidecars(db, dest)
         try:
             verify.seal(copy)
         except verify.UnreadableDb as exc:
@@ -445,6 +455,7 @@ class _UserRun:
         fsops.unlink(self.paths.old_db)
         for side in self.paths.old_sidecars():
             fsops.unlink_if_exists(side)
+        fsops.unlink_if_exists(self.paths.old_db_temp)  # a staged copy kept only to compare
         fsops.remove_tree(self.paths.work_dir)
         self.step("remove-old", "peek.db and its sidecars removed")
 

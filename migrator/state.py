@@ -80,9 +80,8 @@ def scratch_names(paths: UserPaths) -> tuple[Path, ...]:
     They are never the only copy of anything: each is a copy whose source still exists
     until the step after it completes, so removing them is always safe.
     """
-    found = [
-        p for p in (paths.work_dir, paths.backup_temp, paths.new_db_temp) if os.path.lexists(p)
-    ]
+    scratch = (paths.work_dir, paths.old_db_temp, paths.backup_temp, paths.new_db_temp)
+    found = [p for p in scratch if os.path.lexists(p)]
     if paths.new_images.is_dir() and not paths.new_images.is_symlink():
         for entry in os.scandir(paths.new_images):
             if entry.name.endswith(layout.TEMP_SUFFIX):

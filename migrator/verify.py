@@ -226,6 +226,11 @@ def check_readable(db: Path) -> str | None:
         return str(exc)
 
 
+def has_sidecars(db: Path) -> bool:
+    """True when a data sidecar of ``db`` exists (even empty): its copy must keep it paired."""
+    return any(os.path.lexists(db.with_name(db.name + s)) for s in DATA_SIDECARS)
+
+
 def copy_with_sidecars(db: Path, dest: Path) -> Path:
     """Copy ``db`` and its data sidecars (not ``-shm``) to ``dest`` (+ same suffixes).
 

@@ -134,7 +134,7 @@ def test_status_reports_each_state_and_changes_nothing(data_dir: Path) -> None:
     assert states == {
         "legacy": ("legacy", None),
         "done": ("migrated", None),
-        "half": ("half_migrated", "both,scratch"),  # stopped before step 8
+        "half": ("half_migrated", "both"),  # stopped before step 8 (no scratch left)
         "ghost": ("orphan", None),
         "broken": ("corrupt", None),
         "trap": ("conflict", None),

@@ -44,6 +44,7 @@ def _leftover_temp(p: UserPaths) -> None:
     p.work_dir.mkdir()
     (p.work_dir / "peek.db").write_bytes(b"half a copy")
     (p.work_dir / "peek.db-shm").write_bytes(b"\0" * 100)
+    p.old_db_temp.write_bytes(b"half a copy beside peek.db")
     p.backup_temp.write_bytes(b"half a backup")
     p.profile_dir.mkdir(parents=True)
     p.new_db_temp.write_bytes(b"half a new db")
