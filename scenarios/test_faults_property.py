@@ -8,7 +8,9 @@ legacy users, and the earliest operation with the first effect.
 
 ``py:`` migrators run on the in-process backend (each example takes a fraction of a
 second, SQLite's own writes are not faulted, kills are simulated); ``cmd:`` migrators on the
-syscall backend, with fewer examples. ``--explore-backend`` chooses for both.
+syscall backend, with fewer examples. ``--explore-backend`` chooses for both. The examples
+are split into parts (``harness.scenario.parts``), each its own test, so that pytest-xdist
+workers share them.
 """
 
 from __future__ import annotations
@@ -26,16 +28,20 @@ from fixtures.spec import TreeSpec
 from fixtures.strategies import tree_specs
 from harness import explore, explore_plugin
 from harness.explore_report import OK
+from harness.scenario import parts
 from harness.verdict import raise_if_broken
 
 pytestmark = pytest.mark.faults
 
 EXAMPLES = {"inprocess": 25, "syscall": 6}  # the syscall backend costs ~2 s per example
+PARTS = 5  # tests of 5 in-process examples each: about a second apiece
 
 
-def test_any_single_fault_on_any_small_tree(pytestconfig: pytest.Config) -> None:
+@pytest.mark.parametrize("part", range(PARTS), ids=parts.ids(PARTS))
+def test_any_single_fault_on_any_small_tree(pytestconfig: pytest.Config, part: int) -> None:
     """No content lost at the fault, the fault reported or recovered from, and a clean
-    re-run reaching the fault-free result, for a random tree and one random fault."""
+    re-run reaching the fault-free result, for a random tree and one random fault (this
+    part's share of them)."""
     chosen = explore_plugin.exploration_from_config(pytestconfig)
     if pytestconfig.getoption("mk_explore_backend", None) is None:
         backend = "inprocess" if chosen.migrator.startswith("py:") else "syscall"
@@ -44,13 +50,14 @@ def test_any_single_fault_on_any_small_tree(pytestconfig: pytest.Config) -> None
     if not available:
         pytest.skip(f"{available.backend} fault backend unavailable: {available.reason}")
     factory = TreeFactory(use_cache=False)  # random trees would only fill the cache
+    trees = parts.excluding_simplest(tree_specs(max_users=3, max_items=15), part)
 
     @settings(
-        max_examples=EXAMPLES[chosen.backend],
+        max_examples=parts.examples(EXAMPLES[chosen.backend], part, PARTS),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(tree=tree_specs(max_users=3, max_items=15), data=st.data())
+    @given(tree=trees, data=st.data())
     def one_fault(tree: TreeSpec, data: st.DataObject) -> None:
         exploration = dataclasses.replace(chosen, tree=tree)
         with tempfile.TemporaryDirectory(prefix="mk-property-", dir=explore.scratch_dir()) as tmp:
