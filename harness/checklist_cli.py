@@ -79,13 +79,29 @@ def _workers(value: str) -> str:
     raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers or 'auto'")
 
 
-def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) -> list[str]:
-    """The child pytest: the scenarios, this migrator, the results to ``json_path``."""
-    argv = [sys.executable, "-m", "pytest", "--pyargs", "scenarios"]
-    argv += ["-q", "--tb=short", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    argv += ["-p", "no:benchmark"]  # pytest-benchmark, if installed, only warns under xdist
+# Installed pytest plugins a child pytest (the checklist's, the explorations') leaves out:
+# the cache and a random order would make runs differ; pytest-benchmark only warns under
+# xdist; the scenarios use neither Faker's nor pyfakefs' fixtures, and their properties run
+# Hypothesis inside the test, which its plugin does not see. Each of the last three costs
+# every pytest process (the controller and each xdist worker) a part of a second of start-up
+# before any scenario runs: Faker's imports every locale, Hypothesis' imports all of
+# Hypothesis for its end-of-run summary.
+UNUSED_PLUGINS = ("cacheprovider", "randomly", "benchmark", "faker", "fakefs", "hypothesispytest")
+
+
+def plugin_args() -> list[str]:
+    """The ``-p`` options of a child pytest: the unused plugins out, and the kit's and
+    xdist's in where plugin autoloading is disabled."""
+    argv = [arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "migration_kit", "-p", "xdist"]  # what the entry points would load
+    return argv
+
+
+def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) -> list[str]:
+    """The child pytest: the scenarios, this migrator, the results to ``json_path``."""
+    argv = [sys.executable, "-m", "pytest", "--pyargs", "scenarios", "-q", "--tb=short"]
+    argv += plugin_args()
     argv += ["--migrator", migrator.spec, "--checklist-json", str(json_path)]
     argv += ["--no-checklist-summary", "-n", args.workers]
     if args.large:

@@ -32,7 +32,7 @@ from pathlib import Path
 from fixtures.validate import SpecError
 from harness import explore
 from harness.adapters import DEFAULT_MIGRATOR, MigratorSpecError
-from harness.checklist_cli import child_env
+from harness.checklist_cli import child_env, plugin_args
 from harness.explore_plugin import load_reports, load_tree
 from harness.explore_report import OK, ExploreReport
 
@@ -210,8 +210,7 @@ def child_argv(
     """The child pytest: this exploration's cases as xdist-spread tests of ``scenario``,
     results to ``out``."""
     argv = [sys.executable, "-m", "pytest", "--pyargs", scenario, "-p", "harness.explore_plugin"]
-    argv += ["-q", "--tb=no", "-rN", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    argv += ["-p", "no:benchmark"]  # pytest-benchmark, if installed, only warns under xdist
+    argv += ["-q", "--tb=no", "-rN", *plugin_args()]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
