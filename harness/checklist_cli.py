@@ -79,22 +79,25 @@ def _workers(value: str) -> str:
     raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers or 'auto'")
 
 
-# Installed pytest plugins a child pytest (the checklist's, the explorations') leaves out:
-# the cache and a random order would make runs differ; pytest-benchmark only warns under
-# xdist; the scenarios use neither Faker's nor pyfakefs' fixtures, and their properties run
-# Hypothesis inside the test, which its plugin does not see. Each of the last three costs
-# every pytest process (the controller and each xdist worker) a part of a second of start-up
-# before any scenario runs: Faker's imports every locale, Hypothesis' imports all of
-# Hypothesis for its end-of-run summary.
-UNUSED_PLUGINS = ("cacheprovider", "randomly", "benchmark", "faker", "fakefs", "hypothesispytest")
+# A child pytest (the checklist's, the explorations') loads the kit's plugin and
+# pytest-xdist, and no other installed plugin (PYTEST_DISABLE_PLUGIN_AUTOLOAD, set in
+# :func:`child_env`): what else a person has installed cannot change what the scenarios run
+# (pytest-randomly's order, say), and no process pays for plugins the scenarios do not use.
+# They cost every pytest process, the controller and each xdist worker, over a second of
+# start-up before any scenario runs: Faker's plugin imports every locale, Hypothesis' imports
+# all of Hypothesis for its end-of-run summary (the scenarios' properties run Hypothesis
+# inside the test, which its plugin does not see), and pytest rewrites the asserts of every
+# module of every distribution that has a plugin, Hypothesis' and the kit's included.
+# The cache stays out too: a run must not depend on the one before.
+AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+CHILD_PLUGINS = ("migration_kit", "xdist")
 
 
 def plugin_args() -> list[str]:
-    """The ``-p`` options of a child pytest: the unused plugins out, and the kit's and
-    xdist's in where plugin autoloading is disabled."""
-    argv = [arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        argv += ["-p", "migration_kit", "-p", "xdist"]  # what the entry points would load
+    """The ``-p`` options of a child pytest (its environment is :func:`child_env`)."""
+    argv = ["-p", "no:cacheprovider"]
+    for name in CHILD_PLUGINS:
+        argv += ["-p", name]
     return argv
 
 
@@ -116,8 +119,9 @@ def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
 
 
 def child_env(migrator: Migrator) -> dict[str, str]:
-    """This environment, plus the migrator's import root where the child needs it."""
-    env = dict(os.environ)
+    """This environment, plus the migrator's import root where the child needs it, with
+    plugin autoloading off (see :data:`CHILD_PLUGINS`)."""
+    env = {**os.environ, AUTOLOAD_OFF: "1"}
     pythonpath = pythonpath_for(migrator)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
