@@ -166,6 +166,7 @@ def copy_file(
     like: os.stat_result | None = None,
     keep_times: bool = False,
     durable: bool = True,
+    verified: bool = False,
 ) -> int:
     """Copy ``src`` to the new file ``dst`` (which must not exist) and fsync it.
 
@@ -175,13 +176,18 @@ def copy_file(
     Returns the number of bytes copied. A half-written ``dst`` is removed on failure, so a
     failed copy (ENOSPC, EIO) leaves no partial file behind (SPEC R8).
     ``durable=False`` skips the fsync, for throwaway copies in the system temp dir and
-    copies whose result the caller fsyncs itself after changing it.
+    copies whose result the caller fsyncs itself after changing it. ``verified=True``
+    reads both files back through the open descriptors and raises ``OSError(EIO)`` (the
+    copy removed) unless they hold the same bytes: a copy that is to replace its source.
     """
     src_fd = os.open(src, os.O_RDONLY)
     try:
-        dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        mode = os.O_RDWR if verified else os.O_WRONLY
+        dst_fd = os.open(dst, mode | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             n = _copy_fd(src_fd, dst_fd)
+            if verified and not _same_fd_bytes(src_fd, dst_fd):
+                raise OSError(errno.EIO, f"the copy of {src} does not match it", str(dst))
             if like is not None:
                 _adopt_fd(dst_fd, like)
                 if keep_times:
@@ -327,23 +333,37 @@ def sha256_file(path: Path) -> str:
 
 
 def same_bytes(a: Path, b: Path) -> bool:
-    """True when two files hold the same bytes: how a byte copy is verified.
+    """True when two files hold the same bytes: how a byte copy is verified."""
+    fa = os.open(a, os.O_RDONLY)
+    try:
+        fb = os.open(b, os.O_RDONLY)
+        try:
+            return _same_fd_bytes(fa, fb)
+        finally:
+            os.close(fb)
+    finally:
+        os.close(fa)
 
-    Compared chunk by chunk, two bounded buffers at a time: exact (no hash to trust) and
-    several times faster than hashing both files.
+
+def _same_fd_bytes(fa: int, fb: int) -> bool:
+    """Compare two open files from their first byte, whatever their offsets.
+
+    Chunk by chunk, two bounded buffers at a time: exact (no hash to trust) and several
+    times faster than hashing both files.
     """
-    size = a.stat().st_size
-    if size != b.stat().st_size:
+    size = os.fstat(fa).st_size
+    if size != os.fstat(fb).st_size:
         return False
     chunk = min(CHUNK, size + 1)  # a small file in one read, without a 1 MiB buffer
-    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
-        buf_a, buf_b = bytearray(chunk), bytearray(chunk)
-        while n := fa.readinto(buf_a):
-            if fb.readinto(buf_b) != n:
-                return False
-            if (buf_a != buf_b) if n == chunk else (buf_a[:n] != buf_b[:n]):
-                return False
-        return fb.readinto(buf_b) == 0
+    buf_a, buf_b = bytearray(chunk), bytearray(chunk)
+    offset = 0
+    while n := os.preadv(fa, [buf_a], offset):
+        if os.preadv(fb, [buf_b], offset) != n:
+            return False
+        if (buf_a != buf_b) if n == chunk else (buf_a[:n] != buf_b[:n]):
+            return False
+        offset += n
+    return os.preadv(fb, [buf_b], offset) == 0
 
 
 def existing_ancestor(path: Path) -> Path:

@@ -107,10 +107,7 @@ def _move_file(src: Path, dst: Path) -> int:
     tmp = layout.temp_path(dst)
     fsops.unlink_if_exists(tmp)
     st = src.stat()
-    fsops.copy_file(src, tmp, like=st, keep_times=True)
-    if not fsops.same_bytes(tmp, src):
-        fsops.unlink(tmp)
-        raise OSError(errno.EIO, f"copy of {src} does not match it", str(tmp))
+    fsops.copy_file(src, tmp, like=st, keep_times=True, verified=True)
     fsops.rename(tmp, dst)
     fsops.unlink(src)
     return 1

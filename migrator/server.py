@@ -394,12 +394,9 @@ class _UserRun:
             replacing = True
         tmp = self.paths.backup_temp
         fsops.unlink_if_exists(tmp)
-        fsops.copy_file(staged.path, tmp, like=old_stat)
-        # A byte copy of the checked file: equal bytes are equal content, and comparing them
-        # costs a read of both, not a digest of every row.
-        if not fsops.same_bytes(tmp, staged.path):
-            fsops.unlink(tmp)
-            raise OSError(errno.EIO, "the backup copy does not match peek.db", str(tmp))
+        # A byte copy of the checked file, verified by its bytes: equal bytes are equal
+        # content, and comparing them costs a read of both, not a digest of every row.
+        fsops.copy_file(staged.path, tmp, like=old_stat, verified=True)
         self.wrote = True
         fsops.rename(tmp, backup)
         self.step(
@@ -422,10 +419,7 @@ class _UserRun:
                 raise
         tmp = self.paths.new_db_temp
         fsops.unlink_if_exists(tmp)
-        fsops.copy_file(staged.path, tmp, like=old_stat)
-        if not fsops.same_bytes(tmp, staged.path):
-            fsops.unlink(tmp)
-            raise OSError(errno.EIO, "the copy of the new DB does not verify", str(tmp))
+        fsops.copy_file(staged.path, tmp, like=old_stat, verified=True)
         fsops.rename(tmp, new_db)
         fsops.unlink(staged.path)
         self.step("place", f"copied to {new_db} (another filesystem) and verified")

@@ -308,3 +308,34 @@ def test_odd_user_names_are_quoted_for_sqlite(data_dir: Path) -> None:
     server.migrate(data_dir, log=log.Collect())
     for n in names:
         assert tb.rows(UserPaths(data_dir, n).new_db) == want[n]
+
+
+def test_a_backup_copy_that_reads_back_wrong_fails_the_user_and_keeps_peek_db(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy whose bytes differ from its source (a bad disk, a bug) is caught by reading
+    it back: the user fails, nothing of the copy is left, and peek.db is untouched."""
+    import os
+
+    from migrator import fsops
+
+    tb.build(data_dir, [tb.User("a", items=5, images=1)])
+    paths = UserPaths(data_dir, "a")
+    before = paths.old_db.read_bytes()
+    real_copy = fsops._copy_fd
+
+    def flips_a_byte(src: int, dst: int) -> int:
+        n = real_copy(src, dst)
+        if os.readlink(f"/proc/self/fd/{dst}").endswith(paths.backup_temp.name):
+            os.pwrite(dst, b"\xff", n // 2)
+        return n
+
+    monkeypatch.setattr(fsops, "_copy_fd", flips_a_byte)
+    with pytest.raises(server.MigrationFailed) as failed:
+        server.migrate(data_dir, log=log.Collect())
+
+    (result,) = failed.value.report.users
+    assert result.outcome == report.FAILED and "does not match" in (result.error or "")
+    assert paths.old_db.read_bytes() == before
+    assert not paths.new_db.exists() and not paths.backup.exists()
+    assert not paths.backup_temp.exists()

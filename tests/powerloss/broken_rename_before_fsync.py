@@ -15,9 +15,9 @@ _copy_file = fsops.copy_file
 _rename = fsops.rename
 
 
-def copy_file(src: Path, dst: Path, *, like=None, keep_times=False, durable=True) -> int:
+def copy_file(src: Path, dst: Path, *, durable: bool = True, **options) -> int:
     """The reference's copy, never fsynced here: the fsync waits for the rename."""
-    return _copy_file(src, dst, like=like, keep_times=keep_times, durable=False)
+    return _copy_file(src, dst, durable=False, **options)
 
 
 def adopt_and_fsync(path: Path, like: os.stat_result) -> None:
