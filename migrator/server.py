@@ -189,6 +189,7 @@ class _Staged:
     """
 
     path: Path
+    byte_copy: bool = False  # the bytes of a peek.db without sidecars, verified equal
 
     @functools.cached_property
     def content(self) -> verify.Content:
@@ -294,6 +295,11 @@ class _UserRun:
         self.step("preflight", space.check(self.paths, tree))
         old_stat = os.stat(self.paths.old_db)
         staged = self.stage(self.paths.old_db, corrupt_kind="corrupt")
+        if staged.byte_copy and not tree.backup:
+            # peek.db alone, copied byte for byte: it becomes the backup itself, last.
+            self.place_new_db(staged, old_stat)
+            self.finish(old_becomes_backup=True)
+            return report.MIGRATED
         self.ensure_backup(staged, old_stat, tree.backup)
         self.place_new_db(staged, old_stat)
         self.finish()
@@ -355,12 +361,14 @@ class _UserRun:
         (``old_db_temp``): a work dir would cost a mkdir, an rmdir and a directory read
         per user, for nothing.
         """
-        if db == self.paths.old_db and not verify.has_sidecars(db):
-            dest = self.paths.old_db_temp
+        byte_copy = db == self.paths.old_db and not verify.has_sidecars(db)
+        if byte_copy:
+            # Nothing to replay: the checked copy keeps peek.db's bytes, verified equal.
+            copy = self.paths.old_db_temp
+            fsops.copy_file(db, copy, durable=False, verified=True)
         else:
             fsops.mkdirs(self.paths.work_dir)
-            dest = self.paths.work_dir / db.name
-        copy = verify.copy_with_sidecars(db, dest)
+            copy = verify.copy_with_sidecars(db, self.paths.work_dir / db.name)
         try:
             verify.seal(copy)
         except verify.UnreadableDb as exc:
@@ -373,7 +381,7 @@ class _UserRun:
         # which fsyncs it first (adopt_and_fsync); the backup is a copy with its own fsync.
         size = fsops.file_size(copy)
         self.step("copy", f"{db.name}: {size} bytes, integrity checked and checkpointed")
-        return _Staged(copy)
+        return _Staged(copy, byte_copy)
 
     def ensure_backup(self, staged: _Staged, old_stat: os.stat_result, exists: bool) -> None:
         """Step 4: a verified backup with peek.db's content; an equal one is kept (R3)."""
@@ -434,13 +442,36 @@ class _UserRun:
             self.profiles.close()
         self.step("profile", "row created" if inserted else "row already present")
 
-    def finish(self) -> None:
+    def finish(self, *, old_becomes_backup: bool = False) -> None:
         """Steps 6-8, once the new DB is in place and verified."""
         self.wrote = True
         self.ensure_profile()
         if self.paths.old_images.is_dir() and not self.paths.old_images.is_symlink():
             self.step("images", images.move(self.paths, owner_like=os.stat(self.paths.root)))
-        self.remove_old()
+        if old_becomes_backup:
+            self.old_as_backup()
+        else:
+            self.remove_old()
+
+    def old_as_backup(self) -> None:
+        """Steps 4 and 8 in one rename, for a ``peek.db`` without sidecars and no backup yet.
+
+        The new DB is a copy of its bytes, verified equal, so ``peek.db`` itself can be the
+        backup: no second copy to write, verify and fsync, no unlink. First its mtime is set
+        to now and made durable (a backup's grace period counts from the migration, R11:
+        renamed with its old mtime, a kill right after the rename would let the next run
+        delete it at once); then everything so far is made durable (the new DB, its
+        folders, the images), and only then does the name ``peek.db`` go.
+        """
+        os.utime(self.paths.old_db)
+        fsops.fsync_file(self.paths.old_db)
+        fsops.commit_point()
+        fsops.rename(self.paths.old_db, self.paths.backup)
+        self.step("backup", "peek.db renamed to the backup (the new DB verified equal to it)")
+        for side in self.paths.old_sidecars():
+            fsops.unlink_if_exists(side)
+        fsops.remove_tree(self.paths.work_dir)
+        self.step("remove-old", "peek.db is the backup now; its sidecars removed")
 
     def remove_old(self) -> None:
         """Step 8: ``peek.db`` first, so a crash between leaves a state the next run reads

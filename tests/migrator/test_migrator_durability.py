@@ -51,6 +51,8 @@ class Trace:
         def rename(src, dst, *a, **k):
             src, dst = Path(src), Path(dst)
             is_file = src.is_file()
+            if src.name == layout.OLD_DB:  # peek.db leaves its name: relies on every copy
+                self._commit_point(f"rename {src} -> {dst}")
             real["rename"](src, dst, *a, **k)
             self.renames += 1
             above = sorted(

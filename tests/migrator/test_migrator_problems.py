@@ -310,23 +310,27 @@ def test_odd_user_names_are_quoted_for_sqlite(data_dir: Path) -> None:
         assert tb.rows(UserPaths(data_dir, n).new_db) == want[n]
 
 
-def test_a_backup_copy_that_reads_back_wrong_fails_the_user_and_keeps_peek_db(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("wal_rows", [0, 5], ids=["copy-of-peek.db", "backup-copy"])
+def test_a_copy_that_reads_back_wrong_fails_the_user_and_keeps_peek_db(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, wal_rows: int
 ) -> None:
     """A copy whose bytes differ from its source (a bad disk, a bug) is caught by reading
-    it back: the user fails, nothing of the copy is left, and peek.db is untouched."""
+    it back: the user fails, nothing of the copy is left, and peek.db is untouched. A
+    peek.db alone is copied byte for byte (and becomes the backup itself); with a -wal,
+    the backup is a byte copy of the checked, checkpointed DB."""
     import os
 
     from migrator import fsops
 
-    tb.build(data_dir, [tb.User("a", items=5, images=1)])
+    tb.build(data_dir, [tb.User("a", items=5, wal_rows=wal_rows, images=1)])
     paths = UserPaths(data_dir, "a")
     before = paths.old_db.read_bytes()
     real_copy = fsops._copy_fd
+    target = paths.backup_temp if wal_rows else paths.old_db_temp
 
     def flips_a_byte(src: int, dst: int) -> int:
         n = real_copy(src, dst)
-        if os.readlink(f"/proc/self/fd/{dst}").endswith(paths.backup_temp.name):
+        if os.readlink(f"/proc/self/fd/{dst}") == str(target):
             os.pwrite(dst, b"\xff", n // 2)
         return n
 
@@ -338,4 +342,4 @@ def test_a_backup_copy_that_reads_back_wrong_fails_the_user_and_keeps_peek_db(
     assert result.outcome == report.FAILED and "does not match" in (result.error or "")
     assert paths.old_db.read_bytes() == before
     assert not paths.new_db.exists() and not paths.backup.exists()
-    assert not paths.backup_temp.exists()
+    assert not paths.backup_temp.exists() and not paths.old_db_temp.exists()
