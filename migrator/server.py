@@ -9,12 +9,15 @@ For a legacy user (old ``peek.db``, no new DB) the steps are, in this order:
    original is never opened, so a corrupt or WAL-heavy DB is safe, R7);
 4. make ``peek.db.pre-migration-backup`` from the copy, verified byte for byte, unless a
    backup with that content already exists (re-creating it would restart its grace
-   clock, R3);
+   clock, R3). A ``peek.db`` without sidecars and without a backup is copied byte for
+   byte in step 3 (verified equal) and becomes the backup itself in step 8, by a rename:
+   one file created per user fewer, the costliest operation of a small migration;
 5. rename the copy to ``profiles/default/datastore.sqlite`` (copy-verify-rename when
    ``profiles/`` is on another filesystem, R12);
 6. ensure the ``profiles`` row in ``system.db``;
 7. move ``images/`` (one rename, or a file-by-file merge);
-8. remove ``peek.db`` and then its sidecars, then the work dir.
+8. remove ``peek.db`` (or rename it to the backup, see 4) and then its sidecars, then the
+   work dir.
 
 The old DB goes last, so at every moment the user's content is in ``peek.db`` or in a
 verified new DB (plus a verified backup): a crash or an error anywhere leaves a tree that
