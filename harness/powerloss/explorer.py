@@ -41,7 +41,7 @@ from harness.explore_report import parse_case_id as _parse_case_id
 from harness.powerloss.baseline import power_baseline
 from harness.powerloss.image import COMMITTED, KIND_TEXT, KINDS, SYNCED, VOLATILE, CrashImage
 from harness.powerloss.judge import RULE, Judge, Judgement, JudgementStore, scratch_root
-from harness.powerloss.replay import CrashPoint, Replayer, crash_points, inside, replay_images
+from harness.powerloss.replay import CrashPoint, Replayer, crash_points, relative, replay_images
 from harness.scenario.replay import pythonpath_for
 from harness.verdict import Verdict
 
@@ -88,7 +88,7 @@ class PowerLoss:
             index=self.index_of(point),
             effect=EFFECTS[kind],
             operation=END if op is None else op.operation.value,
-            paths=() if op is None else tuple(_relative(p, self.root) for p in op.paths),
+            paths=() if op is None else tuple(relative(p, self.root) for p in op.paths),
             syscall="" if op is None else op.syscall,
             plan=f"power cut {point.describe(self.root)}",
             rule=RULE,
@@ -176,10 +176,6 @@ class PowerLoss:
             results=tuple(sorted(results, key=lambda r: (r.case.index, r.case.effect))),
             not_explored=self.not_explored(),
         )
-
-
-def _relative(path: str, root: str) -> str:
-    return os.path.relpath(path, root) if inside(path, root) else path
 
 
 def _image_tree(image: CrashImage) -> dict[str, tuple[str, bytes | str | None]]:

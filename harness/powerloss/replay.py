@@ -77,12 +77,13 @@ class CrashPoint:
         """``just before #41 rename alice/x -> alice/y (rename)``, paths relative to root."""
         if self.op is None:
             return "at the end of the run (after its last operation, nothing more synced)"
-        paths = " -> ".join(_relative(p, root) for p in self.op.paths) or "?"
+        paths = " -> ".join(relative(p, root) for p in self.op.paths) or "?"
         return f"just before #{self.op.index} {self.op.operation.value} {paths} ({self.op.syscall})"
 
 
-def _relative(path: str, root: str) -> str:
-    if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+def relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` (``.`` for ``root`` itself), as it is elsewhere."""
+    if root and inside(path, root):
         return path[len(root) :].lstrip("/") or "."
     return path
 
