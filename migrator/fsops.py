@@ -182,8 +182,8 @@ def copy_file(
     """
     src_fd = os.open(src, os.O_RDONLY)
     try:
-        mode = os.O_RDWR if verified else os.O_WRONLY
-        dst_fd = os.open(dst, mode | os.O_CREAT | os.O_EXCL, 0o600)
+        access = os.O_RDWR if verified else os.O_WRONLY  # read back through the same fd
+        dst_fd = os.open(dst, access | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             n = _copy_fd(src_fd, dst_fd)
             if verified and not _same_fd_bytes(src_fd, dst_fd):

@@ -451,12 +451,23 @@ class _UserRun:
         self.ensure_profile()
         if self.paths.old_images.is_dir() and not self.paths.old_images.is_symlink():
             self.step("images", images.move(self.paths, owner_like=os.stat(self.paths.root)))
-        if old_becomes_backup:
-            self.old_as_backup()
-        else:
-            self.remove_old()
+        self.remove_old(as_backup=old_becomes_backup)
 
-    def old_as_backup(self) -> None:
+    def remove_old(self, *, as_backup: bool = False) -> None:
+        """Step 8: ``peek.db`` first, so a crash between leaves a state the next run reads
+        as migrated-with-stray-sidecars (never peek.db without its -wal: that would read
+        as a conflict). It is unlinked, or with ``as_backup`` renamed to the backup."""
+        if as_backup:
+            self._old_to_backup()
+        else:
+            fsops.unlink(self.paths.old_db)
+        for side in self.paths.old_sidecars():
+            fsops.unlink_if_exists(side)
+        fsops.unlink_if_exists(self.paths.old_db_temp)  # a staged copy kept only to compare
+        fsops.remove_tree(self.paths.work_dir)
+        self.step("remove-old", "peek.db and its sidecars removed")
+
+    def _old_to_backup(self) -> None:
         """Steps 4 and 8 in one rename, for a ``peek.db`` without sidecars and no backup yet.
 
         The new DB is a copy of its bytes, verified equal, so ``peek.db`` itself can be the
@@ -464,28 +475,13 @@ class _UserRun:
         to now and made durable (a backup's grace period counts from the migration, R11:
         renamed with its old mtime, a kill right after the rename would let the next run
         delete it at once); then everything so far is made durable (the new DB, its
-        folders, the images), and only then does the name ``peek.db`` go.
+        folders, the images), as before an unlink, and only then does the name go.
         """
         os.utime(self.paths.old_db)
         fsops.fsync_file(self.paths.old_db)
         fsops.commit_point()
         fsops.rename(self.paths.old_db, self.paths.backup)
         self.step("backup", "peek.db renamed to the backup (the new DB verified equal to it)")
-        for side in self.paths.old_sidecars():
-            fsops.unlink_if_exists(side)
-        fsops.remove_tree(self.paths.work_dir)
-        self.step("remove-old", "peek.db is the backup now; its sidecars removed")
-
-    def remove_old(self) -> None:
-        """Step 8: ``peek.db`` first, so a crash between leaves a state the next run reads
-        as migrated-with-stray-sidecars (never peek.db without its -wal: that would read
-        as a conflict)."""
-        fsops.unlink(self.paths.old_db)
-        for side in self.paths.old_sidecars():
-            fsops.unlink_if_exists(side)
-        fsops.unlink_if_exists(self.paths.old_db_temp)  # a staged copy kept only to compare
-        fsops.remove_tree(self.paths.work_dir)
-        self.step("remove-old", "peek.db and its sidecars removed")
 
     def remove_stray_sidecars(self, tree: UserTree) -> None:
         """Sidecars of a removed peek.db: deleted only when they hold nothing new."""
