@@ -23,7 +23,6 @@ Figures, never assertions.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import subprocess
 import sys
@@ -33,15 +32,6 @@ from bench.common import Figure, child_env, print_table, ratio, take_turns, time
 from harness.adapters import DEFAULT_MIGRATOR
 
 WORKERS = ("2", "1")
-
-
-def _command_available(module: str) -> str:
-    """'' when the subcommand's module imports, else why it cannot be measured."""
-    try:
-        importlib.import_module(module)
-    except ImportError as exc:
-        return f"not available yet ({exc})"
-    return ""
 
 
 def checklist_seconds(workers: str, status: list[int]) -> float:
@@ -80,10 +70,7 @@ def _notes(*notes: str) -> str:
 
 def checklist(repeat: int) -> list[Figure]:
     """The checklist with -n 2 and -n 1, and the speed-up."""
-    why_not = _command_available("harness.checklist_cli")
     names = {w: f"checklist vs reference, -n {w}" for w in WORKERS}
-    if why_not:
-        return [Figure(names["2"], "s", target=90.0, note=why_not)]
     status: list[int] = []
     checklist_seconds("2", status)  # untimed: fills the caches (see the module docstring)
     runs, loads = _loaded({w: (lambda w=w: checklist_seconds(w, status)) for w in WORKERS})
@@ -103,12 +90,10 @@ def checklist(repeat: int) -> list[Figure]:
 
 def exploration(repeat: int) -> list[Figure]:
     """Every kill point of the default 3-user tree with -n 2 and -n 1, and the speed-up."""
+    from bench.bench_explore import explore_seconds  # imports the explorer: only when run
+    from harness import explore
+
     names = {w: f"kill-point exploration, 3 users, -n {w}" for w in WORKERS}
-    try:
-        from bench.bench_explore import explore_seconds
-        from harness import explore
-    except ImportError as exc:
-        return [Figure(names["2"], "s", target=60.0, note=f"not available yet ({exc})")]
     explore.baseline(explore.Exploration(migrator=DEFAULT_MIGRATOR, effects=("kill",)))
     cases: list[int] = []
     broken: list[int] = []
