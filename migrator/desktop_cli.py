@@ -12,9 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from migrator.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from migrator.desktop import DesktopError, migrate_desktop
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
