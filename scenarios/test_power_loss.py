@@ -39,11 +39,8 @@ from harness.powerloss.explorer import PowerLoss, run_case
 from harness.powerloss.judge import Judge, JudgementStore, scratch_root
 from harness.verdict import raise_if_broken
 
-# The checklist's marker for this scenario, once harness.checklist lists it (BEYOND);
-# until then --strict-markers would refuse an unregistered one.
 pytestmark = pytest.mark.power_loss
 
-MARKER_LARGE = "explore_large"
 # A busier data dir: a half-migrated user, one whose migration fails by design (a
 # different new DB), one without a DB, an old backup, and what is not a user at all.
 LARGE_TREE = variants.demo()
