@@ -573,9 +573,10 @@ def run_case(
     blocks: tuple[tuple[str, str], ...] = ()
     if outcome != OK:
         losing = sorted({v.user for v in content_kept(base, case, faulted) if not v.ok})
-        lost = losses(diff(base.before, faulted), losing)
+        left = diff(base.before, faulted)
+        lost = losses(left, losing)
         blocks = (
-            ("What the faulted run left on disk", str(diff(base.before, faulted))),
+            ("What the faulted run left on disk", str(left)),
             ("The clean re-run", f"{rerun.describe()}\n{rerun.output[-OUTPUT_TAIL:]}"),
         )
     return CaseResult(
