@@ -68,6 +68,7 @@ def make_tree(tree_factory: TreeFactory, tmp_path: Path) -> MakeTree:
 
 DEFAULT_SEED = 0
 MIGRATOR_KEY = pytest.StashKey[Migrator]()
+REPLAY_KEY = pytest.StashKey[str | None]()
 LARGE_REASON = "a > 100 MB tree: run with --large (pytest) or `migration-kit checklist --large`"
 
 
@@ -157,7 +158,14 @@ def scenario_seed(config: pytest.Config) -> int:
 
 
 def replay_for(item: pytest.Item) -> str | None:
-    """The command that reruns exactly ``item`` with the same migrator and seed."""
+    """The command that reruns exactly ``item`` with the same migrator and seed (made once
+    per test: the ``trial`` fixture and each phase's report ask for it)."""
+    if REPLAY_KEY not in item.stash:
+        item.stash[REPLAY_KEY] = _replay_command(item)
+    return item.stash[REPLAY_KEY]
+
+
+def _replay_command(item: pytest.Item) -> str | None:
     module = getattr(item, "module", None)
     if module is None or "::" not in item.nodeid:
         return None
