@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.desktop import PROFILE_NAMES, PROFILES_DB
 from fixtures.spec import DesktopSpec
 from harness.adapters import Migrator, parse_migrator
 from harness.dbcontent import open_copy
@@ -27,9 +28,7 @@ from harness.snapshot import Entry, Snapshot, entry_changes
 
 DESKTOP_MIGRATOR_ENV = "MIGRATION_KIT_DESKTOP_MIGRATOR"
 REFERENCE = "py:migrator.desktop:migrate_desktop"
-PROFILES_DB = "profiles.db"
 METADATA = (PROFILES_DB, PROFILES_DB + "-wal", PROFILES_DB + "-shm")
-NAMES = {"default": "Default", "dev": "Development"}
 
 TREES = {
     "fresh_both_folders": DesktopSpec(),
@@ -113,7 +112,7 @@ def test_a_profile_row_for_each_existing_folder_and_an_active_profile(
     rows, active = _rows(root)
     assert set(rows) == set(spec.folders) | set(spec.profile_rows)
     for slug in spec.folders:
-        assert rows[slug][0] == NAMES[slug]
+        assert rows[slug][0] == PROFILE_NAMES[slug]
     if "default" in spec.folders and "default" not in spec.profile_rows:
         assert rows["default"][1] == 1
     assert [s for s, (_, d) in rows.items() if d] in ([], ["default"])
