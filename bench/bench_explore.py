@@ -33,11 +33,11 @@ from pathlib import Path
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, spec_from_json
-from harness import explore
-from harness.adapters import DEFAULT_MIGRATOR
+from harness.explore import engine as explore
+from harness.explore.powerloss.baseline import DATA_LIMIT
 from harness.faults.strace import DETERMINISM_ENV, run_traced
 from harness.faults.trace import record
-from harness.powerloss.baseline import DATA_LIMIT
+from harness.run.adapters import DEFAULT_MIGRATOR
 
 # How the migrator's process is run in each case of the strace measurement.
 RUNS = {
@@ -54,7 +54,7 @@ def explore_seconds(migrator: str, workers: str) -> tuple[float, dict]:
     """Wall time of ``migration-kit explore --effects kill -n workers``, and its report."""
     with tempfile.TemporaryDirectory(prefix="mk-bench-explore-") as tmp:
         out = Path(tmp) / "report.json"
-        argv = [sys.executable, "-m", "harness.cli", "explore", "--migrator", migrator]
+        argv = [sys.executable, "-m", "harness.cli.main", "explore", "--migrator", migrator]
         argv += ["--effects", "kill", "-n", workers, "--json", str(out)]
         start = time.monotonic()
         subprocess.run(argv, stdout=subprocess.DEVNULL, check=False)

@@ -13,7 +13,7 @@ Two workloads, each run on fresh copies of the same cached fixture tree:
   Node seed (target: within 2x, and <= 3 ms per user), then one more reference run under
   cProfile to say where the time goes.
 
-Every run goes through the harness (``harness.adapters``), as a migrator under test does:
+Every run goes through the harness (``harness.run.adapters``), as a migrator under test does:
 its own process, started by the harness's launcher, which also measures its peak RSS. The
 cases take turns, and the disk is flushed (``os.sync``) after each tree copy, so that the
 copy's dirty pages are not written back on the migrator's time. Figures, never assertions.
@@ -48,7 +48,7 @@ from bench.common import (
 from fixtures import variants
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, UserSpec
-from harness.adapters import DEFAULT_MIGRATOR, Migrator, parse_migrator
+from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, parse_migrator
 
 NODE_SCRIPT = REPO / "examples" / "node" / "migrate.js"
 

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from fixtures.spec import TreeSpec
-from harness import explore
-from harness.powerloss.baseline import power_baseline
-from harness.powerloss.explorer import PowerLoss, run_case
-from harness.powerloss.judge import Judge, scratch_root
+from harness.explore import engine as explore
+from harness.explore.powerloss.baseline import power_baseline
+from harness.explore.powerloss.explorer import PowerLoss, run_case
+from harness.explore.powerloss.judge import Judge, scratch_root
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.explore.powerloss.baseline import DATA_LIMIT
 from harness.faults import mounts
 from harness.faults.strace import DETERMINISM_ENV, backend_available, run_traced
 from harness.faults.trace import record
-from harness.powerloss.baseline import DATA_LIMIT
 
 CHILD = """
 import os, shutil, sys

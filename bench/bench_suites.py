@@ -29,14 +29,14 @@ import sys
 from collections.abc import Callable
 
 from bench.common import Figure, child_env, print_table, ratio, take_turns, timed
-from harness.adapters import DEFAULT_MIGRATOR
+from harness.run.adapters import DEFAULT_MIGRATOR
 
 WORKERS = ("2", "1")
 
 
 def checklist_seconds(workers: str, status: list[int]) -> float:
     """Wall seconds of ``migration-kit checklist -n workers`` (its exit status to ``status``)."""
-    argv = [sys.executable, "-m", "harness.cli", "checklist", "--migrator", DEFAULT_MIGRATOR]
+    argv = [sys.executable, "-m", "harness.cli.main", "checklist", "--migrator", DEFAULT_MIGRATOR]
     argv += ["-n", workers]
 
     def run() -> None:
@@ -91,7 +91,7 @@ def checklist(repeat: int) -> list[Figure]:
 def exploration(repeat: int) -> list[Figure]:
     """Every kill point of the default 3-user tree with -n 2 and -n 1, and the speed-up."""
     from bench.bench_explore import explore_seconds  # imports the explorer: only when run
-    from harness import explore
+    from harness.explore import engine as explore
 
     names = {w: f"kill-point exploration, 3 users, -n {w}" for w in WORKERS}
     explore.baseline(explore.Exploration(migrator=DEFAULT_MIGRATOR, effects=("kill",)))

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from bench.common import MIB, REPO, Figure, child_env, ratio, scratch_dir, take_turns
-from harness.adapters import DEFAULT_MIGRATOR
+from harness.run.adapters import DEFAULT_MIGRATOR
 
 NOT_YET = "not available yet"
 

@@ -1,6 +1,6 @@
 """The migrator's commands: ``migrate``, ``status``, ``cleanup-backups``.
 
-Registered into ``migration-kit`` (``harness.cli``) and runnable alone as
+Registered into ``migration-kit`` (``harness.cli.main``) and runnable alone as
 ``python -m migrator``. Exit status: 0 fine, 1 a user failed or needs a person, 2 bad input.
 Bad input is one line naming the path and what to do, never a traceback, and nothing is
 written before the input has been checked.

@@ -230,7 +230,7 @@ def rename(src: Path, dst: Path) -> None:
     The caller fsyncs a file before renaming it into place. Only the destination directory
     is owed an fsync: a rename is one atomic change of both directories, durable as a whole
     with its destination's fsync (ext4 and xfs journal it as one transaction; the power-loss
-    model, harness/powerloss/model.py, holds a migrator to the same rule), and until then a
+    model, harness/explore/powerloss/model.py, holds a migrator to the same rule), and until then a
     power cut rolls it back whole. Syncing the source as well bought nothing.
     Raises OSError(EXDEV) unchanged when ``dst`` is on another filesystem: the caller
     decides how to copy instead (SPEC R12).

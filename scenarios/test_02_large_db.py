@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oracles import check_exit_status, check_r16
+from harness.judge.oracles import check_exit_status, check_r16
 from harness.scenario import Trial
 from scenarios import trees
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from harness.faults import mounts
-from harness.oracles import check_exit_status, check_r1, check_r8
+from harness.judge.oracles import check_exit_status, check_r1, check_r8
 from harness.scenario import Tree, Trial, as_rule
 from scenarios import trees
 

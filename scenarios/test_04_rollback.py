@@ -23,15 +23,15 @@ from __future__ import annotations
 import pytest
 
 from fixtures.factory import TreeFactory
-from harness.adapters import Migrator
 from harness.faults import mounts
 from harness.faults.plan import KILL, Operation
-from harness.oracles import (
+from harness.judge.oracles import (
     check_converged,
     check_exit_status,
     check_no_content_lost,
     check_r1,
 )
+from harness.run.adapters import Migrator
 from harness.scenario import FaultSite, Recording, Trial, as_rule
 from scenarios import trees
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from fixtures.spec import TreeSpec
-from harness.oracles import check_exit_status, check_r1, check_r3
+from harness.judge.oracles import check_exit_status, check_r1, check_r3
 from harness.scenario import Trial
 from scenarios import trees
 

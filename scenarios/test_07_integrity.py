@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oracles import check_r1, check_r5, check_r7
+from harness.judge.oracles import check_r1, check_r5, check_r7
 from harness.scenario import Trial
 from scenarios import trees
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oracles import check_r1, check_r11
+from harness.judge.oracles import check_r1, check_r11
 from harness.scenario import Trial
 from scenarios import trees
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oracles import check_exit_status, check_r1, check_r6
+from harness.judge.oracles import check_exit_status, check_r1, check_r6
 from harness.scenario import Trial
 from scenarios import trees
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oracles import check_exit_status, check_no_content_lost, check_r15
+from harness.judge.oracles import check_exit_status, check_no_content_lost, check_r15
 from harness.scenario import Trial, as_rule
 from scenarios import trees
 

@@ -22,9 +22,9 @@ import pytest
 
 from fixtures.desktop import PROFILE_NAMES, PROFILES_DB
 from fixtures.spec import DesktopSpec
-from harness.adapters import Migrator, parse_migrator
-from harness.dbcontent import open_copy
-from harness.snapshot import Entry, Snapshot, entry_changes
+from harness.judge.dbcontent import open_copy
+from harness.judge.snapshot import Entry, Snapshot, entry_changes
+from harness.run.adapters import Migrator, parse_migrator
 
 DESKTOP_MIGRATOR_ENV = "MIGRATION_KIT_DESKTOP_MIGRATOR"
 REFERENCE = "py:migrator.desktop:migrate_desktop"

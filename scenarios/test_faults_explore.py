@@ -26,9 +26,10 @@ import pytest
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, UserSpec
-from harness import explore, explore_plugin
-from harness.explore_report import OK, Case
-from harness.verdict import raise_if_broken
+from harness.explore import engine as explore
+from harness.explore.results import OK, Case
+from harness.judge.verdict import raise_if_broken
+from harness.pytest_plugin import explore as explore_plugin
 
 pytestmark = pytest.mark.faults
 

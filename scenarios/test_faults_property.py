@@ -26,10 +26,11 @@ from hypothesis import strategies as st
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec
 from fixtures.strategies import tree_specs
-from harness import explore, explore_plugin
-from harness.explore_report import OK
+from harness.explore import engine as explore
+from harness.explore.results import OK
+from harness.judge.verdict import raise_if_broken
+from harness.pytest_plugin import explore as explore_plugin
 from harness.scenario import parts
-from harness.verdict import raise_if_broken
 
 pytestmark = pytest.mark.faults
 

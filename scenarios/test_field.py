@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.factory import TreeFactory
-from harness.adapters import Migrator
-from harness.replay import field_dir, field_specs, replay
+from harness.deploy.field_replay import field_dir, field_specs, replay
+from harness.run.adapters import Migrator
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oracles import check_no_content_lost, check_r1, check_r13, check_r14
+from harness.judge.oracles import check_no_content_lost, check_r1, check_r13, check_r14
 from harness.scenario import Trial
 from scenarios import trees
 

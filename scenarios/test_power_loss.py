@@ -30,14 +30,19 @@ from typing import Any
 import pytest
 
 from fixtures import variants
-from harness import explore
-from harness.explore_plugin import CASE_PROPERTY, TARGET_PROPERTY, exploration_from_config, seeded
-from harness.explore_report import OK, Case, CaseResult
-from harness.explore_report import verdict_to_dict as _verdict
-from harness.powerloss.baseline import power_baseline
-from harness.powerloss.explorer import PowerLoss, run_case
-from harness.powerloss.judge import Judge, JudgementStore, scratch_root
-from harness.verdict import raise_if_broken
+from harness.explore import engine as explore
+from harness.explore.powerloss.baseline import power_baseline
+from harness.explore.powerloss.explorer import PowerLoss, run_case
+from harness.explore.powerloss.judge import Judge, JudgementStore, scratch_root
+from harness.explore.results import OK, Case, CaseResult
+from harness.explore.results import verdict_to_dict as _verdict
+from harness.judge.verdict import raise_if_broken
+from harness.pytest_plugin.explore import (
+    CASE_PROPERTY,
+    TARGET_PROPERTY,
+    exploration_from_config,
+    seeded,
+)
 
 pytestmark = pytest.mark.power_loss
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from fixtures import strategies
 from fixtures.spec import TreeSpec
-from harness.oracles import check_no_content_lost, check_r1, check_r3
+from harness.judge.oracles import check_no_content_lost, check_r1, check_r3
 from harness.scenario import Trial, parts
 
 pytestmark = pytest.mark.property

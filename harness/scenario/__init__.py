@@ -8,7 +8,7 @@ into a real process by the syscall backend, then the clean re-run.
 
 from harness.scenario.faults import FaultSite, Recording
 from harness.scenario.model import Step, Tree, as_rule
-from harness.scenario.replay import replay_command
+from harness.scenario.replay_command import replay_command
 from harness.scenario.trial import Trial
 
 __all__ = [

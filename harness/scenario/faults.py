@@ -19,15 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.adapters import CommandMigrator, Migrator, PythonMigrator
 from harness.faults.injection import inject
 from harness.faults.plan import KILL, FaultPlan, Operation
 from harness.faults.points import plan_at
 from harness.faults.strace import TracedRun
 from harness.faults.trace import Trace, TraceOp, record
-from harness.run import RunResult
+from harness.judge.snapshot import Snapshot
+from harness.run.adapters import CommandMigrator, Migrator, PythonMigrator
+from harness.run.process import RunResult
 from harness.scenario.model import Step, Tree
-from harness.snapshot import Snapshot
 
 TIMEOUT = 300.0
 
@@ -44,7 +44,7 @@ class Process:
 def process_of(migrator: Migrator, data_dir: Path) -> Process:
     """The process ``migrator.run(data_dir)`` would start, for a backend that starts it.
 
-    A ``py:`` migrator runs through ``harness.pyrunner`` in a child, exactly as its normal
+    A ``py:`` migrator runs through ``harness.run.pyrunner`` in a child, exactly as its normal
     runs do, so what is traced is the same code path the other scenarios judge.
     """
     if not isinstance(migrator, (CommandMigrator, PythonMigrator)):

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from fixtures.manifest import Manifest
 from fixtures.spec import TreeSpec
-from harness.run import RunResult
-from harness.snapshot import Snapshot
-from harness.verdict import Verdict
+from harness.judge.snapshot import Snapshot
+from harness.judge.verdict import Verdict
+from harness.run.process import RunResult
 
 if TYPE_CHECKING:
     from harness.faults.injection import InjectedRun

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec
-from harness.adapters import Migrator, run_together
 from harness.faults.plan import FaultPlan
+from harness.judge.snapshot import diff
+from harness.judge.verdict import Verdict, raise_if_broken
+from harness.run.adapters import Migrator, run_together
 from harness.scenario import faults
 from harness.scenario.model import Step, Tree
-from harness.snapshot import diff
-from harness.verdict import Verdict, raise_if_broken
 
 Verdicts = Verdict | Iterable[Verdict]
 

@@ -21,7 +21,7 @@ from fixtures.build import remove_tree
 from fixtures.factory import TreeFactory
 from fixtures.progress import ProgressBar
 from fixtures.variants import many_users
-from harness import plan
+from harness.deploy import plan
 
 
 def main() -> int:

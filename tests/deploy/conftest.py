@@ -1,6 +1,6 @@
 """Real trees and a real CLI for the deploy tools' tests (plan, capture, replay, rehearse).
 
-Trees come from the kit's own ``make_tree`` fixture (``harness.plugin``: a cached build,
+Trees come from the kit's own ``make_tree`` fixture (``harness.pytest_plugin``: a cached build,
 copied per test). ``run_cli`` runs ``migration-kit`` as a child process of this interpreter;
 with ``deny=True`` it drops root's power to read anything (CAP_DAC_OVERRIDE and
 CAP_DAC_READ_SEARCH, via ``setpriv``), so "permission denied" is real even when the suite
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.spec import TreeSpec, UserSpec
-from harness.snapshot import Snapshot, entry_changes
+from harness.judge.snapshot import Snapshot, entry_changes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ DENY_DAC = [
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     """``cli(*args, env=...)``: ``migration-kit ARGS`` in this process (fast); the result
     looks like ``run_cli``'s. Use ``run_cli`` where a real child process matters."""
-    from harness import cli as kit
+    from harness.cli import main as kit
 
     def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         for key, value in (env or {}).items():
@@ -107,7 +107,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     """``migration-kit ARGS`` in a child process (``deny``: without root's read override)."""
     base = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "MIGRATION_DRY_RUN")}
-    argv = [sys.executable, "-m", "harness.cli", *args]
+    argv = [sys.executable, "-m", "harness.cli.main", *args]
     if deny and os.geteuid() == 0:
         argv = [*DENY_DAC, *argv]
     return subprocess.run(
@@ -197,7 +197,7 @@ def plant_in_wal(db: Path, values: list[str]) -> None:
 
 def strings_in_rows(root: Path) -> set[str]:
     """Every text value of every row of every SQLite file under ``root`` (-wal included)."""
-    from harness.dbcontent import UnreadableDatabase, open_copy
+    from harness.judge.dbcontent import UnreadableDatabase, open_copy
 
     found: set[str] = set()
     for dirpath, _dirs, files in os.walk(root):

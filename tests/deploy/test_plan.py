@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RICH_IDS, can_deny, one_line_error, run_cli
-from harness import plan
+from harness.deploy import plan
 from harness.faults import mounts
 from migrator import fsops, layout
 from migrator.layout import UserPaths

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import can_deny, one_line_error, run_cli
-from harness import rehearse
-from harness.adapters import parse_migrator
+from harness.deploy import rehearse
+from harness.run.adapters import parse_migrator
 from migrator.layout import UserPaths
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
@@ -126,7 +126,7 @@ def test_not_a_data_dir_and_a_bad_migrator(cli, tmp_path: Path, clean_tree: Path
 def test_too_little_scratch_space_is_said_with_numbers(
     clean_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, untouched
 ) -> None:
-    from harness import cli
+    from harness.cli import main as cli
 
     proof = untouched(clean_tree)
     scratch = tmp_path / "scratch"

@@ -9,7 +9,7 @@ import pytest
 from explore_cases import SMALL_TREE
 
 from fixtures.spec import TreeSpec
-from harness import explore
+from harness.explore import engine as explore
 
 Baseline = Callable[..., explore.Baseline]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import fnmatch
 
 from fixtures.spec import TreeSpec, UserSpec
-from harness import explore
-from harness.explore_report import Case
+from harness.explore import engine as explore
+from harness.explore.results import Case
 
 # One legacy user with rows in the WAL and an image: every step of a migration, few cases.
 SMALL_TREE = TreeSpec(users=(UserSpec("ann", items=10, images=1, wal_share=0.5),), seed=3)

@@ -19,7 +19,7 @@ from explore_cases import (
     find_case,
 )
 
-from harness import explore
+from harness.explore import engine as explore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def kit_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def kit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "explore", *args],
+        [sys.executable, "-m", "harness.cli.main", "explore", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -22,11 +22,11 @@ from explore_cases import (
 )
 
 from fixtures.spec import TreeSpec, UserSpec
-from harness import explore
-from harness.explore_report import BROKEN, MISSED, OK
+from harness.explore import engine as explore
+from harness.explore.results import BROKEN, MISSED, OK
 from harness.faults.injection import inject
 from harness.faults.plan import parse_plan
-from harness.snapshot import Snapshot
+from harness.judge.snapshot import Snapshot
 
 pytestmark = pytest.mark.usefixtures("needs_strace")
 
@@ -53,7 +53,7 @@ def test_two_recordings_list_the_same_cases(tree_factory, tmp_path: Path) -> Non
 def test_processes_asking_at_once_share_one_recording(tmp_path: Path) -> None:
     """Workers collecting together: one records under the lock, the others read it."""
     code = (
-        "import sys; from pathlib import Path; from harness import explore; "
+        "import sys; from pathlib import Path; from harness.explore import engine as explore; "
         "from fixtures.spec import TreeSpec; "
         "e = explore.Exploration(tree=TreeSpec.from_json(sys.argv[2])); "
         "print(explore.baseline(e, root=Path(sys.argv[1])).recorded_root)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.explore_report import (
+from harness.explore.results import (
     BROKEN,
     MISSED,
     OK,
@@ -16,7 +16,7 @@ from harness.explore_report import (
     parse_case_id,
     rule_for,
 )
-from harness.verdict import RuleBroken, Verdict
+from harness.judge.verdict import RuleBroken, Verdict
 
 CASE = Case(17, "kill", "rename", ("ann/peek.db", "ann/x"), "renameat2", "rename#2:kill")
 REPLAY = "cd /d && migration-kit explore --case 17:kill"

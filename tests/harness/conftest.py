@@ -10,7 +10,7 @@ import pytest
 from fixtures.build import build
 from fixtures.manifest import Manifest
 from fixtures.spec import TreeSpec, UserSpec
-from harness.snapshot import Snapshot
+from harness.judge.snapshot import Snapshot
 
 MakeTree = Callable[..., tuple[Path, Manifest]]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import (
+from harness.run.adapters import (
     CommandMigrator,
     MigratorSpecError,
     PythonMigrator,

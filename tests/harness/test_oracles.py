@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.spec import UserSpec
-from harness import oracles
-from harness.adapters import CommandMigrator, parse_migrator
-from harness.run import RunResult
-from harness.snapshot import Snapshot
-from harness.verdict import RuleBroken, Verdict
+from harness.judge import oracles
+from harness.judge.snapshot import Snapshot
+from harness.judge.verdict import RuleBroken, Verdict
+from harness.run.adapters import CommandMigrator, parse_migrator
+from harness.run.process import RunResult
 from migrator.layout import UserPaths
 
 

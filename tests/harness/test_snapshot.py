@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 
 from fixtures.spec import UserSpec
-from harness.snapshot import Snapshot, diff
+from harness.judge.snapshot import Snapshot, diff
 from migrator.layout import UserPaths
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.verdict import RULES, RuleBroken, Verdict, raise_if_broken
+from harness.judge.verdict import RULES, RuleBroken, Verdict, raise_if_broken
 
 LOST = Verdict("R1", "alice", False, "new DB with the old content", "rows missing: items 3")
 HELD = Verdict("R1", "bob", True, "new DB with the old content", "same content")
@@ -16,7 +16,7 @@ def test_rule_broken_carries_titled_blocks():
         diff="user alice:\n  rows missing: items 3",
         output="migrated alice\n",
         seed=42,
-        replay="cd /x && env DATA_DIR=/t python -m harness.pyrunner m:f",
+        replay="cd /x && env DATA_DIR=/t python -m harness.run.pyrunner m:f",
     )
     text = str(error)
     titles = [title for title, _ in error.blocks]

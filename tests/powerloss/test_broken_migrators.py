@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 
 from fixtures.spec import TreeSpec, UserSpec
-from harness import explore
-from harness.explore_report import BROKEN, ExploreReport
+from harness.explore import engine as explore
+from harness.explore.powerloss.baseline import power_baseline
+from harness.explore.powerloss.explorer import EFFECTS, explore_power_loss
+from harness.explore.powerloss.image import COMMITTED, SYNCED
+from harness.explore.results import BROKEN, ExploreReport
 from harness.faults.plan import Operation
-from harness.powerloss.baseline import power_baseline
-from harness.powerloss.explorer import EFFECTS, explore_power_loss
-from harness.powerloss.image import COMMITTED, SYNCED
 
 TREE = TreeSpec(users=(UserSpec("alice", items=10, images=1, wal_share=0.5),), seed=3)
 NEW_DB = "alice/profiles/default/datastore.sqlite"

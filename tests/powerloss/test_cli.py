@@ -6,11 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from harness import explore
+from harness.explore import engine as explore
+from harness.explore.powerloss.baseline import power_baseline
+from harness.explore.powerloss.explorer import EFFECTS, PowerLoss
+from harness.explore.powerloss.image import SYNCED
 from harness.faults.plan import Operation
-from harness.powerloss.baseline import power_baseline
-from harness.powerloss.explorer import EFFECTS, PowerLoss
-from harness.powerloss.image import SYNCED
 from tests.powerloss.test_broken_migrators import NEW_DB, TREE, op_index
 
 RENAME_FIRST = "py:tests.powerloss.broken_rename_before_fsync:migrate"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.powerloss.image import COMMITTED, SYNCED, VOLATILE, CrashImage
-from harness.powerloss.materialise import materialise
-from harness.powerloss.model import FileSystem
+from harness.explore.powerloss.image import COMMITTED, SYNCED, VOLATILE, CrashImage
+from harness.explore.powerloss.materialise import materialise
+from harness.explore.powerloss.model import FileSystem
 
 ROOT = "/recorded/data"  # where the traced run saw the tree; need not exist
 

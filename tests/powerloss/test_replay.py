@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.explore.powerloss.image import COMMITTED, SYNCED, VOLATILE, CrashImage
+from harness.explore.powerloss.materialise import materialise
+from harness.explore.powerloss.trace_replay import ReplayError, crash_points, replay_images
 from harness.faults.trace import record
-from harness.powerloss.image import COMMITTED, SYNCED, VOLATILE, CrashImage
-from harness.powerloss.materialise import materialise
-from harness.powerloss.replay import ReplayError, crash_points, replay_images
-from harness.snapshot import Snapshot
+from harness.judge.snapshot import Snapshot
 
 # Every call the replayer models, the way Python (and through it, C code) makes them.
 EVERY_CALL = textwrap.dedent(

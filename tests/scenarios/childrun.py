@@ -61,4 +61,4 @@ def child_pytest(*args: str) -> list[str]:
 
 
 def checklist_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "checklist", *args]
+    return [sys.executable, "-m", "harness.cli.main", "checklist", *args]

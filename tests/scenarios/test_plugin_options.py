@@ -9,7 +9,7 @@ from pathlib import Path
 
 from childrun import child_pytest, run
 
-from harness.checklist import ALL_ITEMS
+from harness.report.items import ALL_ITEMS
 
 SMALL_AND_LARGE = ("--pyargs", "scenarios.test_01_small_db", "scenarios.test_02_large_db")
 KEYS = {"migrator", "duration_s", "results"}

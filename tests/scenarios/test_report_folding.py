@@ -1,4 +1,4 @@
-"""How results fold into checklist items and render (``harness.report``), and where a
+"""How results fold into checklist items and render (``harness.report.checklist``), and where a
 ``FaultSite`` puts its fault in a recorded run: the logic, without child processes."""
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ from types import SimpleNamespace
 
 from harness.faults.plan import KILL, FaultPlan, Operation
 from harness.faults.trace import Trace, TraceOp
-from harness.report import ChecklistRun, ScenarioResult, checklist_lines, item_outcomes, markdown
+from harness.report.checklist import (
+    ChecklistRun,
+    ScenarioResult,
+    checklist_lines,
+    item_outcomes,
+    markdown,
+)
 from harness.scenario import FaultSite
 
 REPLAY = "pytest --pyargs scenarios.test_04_rollback::test_x --migrator cmd:x --mk-seed 3"

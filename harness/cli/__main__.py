@@ -1,0 +1,7 @@
+"""``python -m harness.cli``: the ``migration-kit`` command without its console script."""
+
+import sys
+
+from harness.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,221 @@
+"""The deploy commands: ``plan``, ``capture``, ``replay``, ``rehearse``.
+
+What a person does with a real data dir before and after a deploy (the seed's deployment
+strategy and Immediate Action): preview the run, rehearse it on a copy, and turn a field
+failure into a test. Exit status: 0 fine, 1 something needs a person (a warning, a rule
+broken), 2 bad input. Bad input is one line on stderr naming the path and what to do,
+never a traceback, and nothing is written to the data dir in any case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from fixtures.validate import SpecError
+from harness.deploy import capture, plan, rehearse
+from harness.deploy import field_replay as replay
+from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError, parse_migrator
+from migrator.datadir import DataDirError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXPLORE_MODULE = "harness.cli.explore"
+
+BAD_INPUT = (
+    DataDirError,
+    capture.CaptureError,
+    rehearse.RehearsalError,
+    replay.FieldError,
+    MigratorSpecError,
+    SpecError,
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Bad input and file errors become one line and exit status 2, never a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except BAD_INPUT as exc:
+            return _bad(str(exc))
+        except BrokenPipeError:  # the reader went away (| head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_FAILED
+        except OSError as exc:
+            where = exc.filename or "a file"
+            return _bad(
+                f"{where}: {exc.strerror or exc}; check that the path exists and that you may "
+                "read it (run as the server's user), then retry"
+            )
+
+    return run
+
+
+def _bad(message: str) -> int:
+    print(f"migration-kit: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "plan",
+        help="preview a production run: per user what would happen, warnings first",
+        description="Read-only preview of a migration run on DATA_DIR: warnings a person "
+        "must see first (users that would fail, WAL backlog, free space, symlinks), then per "
+        "user what would happen. Changes nothing.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="processes (default: auto)"
+    )
+    p.set_defaults(handler=_guarded(run_plan))
+
+    p = subparsers.add_parser(
+        "capture",
+        help="write an anonymised spec of a real data dir (for replay and CI)",
+        description="Describe DATA_DIR as a TreeSpec (FIELD.json) plus measured facts "
+        "(FIELD.measured.json). No row, file name or user id leaves the machine: ids are "
+        "salted hashes.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--out", required=True, metavar="FIELD.json", help="where to write the spec")
+    p.add_argument(
+        "--salt-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"secret salt for ids (default: ${capture.SALT_ENV} or "
+        "~/.config/migration-kit/capture-salt, created on first use)",
+    )
+    p.set_defaults(handler=_guarded(run_capture))
+
+    p = subparsers.add_parser(
+        "replay",
+        help="rebuild a field spec's look-alike and judge a migrator on it",
+        description="Build the look-alike tree FIELD.json describes and judge the migrator "
+        "with every applicable rule (dry run, run, second run). Field specs in "
+        f"scenarios/field/ (or ${replay.FIELD_DIR_ENV}) run as regression scenarios.",
+    )
+    p.add_argument("field", metavar="FIELD.json")
+    _migrator_options(p)
+    p.add_argument(
+        "--explore",
+        action="store_true",
+        help="also run the fault exploration (migration-kit explore) on the look-alike",
+    )
+    p.set_defaults(handler=_guarded(run_replay))
+
+    p = subparsers.add_parser(
+        "rehearse",
+        help="run the migration on a scratch copy of a real data dir and judge it",
+        description="Copy DATA_DIR to scratch space (mtimes and symlinks kept), run the "
+        "migrator on the copy (dry run, run, second run), judge every applicable rule. The "
+        "original is only read.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    _migrator_options(p)
+    p.set_defaults(handler=_guarded(run_rehearse))
+
+
+def _migrator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--migrator",
+        default=None,
+        metavar="SPEC",
+        help=f"'py:module:function' or 'cmd:<shell command>' (default: {DEFAULT_MIGRATOR})",
+    )
+    p.add_argument(
+        "--scratch",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the tree is made (default: the system temp dir)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        return _bad(f"--workers {args.workers}: must be 1 or more")
+    found = plan.collect(Path(args.data_dir), workers=args.workers)
+    (plan.render_json if args.json else plan.render_text)(found, sys.stdout)
+    return EXIT_FAILED if found.needs_person else EXIT_OK
+
+
+def run_capture(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).absolute()
+    out = Path(args.out).absolute()
+    capture.check_out(out, data_dir)  # before anything is read
+    salt_file = args.salt_file or capture.default_salt_file()
+    salt = capture.load_salt(salt_file, data_dir)
+    result = capture.capture(data_dir, salt=salt)
+    spec_path, side = capture.write(result, out, data_dir)
+    states = Counter(u.state for u in result.spec.users)
+    listed = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+    print(f"wrote {spec_path}: {len(result.spec.users)} users" + (f" ({listed})" if listed else ""))
+    print(f"wrote {side}: measured facts and {len(result.measured['approximations'])} note(s)")
+    print(
+        f"user ids are salted hashes (salt {salt_file}, salt id {result.measured['salt_id']}); "
+        "keep the salt private"
+    )
+    print(f"replay it: migration-kit replay {spec_path}")
+    return EXIT_OK
+
+
+def _migrator(args: argparse.Namespace):
+    return parse_migrator(args.migrator)
+
+
+def explore_available() -> bool:
+    """Whether the fault exploration (``migration-kit explore``) is part of this kit yet."""
+    try:
+        return importlib.util.find_spec(EXPLORE_MODULE) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    if args.explore and not explore_available():
+        return _bad(
+            "--explore: the fault exploration (migration-kit explore) is not available yet "
+            "in this kit; run replay without --explore"
+        )
+    migrator = _migrator(args)
+    result = replay.replay(args.field, migrator, scratch=args.scratch, keep=args.keep)
+    rehearse.render_text(result, sys.stdout)
+    status = EXIT_OK if result.ok else EXIT_FAILED
+    if args.explore:
+        from harness.cli import main as cli  # the exploration is its own command; run it as one
+
+        sys.stdout.flush()
+        explored = cli.main(
+            [
+                "explore",
+                "--tree",
+                str(Path(args.field).absolute()),
+                "--migrator",
+                migrator.spec,
+                "-n",
+                "auto",
+            ]
+        )
+        status = max(status, explored)
+    return status
+
+
+def run_rehearse(args: argparse.Namespace) -> int:
+    migrator = _migrator(args)
+    result = rehearse.rehearse(args.data_dir, migrator, scratch=args.scratch, keep=args.keep)
+    rehearse.render_text(result, sys.stdout)
+    return EXIT_OK if result.ok else EXIT_FAILED

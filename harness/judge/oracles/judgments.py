@@ -1,0 +1,292 @@
+"""The judgments the rules are made of: who is in which situation, and the facts SPEC names.
+
+Each rule in ``rules.py`` is a short composition of these, so "untouched", "error reported"
+or "migration finished" mean the same thing in every rule that says them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from harness.judge.snapshot import DbState, Snapshot, UserState, entry_changes
+from harness.judge.verdict import Verdict
+from harness.run.process import RunResult
+from migrator import layout
+
+# ---------------------------------------------------------------------------------------------
+# Who is in which situation (SPEC's "situation" column), read off the snapshot before a run.
+# A scenario that knows better (it built the tree) passes users= explicitly.
+
+
+def registered(snap: Snapshot, uid: str) -> bool:
+    return uid in snap.system.users
+
+
+def legacy_users(snap: Snapshot) -> list[str]:
+    """R1: a sound peek.db, no new DB, and a users row."""
+    return [
+        uid
+        for uid, u in sorted(snap.users.items())
+        if u.old_db and u.old_db.sound and u.new_db is None and registered(snap, uid)
+    ]
+
+
+def migrated_users(snap: Snapshot) -> list[str]:
+    """R4: the new DB only (no peek.db, no backup, no image left behind), registered."""
+    return [
+        uid
+        for uid, u in sorted(snap.users.items())
+        if u.old_db is None
+        and u.backup is None
+        and u.new_db is not None
+        and not u.old_images
+        and registered(snap, uid)
+    ]
+
+
+def both_present_users(snap: Snapshot) -> list[str]:
+    """R5: peek.db and the new DB both exist."""
+    return [uid for uid, u in sorted(snap.users.items()) if u.old_db and u.new_db]
+
+
+def no_db_users(snap: Snapshot) -> list[str]:
+    """R6: no peek.db, no new DB, no backup."""
+    return [
+        uid
+        for uid, u in sorted(snap.users.items())
+        if u.old_db is None and u.new_db is None and u.backup is None
+    ]
+
+
+def corrupt_users(snap: Snapshot) -> list[str]:
+    """R7: a peek.db that SQLite cannot read, fails integrity_check, or has no tables."""
+    return [uid for uid, u in sorted(snap.users.items()) if u.old_db and not u.old_db.sound]
+
+
+def orphan_users(snap: Snapshot) -> list[str]:
+    """R14: a legacy-looking folder (sound peek.db, no new DB) without a users row."""
+    if snap.system.error:
+        return []
+    return [
+        uid
+        for uid, u in sorted(snap.users.items())
+        if u.old_db and u.old_db.sound and u.new_db is None and not registered(snap, uid)
+    ]
+
+
+def is_verified_copy(user: UserState) -> bool:
+    """R5: the new DB holds exactly the old DB's content (both sound)."""
+    return bool(
+        user.old_db
+        and user.new_db
+        and user.old_db.sound
+        and user.new_db.sound
+        and user.old_db.digest == user.new_db.digest
+    )
+
+
+def is_fully_migrated(snap: Snapshot, uid: str) -> bool:
+    """R11: nothing left to migrate: no peek.db or sidecar, a sound new DB, no image left in
+    the old folder, and the profile row."""
+    u = snap.users.get(uid)
+    return bool(
+        u
+        and u.old_db is None
+        and not u.old_sidecars
+        and u.new_db
+        and u.new_db.sound
+        and not u.old_images
+        and len(_default_profiles(snap, uid)) == 1
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts SPEC names, each one verdict.
+
+
+def untouched(rule: str, before: Snapshot, after: Snapshot, path: str, *, user: str | None):
+    """Same names, sizes, contents, mtimes (and modes) at ``path`` and below it."""
+    changes = entry_changes(before.under(path), after.under(path))
+    entry = before.entries.get(path)
+    what = f"{path}/ and everything in it" if entry and entry.kind == "dir" else path
+    return Verdict(
+        rule,
+        user,
+        not changes,
+        f"{what} untouched (same names, sizes, contents, mtimes)",
+        "untouched" if not changes else _count(len(changes), "entry changed", "entries changed"),
+        "\n".join(f"  {c}" for c in first(changes)),
+    )
+
+
+def mentions(output: str, uid: str) -> bool:
+    """Whether ``output`` names ``uid`` as a word (``user-1`` is not in ``user-10``)."""
+    return re.search(rf"(?<![\w-]){re.escape(uid)}(?![\w-])", output) is not None
+
+
+def error_reported(rule: str, run: RunResult, uid: str) -> Verdict:
+    """SPEC's contract (non-zero exit when a user failed) and a person's need: the output
+    names the user, so they know whose data to look at."""
+    problems = []
+    if run.exit_status == 0:
+        problems.append("exit status 0")
+    if not mentions(run.output, uid):
+        problems.append(f"the output never names {uid}")
+    return Verdict(
+        rule,
+        uid,
+        not problems,
+        f"the failure reported: non-zero exit status and {uid} named in the output",
+        "; ".join(problems) or f"exit status {run.exit_status}, {uid} named",
+    )
+
+
+def profile_row(rule: str, after: Snapshot, uid: str) -> Verdict:
+    """Exactly one profiles row (user_id, 'default', 'Default')."""
+    expected = f"one profiles row (user_id={uid!r}, slug='default', name='Default')"
+    if after.system.error:
+        return Verdict(rule, uid, False, expected, f"system.db: {after.system.error}")
+    rows = _default_profiles(after, uid)
+    if len(rows) == 1 and rows[0].name == layout.DEFAULT_PROFILE_NAME:
+        return Verdict(rule, uid, True, expected, "present")
+    found = "no such row" if not rows else f"rows: {[(r.slug, r.name) for r in rows]}"
+    return Verdict(rule, uid, False, expected, found)
+
+
+def _default_profiles(snap: Snapshot, uid: str):
+    return [p for p in snap.system.profiles_of(uid) if p.slug == layout.DEFAULT_PROFILE_SLUG]
+
+
+def same_content(rule: str, uid: str, what: str, db: DbState | None, source: DbState) -> Verdict:
+    """``db`` is sound and holds exactly ``source``'s content (rows of every table, schema)."""
+    expected = f"{what} with the old content ({_counts(source)})"
+    if db is None:
+        return Verdict(rule, uid, False, expected, f"no {what}")
+    if not db.sound:
+        return Verdict(rule, uid, False, expected, f"{db.path}: {db.error}")
+    if db.digest == source.digest:
+        return Verdict(rule, uid, True, expected, "same content")
+    missing = source.content.missing_rows(db.content)
+    if missing:
+        found = "rows missing: " + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
+    else:
+        found = "different content (extra rows or another schema)"
+    return Verdict(rule, uid, False, expected, f"{db.path}: {found}")
+
+
+def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -> Verdict:
+    """Every image in the new folder, byte-identical, and none left in the old folder."""
+    a = after.users.get(uid)
+    new = (a.new_images if a else None) or {}
+    old = (a.old_images if a else None) or {}
+    problems = []
+    missing = sorted(n for n in images if n not in new)
+    changed = sorted(n for n in images if n in new and new[n] != images[n])
+    extra = sorted(n for n in new if n not in images)
+    left = sorted(old)
+    for label, names in (
+        ("missing from the new folder", missing),
+        ("changed bytes", changed),
+        ("unexpected in the new folder", extra),
+        ("still in the old folder", left),
+    ):
+        if names:
+            problems.append(f"{label}: {', '.join(first(names))}")
+    return Verdict(
+        rule,
+        uid,
+        not problems,
+        f"{len(images)} image(s) in profiles/default/images, byte-identical, none left behind",
+        "; ".join(problems) or "all moved",
+    )
+
+
+def nothing_left_behind(rule: str, after: Snapshot, uid: str) -> Verdict:
+    """No peek.db, -wal, -shm (or -journal) in the user's folder."""
+    paths = layout.UserPaths(after.root, uid)
+    names = [p.name for p in (paths.old_db, *paths.old_sidecars()) if _exists(after, p)]
+    return Verdict(
+        rule,
+        uid,
+        not names,
+        "no peek.db, -wal, -shm left",
+        "none left" if not names else f"left: {', '.join(names)}",
+    )
+
+
+def _exists(snap: Snapshot, path) -> bool:
+    return path.relative_to(snap.root).as_posix() in snap.entries
+
+
+def migration_finished(
+    rule: str,
+    before: Snapshot,
+    after: Snapshot,
+    uid: str,
+    *,
+    source: DbState,
+    profile: bool = True,
+) -> list[Verdict]:
+    """R1's outcome for one user: new DB and backup with ``source``'s content, images moved,
+    profile row (unless ``profile`` is False: an orphan cannot have one), nothing left."""
+    a = after.users.get(uid)
+    verdicts = [
+        same_content(rule, uid, "new DB", a.new_db if a else None, source),
+        images_moved(rule, after, uid, before.users[uid].images),
+        same_content(rule, uid, "backup", a.backup if a else None, source),
+        nothing_left_behind(rule, after, uid),
+    ]
+    if profile:
+        verdicts.append(profile_row(rule, after, uid))
+    return verdicts
+
+
+def untouched_or_finished(
+    rule: str,
+    before: Snapshot,
+    after: Snapshot,
+    uid: str,
+    *,
+    profile: bool = True,
+) -> tuple[bool, list[Verdict]]:
+    """R8/R14: the user is either exactly as before or completely migrated; a user in
+    between is the half migration SPEC forbids. Returns (left untouched, verdicts); whether
+    an error must be reported is the caller's rule."""
+    same = untouched(rule, before, after, uid, user=uid)
+    if same.ok:
+        return True, [same]
+    source = before.users[uid].live
+    assert source is not None, f"{uid} has no sound DB to migrate"
+    finished = migration_finished(rule, before, after, uid, source=source, profile=profile)
+    if all(v.ok for v in finished):
+        return False, finished
+    half = Verdict(
+        rule,
+        uid,
+        False,
+        "the user untouched or completely migrated, never half",
+        "half migrated: " + "; ".join(v.found for v in finished if not v.ok),
+        same.details,
+    )
+    return False, [half, *finished]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small formatting helpers.
+
+LIMIT = 10  # names per list in a verdict; the rest is counted
+
+
+def first(items: Iterable) -> list[str]:
+    items = [str(i) for i in items]
+    return items if len(items) <= LIMIT else [*items[:LIMIT], f"... {len(items) - LIMIT} more"]
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _counts(db: DbState) -> str:
+    counts = db.content.row_counts if db.content else {}
+    return ", ".join(f"{t} {n}" for t, n in sorted(counts.items()) if t != "sqlite_sequence")

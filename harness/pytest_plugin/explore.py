@@ -1,0 +1,247 @@
+"""pytest's side of the fault explorer: options, the ``explore_large`` marker, the results.
+
+A thin skin over :mod:`harness.explore.engine`, loaded next to
+``harness.pytest_plugin.scenarios``. It adds:
+
+- ``--effects LIST`` (``EIO,ENOSPC,...``, ``kill`` or ``all``), ``--explore-tree SPEC``
+  (a TreeSpec JSON file, or the JSON itself), ``--explore-backend syscall|inprocess``,
+  ``--explore-every-write``: what ``scenarios/test_faults_explore.py`` explores;
+- ``--explore-large`` and the ``explore_large`` marker: the exhaustive explorations of
+  bigger trees run only when asked for (minutes);
+- ``--explore-json PATH``: every case's result, folded per exploration into
+  :class:`~harness.explore.results.ExploreReport` JSON (what ``migration-kit explore`` reads);
+- an exploration summary (failing cases and their replay commands) in the terminal.
+
+Results reach the controller the way the scenarios' do: each case test puts its
+:class:`~harness.explore.results.CaseResult` (JSON) in ``user_properties``, which
+pytest-xdist carries from the worker to the controller's reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.spec import TreeSpec
+from fixtures.validate import SpecError
+from harness.explore import engine as explore
+from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+
+MARKER = "explore_large"
+LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
+CASE_PROPERTY = "mk_explore_case"  # a CaseResult as JSON
+TARGET_PROPERTY = "mk_explore_target"  # the exploration and its fault-free run's verdicts
+_BASELINES = pytest.StashKey[dict[explore.Exploration, explore.Baseline]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("migration-kit explore", "migration-kit fault exploration")
+    group.addoption(
+        "--effects",
+        dest="mk_effects",
+        metavar="LIST",
+        default=None,
+        help="effects to explore: errno names and/or kill, comma-separated (EIO,ENOSPC,"
+        "EACCES,EXDEV,kill), or 'all'; default: the scenario's own choice",
+    )
+    group.addoption(
+        "--explore-tree",
+        dest="mk_explore_tree",
+        metavar="SPEC",
+        default=None,
+        help="the tree to explore: a TreeSpec JSON file or the JSON text "
+        "(default: harness.explore.engine.DEFAULT_TREE)",
+    )
+    group.addoption(
+        "--explore-backend",
+        dest="mk_explore_backend",
+        choices=explore.BACKENDS,
+        default=None,
+        help="syscall (strace; any migrator process) or inprocess (py: migrators, fast); "
+        "default: the scenario's choice (syscall, or inprocess for py: property runs)",
+    )
+    group.addoption(
+        "--explore-every-write",
+        dest="mk_explore_every_write",
+        action="store_true",
+        help="make every write a case, not only the first of each run of writes to a file",
+    )
+    group.addoption(
+        "--explore-every-kill",
+        dest="mk_explore_every_kill",
+        action="store_true",
+        help="also kill before operations that change nothing on disk (fsyncs, failed "
+        "calls), which the default suite leaves out as repeats of the next kill",
+    )
+    group.addoption(
+        "--explore-large",
+        dest="mk_explore_large",
+        action="store_true",
+        help=f"also run the tests marked {MARKER} (every effect on bigger trees)",
+    )
+    group.addoption(
+        "--explore-json",
+        dest="mk_explore_json",
+        metavar="PATH",
+        default=None,
+        help="write each exploration's report (every case, verdicts, losses, replays) to PATH",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}: {LARGE_REASON}")
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        config.pluginmanager.register(ExploreRecorder(config), "migration-kit-explore")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("mk_explore_large"):
+        return
+    skip = pytest.mark.skip(reason=LARGE_REASON)
+    for item in items:
+        if item.get_closest_marker(MARKER) is not None:
+            item.add_marker(skip)
+
+
+def load_tree(text: str) -> TreeSpec:
+    """A TreeSpec from ``--explore-tree``/``--tree``: JSON text, or the path of a JSON file."""
+    source = text if text.lstrip().startswith("{") else Path(text).read_text(encoding="utf-8")
+    return TreeSpec.from_json(source)
+
+
+def exploration_from_config(
+    config: pytest.Config,
+    *,
+    effects: tuple[str, ...] | None = None,
+    distinct_kills: bool = False,
+) -> explore.Exploration:
+    """The exploration the options ask for; ``effects`` and ``distinct_kills`` are the
+    scenario's default choices (``--effects`` and ``--explore-every-kill`` override them).
+
+    The tree is ``--explore-tree`` or :data:`harness.explore.engine.DEFAULT_TREE`, regenerated from
+    ``--mk-seed`` (the plugin's) when given, as every scenario's trees are.
+    """
+    try:
+        text = config.getoption("mk_explore_tree", None)
+        tree = load_tree(text) if text else explore.DEFAULT_TREE
+        effects_text = config.getoption("mk_effects", None)
+        return explore.Exploration(
+            migrator=_migrator_spec(config),
+            tree=seeded(config, tree),
+            backend=config.getoption("mk_explore_backend", None) or "syscall",
+            effects=explore.parse_effects(effects_text) if effects_text else effects,
+            every_write=bool(config.getoption("mk_explore_every_write", False)),
+            distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
+        )
+    except (OSError, SpecError, TypeError, explore.ExploreError) as exc:
+        raise pytest.UsageError(f"exploration options: {exc}") from None
+
+
+def seeded(config: pytest.Config, tree: TreeSpec) -> TreeSpec:
+    """``tree`` generated from ``--mk-seed`` when that option is given."""
+    seed = config.getoption("mk_seed", None)
+    return tree if seed is None else dataclasses.replace(tree, seed=seed)
+
+
+def _migrator_spec(config: pytest.Config) -> str:
+    spec = config.getoption("mk_migrator", None)
+    return spec.strip() if spec else explore.DEFAULT_MIGRATOR
+
+
+def baseline_for(config: pytest.Config, exploration: explore.Exploration) -> explore.Baseline:
+    """The exploration's baseline, once per process (and once on disk for all of them)."""
+    known = config.stash.setdefault(_BASELINES, {})
+    if exploration not in known:
+        known[exploration] = explore.baseline(exploration)
+    return known[exploration]
+
+
+def case_params(config: pytest.Config, exploration: explore.Exploration) -> list[Any]:
+    """One ``pytest.param((exploration, case), id=...)`` per case, the same in every worker.
+
+    Where the backend cannot run (no strace, ptrace denied) a single skipped param says why.
+    """
+    available = explore.backend_available(exploration.backend)
+    if not available:
+        reason = f"{available.backend} fault backend unavailable: {available.reason}"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="unavailable")]
+    base = baseline_for(config, exploration)
+    return [pytest.param((exploration, c), id=f"{c.index}-{c.effect}") for c in base.cases()]
+
+
+def record(item: pytest.Item, base: explore.Baseline, result: CaseResult) -> None:
+    """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
+    target = {
+        "target": base.exploration.target(),
+        "baseline": [verdict_to_dict(v) for v in base.verdicts],
+        "not_explored": base.not_explored(),
+    }
+    item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
+    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+
+
+class ExploreRecorder:
+    """The controller's side: folds case results into reports, writes and prints them."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.targets: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, dict[str, CaseResult]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        props = dict(report.user_properties)
+        if CASE_PROPERTY not in props:
+            return
+        target = json.loads(props[TARGET_PROPERTY])
+        key = json.dumps(target["target"], sort_keys=True)
+        self.targets[key] = target
+        result = CaseResult.from_dict(json.loads(props[CASE_PROPERTY]))
+        self.results.setdefault(key, {})[result.case.id] = result
+
+    def reports(self) -> list[ExploreReport]:
+        return [
+            ExploreReport(
+                target=t["target"],
+                baseline=tuple(verdict_from_dict(v) for v in t["baseline"]),
+                results=tuple(
+                    sorted(
+                        self.results.get(key, {}).values(),
+                        key=lambda r: (r.case.index, r.case.effect),
+                    )
+                ),
+                not_explored=t["not_explored"],
+            )
+            for key, t in self.targets.items()
+        ]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        path = self.config.getoption("mk_explore_json")
+        if path:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = [json.loads(r.to_json()) for r in self.reports()]
+            target.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.config.getoption("mk_no_summary", False):  # `migration-kit explore` prints it
+            return
+        for report in self.reports():
+            if report.exit_status == 0 and not terminalreporter.verbosity > 0:
+                line = report.render().splitlines()[-1]
+                terminalreporter.write_line(f"fault exploration: {line}")
+                continue
+            terminalreporter.write_sep("=", "fault exploration")
+            for line in report.render().splitlines():
+                terminalreporter.write_line(line)
+
+
+def load_reports(path: Path) -> list[ExploreReport]:
+    """The reports ``--explore-json`` wrote."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [ExploreReport.from_json(json.dumps(r)) for r in data]

@@ -1,0 +1,283 @@
+"""The kit's pytest plugin (loaded through the ``pytest11`` entry point).
+
+A thin skin over objects that work without pytest: ``fixtures.factory.TreeFactory`` makes
+data trees, ``harness.scenario.Trial`` runs and judges a migrator, ``harness.report`` folds
+and renders results. Other parts of the kit add their fixtures, options and reports here.
+
+What this file adds for the scenarios (``pytest --pyargs scenarios``):
+
+- options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``,
+  ``--field-dir DIR`` and ``--desktop-migrator SPEC``;
+- a marker per checklist item (``harness.report.items``) and ``large``;
+- fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
+  which skip with the backend's reason where it cannot run);
+- per test, the seed and the replay command (and, on failure, the rules and users a
+  ``RuleBroken`` named) in ``report.user_properties``, so they reach the xdist controller;
+- on the controller, the seed's checklist in the terminal summary and the JSON results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.factory import TreeFactory
+from fixtures.manifest import Manifest
+from fixtures.spec import TreeSpec
+from harness.faults import mounts, strace
+from harness.pytest_plugin import results as res
+from harness.report.checklist import ChecklistRun, checklist_lines
+from harness.report.items import ALL_ITEMS
+from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
+from harness.scenario import Trial, replay_command
+from harness.scenario.replay_command import pythonpath_for
+
+MakeTree = Callable[[TreeSpec], tuple[Path, Manifest]]
+
+@pytest.fixture(scope="session")
+def tree_factory() -> TreeFactory:
+    """One factory per session; its cache ($MIGRATION_KIT_CACHE or ~/.cache/migration-kit) is
+    shared by xdist workers, who build each tree once between them."""
+    return TreeFactory()
+
+
+@pytest.fixture
+def make_tree(tree_factory: TreeFactory, tmp_path: Path) -> MakeTree:
+    """``make_tree(spec) -> (data_dir, manifest)``: a private copy of the tree, under tmp_path."""
+    count = 0
+
+    def make(spec: TreeSpec) -> tuple[Path, Manifest]:
+        nonlocal count
+        count += 1
+        return tree_factory.make(spec, tmp_path / f"tree{count}")
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
+# The scenarios: options, markers, the migrator and the trial.
+
+DEFAULT_SEED = 0
+MIGRATOR_KEY = pytest.StashKey[Migrator]()
+REPLAY_KEY = pytest.StashKey[str | None]()
+LARGE_REASON = "a > 100 MB tree: run with --large (pytest) or `migration-kit checklist --large`"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("migration-kit", "migration-kit scenarios")
+    group.addoption(
+        "--migrator",
+        dest="mk_migrator",
+        metavar="SPEC",
+        default=None,
+        help=f"the migrator the scenarios judge: 'py:package.module:function' or "
+        f"'cmd:<shell command>' (may use {{data_dir}}); default {DEFAULT_MIGRATOR}",
+    )
+    group.addoption(
+        "--large",
+        dest="mk_large",
+        action="store_true",
+        help="also run the scenarios marked 'large' (> 100 MB trees, minutes)",
+    )
+    group.addoption(
+        "--mk-seed",
+        dest="mk_seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"generate every scenario's trees from seed N (default {DEFAULT_SEED}); "
+        "a failure prints the seed it used",
+    )
+    group.addoption(
+        "--checklist-json",
+        dest="mk_checklist_json",
+        metavar="PATH",
+        default=None,
+        help="write every test's outcome, rules broken, seed and replay command to PATH",
+    )
+    group.addoption(
+        "--field-dir",
+        dest="mk_field_dir",
+        metavar="DIR",
+        default=None,
+        help="field specs (migration-kit capture) that scenarios/test_field.py replays as "
+        "regression scenarios; default $MIGRATION_KIT_FIELD_DIR, else scenarios/field/",
+    )
+    group.addoption(
+        "--desktop-migrator",
+        dest="mk_desktop_migrator",
+        metavar="SPEC",
+        default=None,
+        help="the desktop (or mobile) migrator scenarios/test_desktop.py holds to the "
+        "non-destructive rules; default $MIGRATION_KIT_DESKTOP_MIGRATOR, else the reference",
+    )
+    group.addoption(  # for `migration-kit checklist`, which prints the checklist itself
+        "--no-checklist-summary",
+        dest="mk_no_summary",
+        action="store_true",
+        help=argparse.SUPPRESS,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for item in ALL_ITEMS:
+        config.addinivalue_line(
+            "markers",
+            f"{item.marker}: checklist item {item.number}, {item.text} ({', '.join(item.rules)})",
+        )
+    config.addinivalue_line("markers", f"{res.LARGE}: {LARGE_REASON}")
+    try:
+        config.stash[MIGRATOR_KEY] = parse_migrator(config.getoption("mk_migrator"))
+    except MigratorSpecError as exc:
+        raise pytest.UsageError(f"--migrator: {exc}") from None
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
+        config.pluginmanager.register(ChecklistRecorder(config), "migration-kit-checklist")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("mk_large"):
+        return
+    skip = pytest.mark.skip(reason=LARGE_REASON)
+    for item in items:
+        if item.get_closest_marker(res.LARGE) is not None:
+            item.add_marker(skip)
+
+
+def scenario_seed(config: pytest.Config) -> int:
+    seed = config.getoption("mk_seed")
+    return DEFAULT_SEED if seed is None else seed
+
+
+def replay_for(item: pytest.Item) -> str | None:
+    """The command that reruns exactly ``item`` with the same migrator and seed (made once
+    per test: the ``trial`` fixture and each phase's report ask for it)."""
+    if REPLAY_KEY not in item.stash:
+        item.stash[REPLAY_KEY] = _replay_command(item)
+    return item.stash[REPLAY_KEY]
+
+
+def _replay_command(item: pytest.Item) -> str | None:
+    module = getattr(item, "module", None)
+    if module is None or "::" not in item.nodeid:
+        return None
+    migrator = item.config.stash[MIGRATOR_KEY]
+    return replay_command(
+        module=module.__name__,
+        test=item.nodeid.split("::", 1)[1],
+        migrator=migrator.spec,
+        seed=scenario_seed(item.config),
+        large=item.get_closest_marker(res.LARGE) is not None,
+        pythonpath=pythonpath_for(migrator),
+    )
+
+
+@pytest.fixture(scope="session")
+def migrator(pytestconfig: pytest.Config) -> Migrator:
+    """The migrator under test (``--migrator``; the reference migrator by default)."""
+    return pytestconfig.stash[MIGRATOR_KEY]
+
+
+@pytest.fixture(scope="session")
+def mk_seed(pytestconfig: pytest.Config) -> int:
+    """The seed every scenario tree is generated from (``--mk-seed``, default 0)."""
+    return scenario_seed(pytestconfig)
+
+
+@pytest.fixture
+def trial(
+    request: pytest.FixtureRequest,
+    migrator: Migrator,
+    tree_factory: TreeFactory,
+    tmp_path: Path,
+    mk_seed: int,
+) -> Trial:
+    """A ``Trial`` for this test: trees under tmp_path, the session's seed, its replay."""
+    return Trial(migrator, tree_factory, tmp_path, seed=mk_seed, replay=replay_for(request.node))
+
+
+@pytest.fixture(scope="session")
+def needs_mounts() -> None:
+    """Skip, with the reason, where tmpfs mounts are not permitted (not root, a container)."""
+    available = mounts.backend_available()
+    if not available:
+        pytest.skip(f"real-disk backend unavailable: {available.reason}")
+
+
+@pytest.fixture(scope="session")
+def needs_strace() -> None:
+    """Skip, with the reason, where strace cannot inject faults (missing, ptrace denied)."""
+    available = strace.backend_available()
+    if not available:
+        pytest.skip(f"syscall backend unavailable: {available.reason}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Put the seed, the replay command and what a ``RuleBroken`` named on the report.
+
+    ``user_properties`` is what pytest-xdist carries from a worker to the controller; a new
+    list per report, because pytest shares the item's list between its phases' reports.
+    """
+    report = yield
+    if res.checklist_markers(item.keywords):
+        props = [(res.SEED, scenario_seed(item.config)), (res.REPLAY, replay_for(item))]
+        if call.excinfo is not None:
+            props += res.broken_properties(call.excinfo.value)
+        report.user_properties = [*report.user_properties, *props]
+    return report
+
+
+class ChecklistRecorder:
+    """The controller's side: collects every test's reports, writes the JSON, prints the
+    checklist. Registered only where reports end up (never on an xdist worker)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.reports: dict[str, list[Any]] = {}
+        self.start = time.monotonic()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.start = time.monotonic()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.reports.setdefault(report.nodeid, []).append(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.reports.setdefault(report.nodeid, []).append(report)
+
+    def run(self) -> ChecklistRun:
+        results = tuple(res.fold(nodeid, reps) for nodeid, reps in self.reports.items())
+        spec = self.config.stash[MIGRATOR_KEY].spec
+        return ChecklistRun(spec, time.monotonic() - self.start, results)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        path = self.config.getoption("mk_checklist_json")
+        if path:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(self.run().to_json(), encoding="utf-8")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        run = self.run()
+        if self.config.getoption("mk_no_summary") or not any(r.markers for r in run.results):
+            return
+        terminalreporter.write_sep("=", "server migration checklist")
+        for line in checklist_lines(run, replays=True):
+            terminalreporter.write_line(line, **_markup(line))
+
+
+def _markup(line: str) -> dict[str, bool]:
+    text = line.lstrip()
+    if text.startswith("[x]") or text.startswith("PASSED"):
+        return {"green": True}
+    if "FAILED" in text:
+        return {"red": True, "bold": True}
+    if text.startswith("[-]"):
+        return {"yellow": True}
+    return {}

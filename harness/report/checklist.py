@@ -1,0 +1,285 @@
+"""The checklist's results as data, and the two ways a person reads them.
+
+``ScenarioResult`` is one scenario's outcome as the plugin records it; ``ChecklistRun`` is a
+whole run, in the ``--checklist-json`` format other tools parse (keep it stable):
+
+    {"migrator": str, "duration_s": float,
+     "results": [{"nodeid": str, "outcome": "passed"|"failed"|"skipped"|"error",
+                  "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
+                  "seed": int|null, "replay": str|null, "message": str}]}
+
+``item_outcomes`` folds scenarios into the seed's checklist items (by their markers);
+``checklist_lines`` renders them for a terminal and ``markdown`` for a report file. The pytest
+plugin and ``migration-kit checklist`` both render through here, so they always agree.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.judge.verdict import rule_text
+from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
+
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One test's outcome, with what a person needs to act on a failure."""
+
+    nodeid: str
+    outcome: str  # one of OUTCOMES; "error": setup or teardown failed
+    markers: tuple[str, ...] = ()  # the checklist markers on the test
+    items: tuple[int, ...] = ()  # their checklist item numbers
+    rules_broken: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()  # users named by the broken verdicts
+    seed: int | None = None
+    replay: str | None = None
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "error")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "markers": list(self.markers),
+            "items": list(self.items),
+            "rules_broken": list(self.rules_broken),
+            "users": list(self.users),
+            "seed": self.seed,
+            "replay": self.replay,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ScenarioResult:
+        return cls(
+            nodeid=data["nodeid"],
+            outcome=data["outcome"],
+            markers=tuple(data["markers"]),
+            items=tuple(data["items"]),
+            rules_broken=tuple(data["rules_broken"]),
+            users=tuple(data["users"]),
+            seed=data["seed"],
+            replay=data["replay"],
+            message=data["message"],
+        )
+
+
+@dataclass(frozen=True)
+class ChecklistRun:
+    """A whole run of the scenarios against one migrator."""
+
+    migrator: str
+    duration_s: float
+    results: tuple[ScenarioResult, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed for r in self.results)
+
+    @property
+    def outside_items(self) -> list[ScenarioResult]:
+        """Failures that belong to no checklist item: a scenario module that could not be
+        collected, or a test without a checklist marker."""
+        return [r for r in self.results if r.failed and not r.items]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({r.seed for r in self.results if r.seed is not None})
+
+    def to_json(self) -> str:
+        data = {
+            "migrator": self.migrator,
+            "duration_s": round(self.duration_s, 3),
+            "results": [r.to_dict() for r in self.results],
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ChecklistRun:
+        data = json.loads(text)
+        results = tuple(ScenarioResult.from_dict(r) for r in data["results"])
+        return cls(data["migrator"], float(data["duration_s"]), results)
+
+    @classmethod
+    def load(cls, path: Path) -> ChecklistRun:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One checklist item: its scenarios folded into passed, failed, skipped or not run."""
+
+    item: ChecklistItem
+    scenarios: tuple[ScenarioResult, ...]
+
+    @property
+    def status(self) -> str:
+        if not self.scenarios:
+            return "not run"
+        if any(s.failed for s in self.scenarios):
+            return "failed"
+        if any(s.outcome == "passed" for s in self.scenarios):
+            return "passed"
+        return "skipped"
+
+    @property
+    def rules_broken(self) -> tuple[str, ...]:
+        rules = (r for s in self.scenarios for r in s.rules_broken)
+        return tuple(sorted(set(rules), key=_rule_order))
+
+    @property
+    def box(self) -> str:
+        return {"passed": "[x]", "skipped": "[-]"}.get(self.status, "[ ]")
+
+    def summary(self) -> str:
+        """``passed (3 scenarios)``, ``FAILED: R1, R9 (2 of 5 scenarios)``, ``skipped: why``."""
+        n = len(self.scenarios)
+        counts = {o: sum(s.outcome == o for s in self.scenarios) for o in OUTCOMES}
+        if self.status == "not run":
+            return "not run"
+        if self.status == "skipped":
+            return f"skipped: {_first_line(self.scenarios[0].message)}"
+        if self.status == "passed":
+            extra = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+            return f"passed ({_plural(n, 'scenario')}{extra})"
+        bad = counts["failed"] + counts["error"]
+        what = ", ".join(self.rules_broken) or "errors, no rule judged"
+        return f"FAILED: {what} ({bad} of {_plural(n, 'scenario')})"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _rule_order(rule: str) -> tuple[int, str]:
+    return (int(rule[1:]), rule) if rule[:1] == "R" and rule[1:].isdigit() else (999, rule)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def item_outcomes(
+    results: Iterable[ScenarioResult], items: Sequence[ChecklistItem] = ALL_ITEMS
+) -> list[ItemOutcome]:
+    """Every item, with the scenarios that carry its marker (a scenario may serve several)."""
+    results = list(results)
+    return [
+        ItemOutcome(item, tuple(r for r in results if item.marker in r.markers)) for item in items
+    ]
+
+
+def checklist_lines(run: ChecklistRun, *, replays: bool = False) -> list[str]:
+    """The seed's checklist, items 1-10 then the items beyond it, one line each; with
+    ``replays``, each failed scenario and its replay command under its item."""
+    outcomes = {o.item.number: o for o in item_outcomes(run.results)}
+    width = max(len(i.text) for i in ALL_ITEMS)
+    lines = [f"migrator: {run.migrator}" + _seed_note(run)]
+    for title, items in (("Testing Checklist", ITEMS), ("Beyond the checklist", BEYOND)):
+        lines.append(f"{title}:")
+        for item in items:
+            o = outcomes[item.number]
+            lines.append(f"  {o.box} {item.number:>2}. {item.text:<{width}}  {o.summary()}")
+            if replays:
+                for s in (s for s in o.scenarios if s.failed):
+                    rules = f" ({', '.join(s.rules_broken)})" if s.rules_broken else ""
+                    lines.append(f"        {s.nodeid}{rules}")
+                    if s.replay:
+                        lines.append(f"          replay: {s.replay}")
+    if run.outside_items:
+        lines.append("Failures outside the checklist's items:")
+        lines += [f"  [!] {r.nodeid}: {_first_line(r.message)}" for r in run.outside_items]
+    lines.append(verdict_line(run))
+    return lines
+
+
+def _seed_note(run: ChecklistRun) -> str:
+    return f", seed {', '.join(map(str, run.seeds))}" if run.seeds else ""
+
+
+def verdict_line(run: ChecklistRun) -> str:
+    """The last line: which items failed, or that every item that ran passed."""
+    outcomes = item_outcomes(run.results, ITEMS)
+    failed = [o.item.number for o in item_outcomes(run.results) if o.status == "failed"]
+    outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
+    if failed:
+        extra = f"; {outside}" if run.outside_items else ""
+        return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}"
+    if run.outside_items:
+        return f"FAILED: {outside}"
+    done = sum(o.status == "passed" for o in outcomes)
+    return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails"
+
+
+def markdown(run: ChecklistRun) -> str:
+    """The report file: a table of items, then per item its scenarios, rules and replays."""
+    outcomes = item_outcomes(run.results)
+    counts = {o: sum(r.outcome == o for r in run.results) for o in OUTCOMES}
+    out = [
+        "# Server migration checklist",
+        "",
+        f"- Migrator: `{run.migrator}`",
+        "- Result: **{}**:{}".format(*verdict_line(run).split(":", 1)),
+        "- Scenarios: "
+        + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        + f" in {run.duration_s:.1f} s",
+    ]
+    if run.seeds:
+        seeds = ", ".join(map(str, run.seeds))
+        out.append(f"- Seed: {seeds} (`--mk-seed N` regenerates the same trees)")
+    out += ["", "| # | Item | Result | Rules broken |", "|---|---|---|---|"]
+    for o in outcomes:
+        out.append(
+            f"| {o.item.number} | {_cell(o.item.text)} | {_cell(o.summary())} "
+            f"| {', '.join(o.rules_broken)} |"
+        )
+    for o in outcomes:
+        out += ["", *_item_section(o, run.migrator)]
+    if run.outside_items:
+        out += ["", "## Failures outside the checklist's items"]
+        for r in run.outside_items:
+            out += ["", f"`{r.nodeid}` ({r.outcome}):", "", "```text", r.message.strip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
+    item = o.item
+    out = [f"## {item.number}. {item.text}", ""]
+    out.append(f"Result: **{o.summary()}**. Rules judged: {', '.join(item.rules)}.")
+    large = ["--large"] if any("large" in s.markers for s in o.scenarios) else []
+    rerun = shlex.join(["migration-kit", "checklist", "--migrator", migrator, *large])
+    rerun += f" -m {item.marker}"
+    out += ["", f"Run this item alone: `{rerun}`"]
+    if o.rules_broken:
+        out += ["", "Rules broken:", ""]
+        out += [f"- {rule_text(r)}" for r in o.rules_broken]
+    if not o.scenarios:
+        return out
+    out += ["", "| Scenario | Outcome | Rules broken | Users |", "|---|---|---|---|"]
+    for s in o.scenarios:
+        out.append(
+            f"| `{_cell(s.nodeid)}` | {s.outcome} | {', '.join(s.rules_broken)} "
+            f"| {_cell(', '.join(s.users))} |"
+        )
+    failed = [s for s in o.scenarios if s.failed]
+    skipped = [s for s in o.scenarios if s.outcome == "skipped"]
+    for s in failed:
+        out += ["", f"`{s.nodeid}`:", "", "```text", s.message.strip() or "(no message)", "```"]
+        if s.replay:
+            out += ["", "Replay:", "", "```sh", s.replay, "```"]
+    for s in skipped:
+        out += ["", f"`{s.nodeid}` skipped: {_first_line(s.message)}"]
+    return out
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,339 @@
+"""Migrators under test, and SPEC's external contract for running them.
+
+A migrator is named by a spec string, the same in the CLI, the pytest option and a replay line:
+
+- ``py:package.module:function``: a callable ``f(data_dir: Path, *, dry_run: bool)`` that raises
+  on failure. It runs in a child process (``python -m harness.run.pyrunner``) so that its crash,
+  memory and output are its own; ``inprocess=True`` calls it in this process instead, for
+  fast runs and in-process fault injection.
+- ``cmd:<shell command>``: run by ``/bin/sh -c``; ``{data_dir}`` is replaced by the
+  shell-quoted absolute path of the tree.
+
+Either way the process sees exactly SPEC's environment: ``DATA_DIR`` (absolute),
+``MIGRATION_DRY_RUN=true`` only for a dry run and ``MIGRATION_BACKUP_GRACE_DAYS`` only when a
+grace period is given; both are removed from the inherited environment otherwise, so a
+variable left in the developer's shell cannot turn a real run into a dry run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shlex
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.run.process import RunResult, replay_line, run_process
+from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
+
+__all__ = [
+    "DEFAULT_MIGRATOR",
+    "CommandMigrator",
+    "Migrator",
+    "MigratorSpecError",
+    "PythonMigrator",
+    "RunResult",
+    "contract_env",
+    "parse_migrator",
+    "run_together",
+]
+
+DEFAULT_MIGRATOR = "py:migrator.server:migrate"
+DEFAULT_TIMEOUT = 600.0
+DRY_RUN_VAR = "MIGRATION_DRY_RUN"
+GRACE_VAR = "MIGRATION_BACKUP_GRACE_DAYS"
+CONTRACT_VARS = ("DATA_DIR", DRY_RUN_VAR, GRACE_VAR)
+ACCEPTED = "'py:package.module:function' or 'cmd:<shell command>' (may use {data_dir})"
+
+
+class MigratorSpecError(ValueError):
+    """A migrator spec string that names no runnable migrator."""
+
+
+class Migrator(Protocol):
+    """Anything the harness can run on a data dir."""
+
+    @property
+    def spec(self) -> str: ...
+
+    def run(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> RunResult: ...
+
+
+def contract_env(
+    data_dir: Path,
+    *,
+    dry_run: bool,
+    grace_days: float | None,
+    extra: Mapping[str, str] | None = None,
+) -> tuple[dict[str, str], dict[str, str], tuple[str, ...]]:
+    """The child's environment per SPEC: (full env, the variables set, the variables unset).
+
+    ``extra`` adds variables (a fault plan's, say) but may not set the contract's own: a
+    dry run or a grace period is a parameter of the run, not an accident of the environment.
+    """
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & set(CONTRACT_VARS))
+    if clash:
+        raise ValueError(f"set {', '.join(clash)} through dry_run=/grace_days=, not env=")
+    chosen = {"DATA_DIR": os.path.abspath(data_dir), **extra}
+    if dry_run:
+        chosen[DRY_RUN_VAR] = "true"
+    if grace_days is not None:
+        chosen[GRACE_VAR] = f"{grace_days:g}"
+    unset = tuple(v for v in (DRY_RUN_VAR, GRACE_VAR) if v not in chosen)
+    full = {k: v for k, v in os.environ.items() if k not in unset}
+    full.update(chosen)
+    return full, chosen, unset
+
+
+@dataclass(frozen=True)
+class ChildProcess:
+    """The process an adapter's ``run`` starts: its argv and full environment, and the
+    contract variables it sets and unsets (what a replay line states)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    chosen: dict[str, str]
+    unset: tuple[str, ...]
+
+    @property
+    def replay(self) -> str:
+        return replay_line(self.argv, env=self.chosen, unset=self.unset, cwd=None)
+
+
+@dataclass(frozen=True)
+class CommandMigrator:
+    """A shell command following SPEC's external contract (any language)."""
+
+    command: str
+
+    @property
+    def spec(self) -> str:
+        return f"cmd:{self.command}"
+
+    def argv(self, data_dir: Path) -> list[str]:
+        quoted = shlex.quote(os.path.abspath(data_dir))
+        return ["/bin/sh", "-c", self.command.replace("{data_dir}", quoted)]
+
+    def process(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ChildProcess:
+        """The process :meth:`run` starts with these arguments (for a tracer to start)."""
+        full, chosen, unset = contract_env(
+            data_dir, dry_run=dry_run, grace_days=grace_days, extra=env
+        )
+        return ChildProcess(self.argv(data_dir), full, chosen, unset)
+
+    def run(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> RunResult:
+        child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        return _run_child(child, command=child.argv[-1], timeout=timeout, dry_run=dry_run)
+
+
+@dataclass(frozen=True)
+class PythonMigrator:
+    """A callable ``f(data_dir, *, dry_run)`` that raises on failure."""
+
+    target: str  # "package.module:function"
+    inprocess: bool = False
+    # Where the target's top-level package was found, so that a child process imports the
+    # same code the harness resolved (a test module on pytest's sys.path, say).
+    import_root: str | None = None
+
+    @property
+    def spec(self) -> str:
+        return f"py:{self.target}"
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "harness.run.pyrunner", self.target]
+
+    def _child_env(self) -> dict[str, str]:
+        """What the child needs beyond the contract: unbuffered output, the same import path."""
+        extra = {"PYTHONUNBUFFERED": "1"}  # so stdout and stderr interleave as written
+        if self.import_root:
+            inherited = os.environ.get("PYTHONPATH")
+            extra["PYTHONPATH"] = os.pathsep.join(p for p in (self.import_root, inherited) if p)
+        return extra
+
+    def process(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ChildProcess:
+        """The process :meth:`run` starts with these arguments (for a tracer to start):
+        the contract's environment plus unbuffered output and the same import path."""
+        full, chosen, unset = contract_env(
+            data_dir,
+            dry_run=dry_run,
+            grace_days=grace_days,
+            extra={**self._child_env(), **(env or {})},
+        )
+        return ChildProcess(self.argv(), full, chosen, unset)
+
+    def run(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> RunResult:
+        if self.inprocess:
+            return self._run_here(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        return _run_child(child, command=shlex.join(child.argv), timeout=timeout, dry_run=dry_run)
+
+    def _run_here(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool,
+        grace_days: float | None,
+        env: Mapping[str, str] | None,
+    ) -> RunResult:
+        """Call the target in this process, capturing its prints and log records.
+
+        The environment is not touched (that would be global state), so ``env`` is refused
+        and ``grace_days`` reaches only a callable that takes it. ``Exception`` means the
+        migration failed (status 1), ``SystemExit`` carries its own status; anything else
+        (a fault injector's simulated kill, KeyboardInterrupt) propagates to the caller.
+        """
+        if env:
+            raise ValueError("an in-process run cannot set environment variables")
+        func = load_target(self.target)
+        grace = None if grace_days is None else float(grace_days)
+        kwargs = call_kwargs(func, dry_run=dry_run, grace_days=grace)
+        if grace_days is not None and "grace_days" not in kwargs:
+            raise ValueError(f"{self.target} takes no grace_days; run it in a child process")
+        child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days)
+        buf = io.StringIO()
+        started_at, start = time.time(), time.monotonic()
+        with _captured(buf):
+            try:
+                func(Path(os.path.abspath(data_dir)), **kwargs)
+                status = 0
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:
+                traceback.print_exc(file=buf)
+                status = 1
+        return RunResult(
+            exit_status=status,
+            output=buf.getvalue(),
+            duration_s=time.monotonic() - start,
+            peak_rss_bytes=None,
+            command=f"{self.target}({os.path.abspath(data_dir)!r}, **{kwargs!r})",
+            replay=child.replay,
+            dry_run=dry_run,
+            started_at=started_at,
+        )
+
+
+def _run_child(child: ChildProcess, *, command: str, timeout: float, dry_run: bool) -> RunResult:
+    return run_process(
+        child.argv,
+        env=child.env,
+        timeout=timeout,
+        command=command,
+        replay=child.replay,
+        dry_run=dry_run,
+    )
+
+
+@contextlib.contextmanager
+def _captured(buf: io.StringIO):
+    """Send prints and log records (INFO and up) to ``buf`` for the duration."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))  # as the child process logs
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(old_level or logging.INFO, logging.INFO))
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def _import_root(target: str) -> str | None:
+    """The sys.path entry the target's module was imported from, if it can be told."""
+    module = sys.modules.get(target.partition(":")[0])
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    path = Path(file).absolute()
+    depth = target.partition(":")[0].count(".") + (1 if path.stem == "__init__" else 0)
+    return str(path.parents[depth])
+
+
+def parse_migrator(spec: str | None = None, *, inprocess: bool = False) -> Migrator:
+    """Turn a spec string into a migrator, failing early and clearly on a bad one.
+
+    A ``py:`` target is imported now, in the harness, so that a typo is a usage error
+    before any tree is built rather than a "migration failure" inside every scenario.
+    """
+    spec = DEFAULT_MIGRATOR if spec is None else spec.strip()
+    kind, sep, rest = spec.partition(":")
+    rest = rest.strip()
+    if not sep or not rest or kind not in ("py", "cmd"):
+        raise MigratorSpecError(f"unknown migrator {spec!r}: expected {ACCEPTED}")
+    if kind == "cmd":
+        if inprocess:
+            raise MigratorSpecError(f"{spec!r}: only a py: migrator can run in-process")
+        return CommandMigrator(rest)
+    try:
+        load_target(rest)
+    except TargetError as exc:
+        raise MigratorSpecError(f"migrator {spec!r}: {exc}; expected {ACCEPTED}") from exc
+    return PythonMigrator(rest, inprocess=inprocess, import_root=_import_root(rest))
+
+
+def run_together(migrators: Sequence[Migrator], data_dir: Path, **kwargs: Any) -> list[RunResult]:
+    """Start every migrator on ``data_dir`` at once (R15) and wait for all of them.
+
+    Each run gets its own thread; a barrier releases them together so the processes really
+    overlap instead of running one after the other. Results come back in the given order.
+    """
+    barrier = threading.Barrier(len(migrators))
+
+    def start(migrator: Migrator) -> RunResult:
+        barrier.wait()
+        return migrator.run(data_dir, **kwargs)
+
+    with ThreadPoolExecutor(max_workers=len(migrators)) as pool:
+        return list(pool.map(start, migrators))
