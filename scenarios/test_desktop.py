@@ -22,7 +22,7 @@ import pytest
 
 from fixtures.desktop import PROFILE_NAMES, PROFILES_DB
 from fixtures.spec import DesktopSpec
-from harness.judge.dbcontent import open_copy
+from harness.contract.content import open_copy
 from harness.judge.snapshot import Entry, Snapshot, entry_changes
 from harness.run.adapters import Migrator, parse_migrator
 

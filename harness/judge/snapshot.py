@@ -2,10 +2,10 @@
 
 An oracle compares two snapshots, so a snapshot holds everything a rule talks about: every
 entry of the tree (symlinks recorded, never followed), the logical content of every SQLite
-file (through ``harness.judge.dbcontent``, which reads a scratch copy so no -wal/-shm appears in the
-tree), the ``users`` and ``profiles`` rows of ``system.db``, and per user where their data
-sits (old DB, new DB, backup, images). What a symlink points to outside the tree is recorded
-too, so "not followed, not touched" (R13) can be checked.
+file (through ``harness.contract.content``, which reads a scratch copy so no -wal/-shm
+appears in the tree), the ``users`` and ``profiles`` rows of ``system.db``, and per user
+where their data sits (old DB, new DB, backup, images). What a symlink points to outside
+the tree is recorded too, so "not followed, not touched" (R13) can be checked.
 
 Nothing is cached between snapshots: a cache keyed on (path, size, mtime) would trust exactly
 the metadata a broken migrator may have preserved while changing the bytes.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from harness.judge.dbcontent import DbContent, UnreadableDatabase, content_of, open_copy
+from harness.contract.content import DbContent, UnreadableDatabase, content_of, open_copy
 from migrator import layout
 
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -197,7 +197,7 @@ def plant_in_wal(db: Path, values: list[str]) -> None:
 
 def strings_in_rows(root: Path) -> set[str]:
     """Every text value of every row of every SQLite file under ``root`` (-wal included)."""
-    from harness.judge.dbcontent import UnreadableDatabase, open_copy
+    from harness.contract.content import UnreadableDatabase, open_copy
 
     found: set[str] = set()
     for dirpath, _dirs, files in os.walk(root):

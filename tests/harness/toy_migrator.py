@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness.judge.dbcontent import UnreadableDatabase, content_of, open_copy
+from harness.contract.content import UnreadableDatabase, content_of, open_copy
 from migrator import layout
 
 DEFECTS = frozenset(

@@ -1,5 +1,5 @@
 """The reference migrator on the fixture kit's trees (``fixtures.build``), judged by the
-kit's own content reader (``harness.judge.dbcontent``): a cross-check between three parts
+kit's own content reader (``harness.contract.content``): a cross-check between three parts
 written independently. Every user state the fixtures know, beside a plain legacy user."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from migrator.layout import UserPaths
 
 build = pytest.importorskip("fixtures.build", reason="the fixture kit is not importable")
 spec_mod = pytest.importorskip("fixtures.spec")
-dbcontent = pytest.importorskip("harness.judge.dbcontent")
+dbcontent = pytest.importorskip("harness.contract.content")
 
 # state -> the problem kind a correct migrator reports, or None when it must migrate.
 EXPECTED = {
