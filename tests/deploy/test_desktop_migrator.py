@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import can_deny, one_line_error, run_cli
 from fixtures.desktop import build_desktop
 from fixtures.spec import DesktopSpec
 from harness.contract.content import open_copy
 from harness.run.adapters import parse_migrator
 from migrator import desktop
 from scenarios import test_desktop as scenario
+from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
 
 
 def _rows(root: Path) -> dict[str, tuple]:

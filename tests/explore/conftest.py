@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from explore_cases import SMALL_TREE
 
 from fixtures.spec import TreeSpec
 from harness.explore import engine as explore
+from tests.explore.explore_cases import SMALL_TREE
 
 Baseline = Callable[..., explore.Baseline]
 

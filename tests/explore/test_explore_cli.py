@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from explore_cases import (
+
+from harness.explore import engine as explore
+from tests.explore.explore_cases import (
     R10_BACKUP_IN_PLACE,
     R12_NO_EXDEV_FALLBACK,
     REFERENCE,
     SMALL_TREE,
     find_case,
 )
-
-from harness.explore import engine as explore
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from explore_cases import (
+
+from fixtures.spec import TreeSpec, UserSpec
+from harness.explore import engine as explore
+from harness.explore.results import BROKEN, MISSED, OK
+from harness.faults.injection import inject
+from harness.faults.plan import parse_plan
+from harness.judge.snapshot import Snapshot
+from tests.explore.explore_cases import (
     R1_WAL_DROPPED,
     R5_BOTH_AS_MIGRATED,
     R10_BACKUP_IN_PLACE,
@@ -20,13 +27,6 @@ from explore_cases import (
     SMALL_TREE,
     find_case,
 )
-
-from fixtures.spec import TreeSpec, UserSpec
-from harness.explore import engine as explore
-from harness.explore.results import BROKEN, MISSED, OK
-from harness.faults.injection import inject
-from harness.faults.plan import parse_plan
-from harness.judge.snapshot import Snapshot
 
 pytestmark = pytest.mark.usefixtures("needs_strace")
 

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import fault_workload
 import pytest
-from fault_workload import PLAN_CASES, failures, report_lines
 
 from harness.faults.injection import InjectedRun, compile_injection, inject
 from harness.faults.plan import parse_plan
 from harness.faults.strace import TracedRun
 from harness.faults.trace import RecordedRun, Trace, TraceOp, record, trace_from_strace
+from tests.faults import fault_workload
+from tests.faults.fault_workload import PLAN_CASES, failures, report_lines
 
 pytestmark = pytest.mark.usefixtures("strace_backend")
 

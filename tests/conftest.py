@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from childrun import DO_NOTHING
+
+from tests.support.childrun import DO_NOTHING
 
 
 @pytest.fixture

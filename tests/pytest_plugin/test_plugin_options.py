@@ -7,9 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from childrun import child_pytest, run
-
 from harness.report.items import ALL_ITEMS
+from tests.support.childrun import child_pytest, run
 
 SMALL_AND_LARGE = ("--pyargs", "scenarios.test_01_small_db", "scenarios.test_02_large_db")
 KEYS = {"migrator", "duration_s", "results"}
