@@ -11,8 +11,9 @@ import pytest
 
 from conftest import REPO
 
-DEPLOY_SOURCES = sorted((REPO / "harness" / "deploy").glob("*.py")) + [
-    REPO / "harness" / "cli" / "deploy.py"
+DEPLOY_SOURCES = [
+    *sorted((REPO / "harness" / "deploy").glob("*.py")),
+    REPO / "harness" / "cli" / "deploy.py",
 ]
 
 
