@@ -20,7 +20,7 @@ from harness.run.adapters import DEFAULT_MIGRATOR
 
 
 def fixtures(size: int, users: int, repeat: int) -> list[Figure]:
-    """The fixture kit's build figures (issue 3's targets), each run ``repeat`` times.
+    """The fixture kit's build figures against its targets, each run ``repeat`` times.
 
     Each build is a fresh interpreter (``bench_fixtures.child``), so nothing is cached in
     memory and its peak RSS is its own; the realistic build and the raw insert take turns.
