@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -97,6 +98,12 @@ def _rule_key(rule: str) -> tuple[int, str]:
 
 
 # -- judging ------------------------------------------------------------------------------------
+
+
+def again_command(verb: str, path: Path, migrator: Migrator) -> str:
+    """The shell line that repeats a rehearsal or replay: every word quoted, because a
+    ``cmd:`` migrator spec is itself a shell command full of quotes and spaces."""
+    return shlex.join(["migration-kit", verb, str(path), "--migrator", migrator.spec])
 
 
 def expected_failures(before: Snapshot) -> list[str]:
@@ -311,7 +318,7 @@ def rehearse(
             copy,
             migrator,
             subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
-            again=f"migration-kit rehearse {source} --migrator '{migrator.spec}'",
+            again=again_command("rehearse", source, migrator),
             notes=notes,
         )
 
