@@ -182,16 +182,24 @@ class CaseResult:
         lines.append(f"  replay: {self.replay}")
         return "\n".join(lines)
 
-    def error(self) -> AssertionError:
+    def error(
+        self, *, seed: int | None = None, context: Sequence[tuple[str, str]] = ()
+    ) -> AssertionError:
         """The failure a test raises: ``RuleBroken`` with every block, or a plain assertion
-        for a missed case (nothing was proved, which must not pass silently)."""
-        context = [("Case", self.case.describe()), ("Fault", self.fault), *self.blocks]
+        for a missed case (nothing was proved, which must not pass silently). ``seed`` and
+        ``context`` (more titled blocks) are what the caller knows beyond the case: a
+        checklist scenario adds its fault site, its tree and its own replay command."""
+        blocks = [("Case", self.case.describe()), ("Fault", self.fault), *self.blocks]
         if self.lost:
-            context.append(("What was lost", "\n".join(x.describe() for x in self.lost)))
+            blocks.append(("What was lost", "\n".join(x.describe() for x in self.lost)))
+        blocks += context
         if self.outcome == MISSED or not any(not v.ok for v in self.verdicts):
-            text = "\n".join(f"{t}\n{'-' * len(t)}\n{b}" for t, b in context)
-            return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}")
-        return RuleBroken(self.verdicts, output=self.output, replay=self.replay, context=context)
+            text = "\n".join(f"{t}\n{'-' * len(t)}\n{b}" for t, b in blocks)
+            seed_line = "" if seed is None else f"\nseed: {seed}"
+            return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}{seed_line}")
+        return RuleBroken(
+            self.verdicts, output=self.output, seed=seed, replay=self.replay, context=blocks
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

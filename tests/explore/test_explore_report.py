@@ -101,6 +101,15 @@ def test_a_broken_case_raises_rule_broken_and_a_missed_one_an_assertion() -> Non
     assert "landed on the target" in str(missed) and REPLAY in str(missed)
 
 
+def test_a_caller_adds_its_seed_and_blocks_to_the_failure() -> None:
+    """A checklist scenario running an explorer case names its site, tree and replay too."""
+    more = [("Site", "the first rename of ann"), ("Replay the scenario", "pytest --pyargs x")]
+    for outcome, ok in ((BROKEN, False), (MISSED, True)):
+        text = str(_result(outcome, ok=ok).error(seed=7, context=more))
+        assert "the first rename of ann" in text and "pytest --pyargs x" in text
+        assert "seed: 7" in text and REPLAY in text
+
+
 def test_an_unknown_outcome_is_refused() -> None:
     with pytest.raises(ValueError, match="outcome"):
         CaseResult(CASE, "fine", (), REPLAY)
