@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from fixtures.build import remove_tree
 from fixtures.cache import copy_tree
 from harness.deploy.capture import inside
 from harness.judge import oracles
@@ -38,6 +37,7 @@ from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import RULES, RuleBroken, Verdict
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
+from harness.store.scratch import remove_tree
 from migrator import datadir, fsops
 
 # The migration writes about one more copy of every database (the backups) plus a working
