@@ -23,14 +23,13 @@ lost content; 2 usage (bad migrator, tree, effect or case; a backend that cannot
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from fixtures.validate import SpecError
-from harness.cli.checklist import child_env, plugin_args
+from harness.cli.child_pytest import run_pytest
 from harness.explore.backends import backend_available
 from harness.explore.baseline import Baseline, baseline
 from harness.explore.cases import run_case
@@ -210,16 +209,15 @@ def _run_here(base: Baseline, cases: list) -> ExploreReport:
     return base.report(results)
 
 
-def child_argv(
+def child_args(
     exploration: Exploration,
     args: argparse.Namespace,
     out: Path,
     scenario: str = SCENARIO,
 ) -> list[str]:
-    """The child pytest: this exploration's cases as xdist-spread tests of ``scenario``,
-    results to ``out``."""
-    argv = [sys.executable, "-m", "pytest", "--pyargs", scenario]
-    argv += ["-q", "--tb=no", "-rN", *plugin_args()]
+    """The child pytest's arguments: this exploration's cases as xdist-spread tests of
+    ``scenario``, results to ``out``."""
+    argv = ["--pyargs", scenario, "-q", "--tb=no", "-rN"]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
@@ -246,13 +244,9 @@ def run_child(
     with tempfile.TemporaryDirectory(prefix="mk-explore-") as tmp:
         out = Path(tmp) / "explore.json"
         migrator = exploration.open_migrator()
-        done = subprocess.run(
-            child_argv(exploration, args, out, scenario), env=child_env(migrator), check=False
-        )
-        if done.returncode not in (0, 1) or not out.is_file():
-            return _fail(
-                f"the cases did not run to the end (pytest exit {done.returncode})", EXIT_INTERNAL
-            )
+        status = run_pytest(child_args(exploration, args, out, scenario), migrator)
+        if status not in (0, 1) or not out.is_file():
+            return _fail(f"the cases did not run to the end (pytest exit {status})", EXIT_INTERNAL)
         reports = load_reports(out)
     if len(reports) != 1:
         return _fail(
