@@ -35,11 +35,14 @@ from pathlib import Path
 from bench.common import against, print_table, take_turns, timed
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, spec_from_json
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available, process_of
+from harness.explore.baseline import baseline
+from harness.explore.exploration import DEFAULT_TREE, Exploration
 from harness.explore.powerloss.baseline import DATA_LIMIT
 from harness.faults.strace import DETERMINISM_ENV, run_traced
 from harness.faults.trace import record
 from harness.run.adapters import DEFAULT_MIGRATOR
+from harness.store.scratch import ram_scratch
 
 # How the migrator's process is run in each case of the strace measurement.
 RUNS = {
@@ -65,14 +68,14 @@ def explore_seconds(migrator: str, workers: str) -> tuple[float, dict]:
 
 
 def strace_overhead(
-    migrator: str, repeat: int, tree_spec: TreeSpec = explore.DEFAULT_TREE
+    migrator: str, repeat: int, tree_spec: TreeSpec = DEFAULT_TREE
 ) -> dict[str, list[float]]:
     """Seconds per run of each of :data:`RUNS`, taken in turns (``bench/others.py`` calls
     this for the suite's table)."""
-    exploration = explore.Exploration(migrator=migrator, tree=tree_spec)
+    exploration = Exploration(migrator=migrator, tree=tree_spec)
     factory = TreeFactory()
     runner = exploration.open_migrator()
-    with tempfile.TemporaryDirectory(prefix="mk-bench-strace-", dir=explore.scratch_dir()) as t:
+    with tempfile.TemporaryDirectory(prefix="mk-bench-strace-", dir=ram_scratch()) as t:
         fresh = itertools.count()
 
         def on_a_fresh_tree(
@@ -81,7 +84,7 @@ def strace_overhead(
             def once() -> float:
                 tree = Path(t) / str(next(fresh))
                 factory.make(exploration.tree, tree)
-                argv, env = explore.process_of(runner, tree)
+                argv, env = process_of(runner, tree)
                 env = {**DETERMINISM_ENV, **env}  # what run_traced adds: like for like
                 return timed(lambda: run(argv, env))
 
@@ -98,19 +101,19 @@ def main() -> None:
     parser.add_argument("--tree", help="TreeSpec JSON (file or text) for the strace measurement")
     parser.add_argument("--strace-only", action="store_true", help="skip the exploration")
     args = parser.parse_args()
-    available = explore.backend_available("syscall")
+    available = backend_available("syscall")
     if not available:
         print(f"syscall backend unavailable: {available.reason}")
         return
     print(f"migrator: {args.migrator}; cpus: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
     if not args.strace_only:
         explore_speed(args.migrator, args.workers)
-    tree_spec = explore.DEFAULT_TREE
+    tree_spec = DEFAULT_TREE
     if args.tree:
         text = Path(args.tree).read_text() if Path(args.tree).is_file() else args.tree
         tree_spec = spec_from_json(text)
     times = strace_overhead(args.migrator, args.repeat, tree_spec)
-    tree_name = "the default tree" if tree_spec == explore.DEFAULT_TREE else args.tree
+    tree_name = "the default tree" if tree_spec == DEFAULT_TREE else args.tree
     title = (
         f"strace on a fault-free run of {tree_name} (median of {args.repeat} in turns; "
         f"load now {os.getloadavg()[0]:.1f})"
@@ -120,7 +123,7 @@ def main() -> None:
 
 def explore_speed(migrator: str, workers_list: str) -> None:
     """Part 1: the kill-point exploration with each number of workers, and the speed-up."""
-    base = explore.baseline(explore.Exploration(migrator=migrator, effects=("kill",)))
+    base = baseline(Exploration(migrator=migrator, effects=("kill",)))
     print(f"kill points of the default tree: {len(base.cases())} cases")
     first = None
     for workers in workers_list.split(","):

@@ -15,7 +15,7 @@ fault at every file operation"): the explorer records the migrator's fault-free 
 tree under strace (the syscall backend, for ``cmd:`` migrators in any language and ``py:``
 callables alike), each site below picks one case out of that recording by where it falls in
 bob's folder, so the sites mean the same thing for every migrator, and the explorer runs and
-judges it (``harness.explore.engine.run_case``): exactly one operation fails or is preceded by
+judges it (``harness.explore.cases.run_case``): exactly one operation fails or is preceded by
 SIGKILL to the whole process group, then a clean re-run.
 """
 
@@ -26,7 +26,10 @@ import dataclasses
 import pytest
 
 from fixtures.factory import TreeFactory
-from harness.explore import engine as explore
+from harness.explore.baseline import Baseline
+from harness.explore.baseline import baseline as fault_free_baseline
+from harness.explore.cases import run_case
+from harness.explore.exploration import Exploration
 from harness.explore.results import MISSED, OK
 from harness.explore.sites import FaultSite, check_fault_free, site_failure
 from harness.faults import mounts
@@ -58,19 +61,19 @@ SITES = (
 @pytest.fixture(scope="module")
 def baseline(
     needs_strace: None, migrator: Migrator, tree_factory: TreeFactory, mk_seed: int
-) -> explore.Baseline:
+) -> Baseline:
     """The fault explorer's recording of the migrator's fault-free run on the tree: the
     cases a site picks from, and the result every faulted tree must converge to. Recorded
     once and kept on disk (every xdist worker, and ``migration-kit explore`` on the same
     tree, read the same one); each test judges it again, so a wrong fault-free run fails
     every one."""
     tree = dataclasses.replace(trees.three_users(), seed=mk_seed)
-    return explore.baseline(explore.Exploration(migrator.spec, tree), factory=tree_factory)
+    return fault_free_baseline(Exploration(migrator.spec, tree), factory=tree_factory)
 
 
 @pytest.mark.parametrize("site", SITES, ids=lambda s: s.id)
 def test_single_fault_loses_nothing_and_a_rerun_finishes(
-    trial: Trial, baseline: explore.Baseline, site: FaultSite
+    trial: Trial, baseline: Baseline, site: FaultSite
 ) -> None:
     """R9/R10 (R8 for the full disk, R12 for EXDEV): after the faulted run every user's
     rows and images are still somewhere a person or the next run finds them; a clean re-run
@@ -81,7 +84,7 @@ def test_single_fault_loses_nothing_and_a_rerun_finishes(
     if case is None:
         pytest.skip(f"the migrator's run has no {site.describe()} of {USER}")
 
-    result = explore.run_case(baseline, case, factory=trial.factory)
+    result = run_case(baseline, case, factory=trial.factory)
     if result.outcome == MISSED:
         pytest.skip(f"the fault did not land ({result.fault}): the run did not repeat itself")
     if result.outcome != OK:

@@ -23,15 +23,23 @@ lost content; 2 usage (bad migrator, tree, effect or case; a backend that cannot
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from fixtures.validate import SpecError
-from harness.cli.checklist import child_env, plugin_args
-from harness.explore import engine as explore
+from harness.cli.child_pytest import run_pytest
+from harness.explore.backends import backend_available
+from harness.explore.baseline import Baseline, baseline
+from harness.explore.cases import run_case
+from harness.explore.exploration import (
+    BACKENDS,
+    DEFAULT_TREE,
+    Exploration,
+    ExploreError,
+    parse_effects,
+)
 from harness.explore.results import OK, ExploreReport
 from harness.pytest_plugin.explore import load_reports, load_tree
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
@@ -82,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=explore.BACKENDS,
+        choices=BACKENDS,
         default="syscall",
         help="syscall: strace, any migrator process (default); inprocess: a py: callable "
         "in this process, Python's file calls only, kills simulated",
@@ -129,14 +137,14 @@ def _fail(message: str, status: int = EXIT_USAGE) -> int:
     return status
 
 
-def exploration_from_args(args: argparse.Namespace) -> explore.Exploration:
+def exploration_from_args(args: argparse.Namespace) -> Exploration:
     """The exploration the arguments name; ``ValueError`` (usage) when they name none."""
-    tree = load_tree(args.tree) if args.tree else explore.DEFAULT_TREE
-    exploration = explore.Exploration(
+    tree = load_tree(args.tree) if args.tree else DEFAULT_TREE
+    exploration = Exploration(
         migrator=args.migrator.strip(),
         tree=tree,
         backend=args.backend,
-        effects=explore.parse_effects(args.effects),
+        effects=parse_effects(args.effects),
         every_write=args.every_write,
         distinct_kills=args.distinct_kills,
     )
@@ -151,13 +159,13 @@ def run(args: argparse.Namespace) -> int:
         return run_explore(args)
     try:
         exploration = exploration_from_args(args)
-    except (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError) as exc:
+    except (OSError, SpecError, TypeError, MigratorSpecError, ExploreError) as exc:
         return _fail(str(exc))
-    available = explore.backend_available(exploration.backend)
+    available = backend_available(exploration.backend)
     if not available:
         return _fail(f"{available.backend} fault backend unavailable: {available.reason}")
     started = time.monotonic()
-    base = explore.baseline(exploration)
+    base = baseline(exploration)
     if args.list:
         for case in base.cases():
             print(f"{case.id:>10}  {case.describe_op()}")
@@ -166,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cases:
         try:
             chosen = [base.case(c) for c in args.cases]
-        except explore.ExploreError as exc:
+        except ExploreError as exc:
             return _fail(str(exc))
         report = _run_here(base, chosen)
     else:
@@ -189,11 +197,11 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float) -> i
     return report.exit_status
 
 
-def _run_here(base: explore.Baseline, cases: list) -> ExploreReport:
+def _run_here(base: Baseline, cases: list) -> ExploreReport:
     """The replay: each case in this process, its whole failure text printed."""
     results = []
     for case in cases:
-        result = explore.run_case(base, case)
+        result = run_case(base, case)
         results.append(result)
         print(f"case {case.id}: {case.describe()}: {result.outcome}")
         if result.outcome != OK:
@@ -201,20 +209,19 @@ def _run_here(base: explore.Baseline, cases: list) -> ExploreReport:
     return base.report(results)
 
 
-def child_argv(
-    exploration: explore.Exploration,
+def child_args(
+    exploration: Exploration,
     args: argparse.Namespace,
     out: Path,
     scenario: str = SCENARIO,
 ) -> list[str]:
-    """The child pytest: this exploration's cases as xdist-spread tests of ``scenario``,
-    results to ``out``."""
-    argv = [sys.executable, "-m", "pytest", "--pyargs", scenario]
-    argv += ["-q", "--tb=no", "-rN", *plugin_args()]
+    """The child pytest's arguments: this exploration's cases as xdist-spread tests of
+    ``scenario``, results to ``out``."""
+    argv = ["--pyargs", scenario, "-q", "--tb=no", "-rN"]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
-    if exploration.tree != explore.DEFAULT_TREE:
+    if exploration.tree != DEFAULT_TREE:
         argv += ["--explore-tree", exploration.tree.to_json()]
     if exploration.every_write:
         argv.append("--explore-every-write")
@@ -224,7 +231,7 @@ def child_argv(
 
 
 def run_child(
-    exploration: explore.Exploration,
+    exploration: Exploration,
     args: argparse.Namespace,
     case_count: int,
     scenario: str = SCENARIO,
@@ -237,13 +244,9 @@ def run_child(
     with tempfile.TemporaryDirectory(prefix="mk-explore-") as tmp:
         out = Path(tmp) / "explore.json"
         migrator = exploration.open_migrator()
-        done = subprocess.run(
-            child_argv(exploration, args, out, scenario), env=child_env(migrator), check=False
-        )
-        if done.returncode not in (0, 1) or not out.is_file():
-            return _fail(
-                f"the cases did not run to the end (pytest exit {done.returncode})", EXIT_INTERNAL
-            )
+        status = run_pytest(child_args(exploration, args, out, scenario), migrator)
+        if status not in (0, 1) or not out.is_file():
+            return _fail(f"the cases did not run to the end (pytest exit {status})", EXIT_INTERNAL)
         reports = load_reports(out)
     if len(reports) != 1:
         return _fail(

@@ -18,19 +18,20 @@ import time
 from pathlib import Path
 
 from fixtures.validate import SpecError
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available
+from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
 from harness.explore.results import OK
 from harness.pytest_plugin.explore import load_tree
-from harness.run.adapters import MigratorSpecError
+from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
 
 SCENARIO = "scenarios.test_power_loss::test_power_loss"
-_USAGE_ERRORS = (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError)
+_USAGE_ERRORS = (OSError, SpecError, TypeError, MigratorSpecError, ExploreError)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--migrator", default=explore.DEFAULT_MIGRATOR, metavar="SPEC")
+    parser.add_argument("--migrator", default=DEFAULT_MIGRATOR, metavar="SPEC")
     parser.add_argument(
         "--tree",
         default=None,
@@ -50,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        tree = load_tree(args.tree) if args.tree else explore.DEFAULT_TREE
-        exploration = explore.Exploration(migrator=args.migrator, tree=tree)
+        tree = load_tree(args.tree) if args.tree else DEFAULT_TREE
+        exploration = Exploration(migrator=args.migrator, tree=tree)
         exploration.open_migrator()  # a bad spec is a usage error, before anything runs
         report = explore_power_loss(
             exploration, Path(args.workdir) if args.workdir else None, cases=args.case
@@ -85,10 +86,10 @@ def run_explore(args: argparse.Namespace) -> int:
     try:
         exploration = explore_cli.exploration_from_args(args)
         if exploration.backend != "syscall":
-            raise explore.ExploreError("power loss replays a syscall trace: --backend syscall")
-        available = explore.backend_available("syscall")
+            raise ExploreError("power loss replays a syscall trace: --backend syscall")
+        available = backend_available("syscall")
         if not available:
-            raise explore.ExploreError(f"strace unavailable: {available.reason}")
+            raise ExploreError(f"strace unavailable: {available.reason}")
         power = PowerLoss(power_baseline(exploration))
         chosen = [power.case(c) for c in args.cases] if args.cases else None
     except _USAGE_ERRORS as exc:

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from fixtures.build import remove_tree
 from fixtures.cache import copy_tree
 from harness.deploy import survey
 from harness.deploy.capture import inside
@@ -40,6 +39,7 @@ from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import RULES, RuleBroken, Verdict
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
+from harness.store.scratch import remove_tree
 
 # The migration writes about one more copy of every database (the backups) plus a working
 # copy of the largest user; twice the tree is a safe bound for the scratch filesystem.

@@ -1,6 +1,6 @@
 """What an exploration found, as plain data: cases, their results, and the whole report.
 
-Kept apart from the engine (:mod:`harness.explore.engine`) so that any explorer of "one thing goes
+Kept apart from the engine (:mod:`harness.explore.cases`) so that any explorer of "one thing goes
 wrong at point k" reuses the same vocabulary and report: the fault explorer (an errno or a
 kill at file operation k), and the power-loss explorer (unsynced writes dropped at point k,
 :mod:`harness.explore.powerloss`). A :class:`Case` is (point k, what happens there, the

@@ -1,12 +1,12 @@
 """Checklist item 4's faults: a few of the fault explorer's cases, picked by where they fall.
 
 Item 4 ("Test migration rollback on failure") runs no faults of its own. It takes the fault
-explorer's baseline (:func:`harness.explore.engine.baseline`: the migrator's fault-free run on
+explorer's baseline (:func:`harness.explore.baseline.baseline`: the migrator's fault-free run on
 item 4's tree, recorded under strace) and lets a :class:`FaultSite` pick one of its cases by
 what every migrator's run has: an effect, an operation, a file in the user's folder, and the
 first, middle or last of those. "EIO at bob's first rename" means the same thing for a
 migrator in any language, without knowing an operation number in advance. The case picked
-is then run and judged by :func:`harness.explore.engine.run_case`, exactly as the exhaustive
+is then run and judged by :func:`harness.explore.cases.run_case`, exactly as the exhaustive
 exploration (item 14) runs it: the same injection, timeout, oracles and replay command. So
 item 4 is a selection of the explorer's cases, and the two can never disagree on a case.
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fixtures.spec import spec_to_json
-from harness.explore.engine import Baseline
+from harness.explore.baseline import Baseline
 from harness.explore.results import Case, CaseResult
 from harness.faults.plan import KILL, Operation
 from harness.judge.oracles import check_r1

@@ -1,6 +1,6 @@
 """pytest's side of the fault explorer: options, the ``explore_large`` marker, the results.
 
-A thin skin over :mod:`harness.explore.engine`, loaded next to
+A thin skin over the fault explorer (:mod:`harness.explore.cases`), loaded next to
 ``harness.pytest_plugin.scenarios``. It adds:
 
 - ``--effects LIST`` (``EIO,ENOSPC,...``, ``kill`` or ``all``), ``--explore-tree SPEC``
@@ -28,14 +28,23 @@ import pytest
 
 from fixtures.spec import TreeSpec
 from fixtures.validate import SpecError
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available
+from harness.explore.baseline import Baseline, baseline
+from harness.explore.exploration import (
+    BACKENDS,
+    DEFAULT_TREE,
+    Exploration,
+    ExploreError,
+    parse_effects,
+)
 from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+from harness.run.adapters import DEFAULT_MIGRATOR
 
 MARKER = "explore_large"
 LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
 CASE_PROPERTY = "mk_explore_case"  # a CaseResult as JSON
 TARGET_PROPERTY = "mk_explore_target"  # the exploration and its fault-free run's verdicts
-_BASELINES = pytest.StashKey[dict[explore.Exploration, explore.Baseline]]()
+_BASELINES = pytest.StashKey[dict[Exploration, Baseline]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,12 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SPEC",
         default=None,
         help="the tree to explore: a TreeSpec JSON file or the JSON text "
-        "(default: harness.explore.engine.DEFAULT_TREE)",
+        "(default: harness.explore.exploration.DEFAULT_TREE)",
     )
     group.addoption(
         "--explore-backend",
         dest="mk_explore_backend",
-        choices=explore.BACKENDS,
+        choices=BACKENDS,
         default=None,
         help="syscall (strace; any migrator process) or inprocess (py: migrators, fast); "
         "default: the scenario's choice (syscall, or inprocess for py: property runs)",
@@ -118,26 +127,26 @@ def exploration_from_config(
     *,
     effects: tuple[str, ...] | None = None,
     distinct_kills: bool = False,
-) -> explore.Exploration:
+) -> Exploration:
     """The exploration the options ask for; ``effects`` and ``distinct_kills`` are the
     scenario's default choices (``--effects`` and ``--explore-every-kill`` override them).
 
-    The tree is ``--explore-tree`` or :data:`harness.explore.engine.DEFAULT_TREE`, regenerated from
-    ``--mk-seed`` (the plugin's) when given, as every scenario's trees are.
+    The tree is ``--explore-tree`` or :data:`harness.explore.exploration.DEFAULT_TREE`,
+    regenerated from ``--mk-seed`` (the plugin's) when given, as every scenario's trees are.
     """
     try:
         text = config.getoption("mk_explore_tree", None)
-        tree = load_tree(text) if text else explore.DEFAULT_TREE
+        tree = load_tree(text) if text else DEFAULT_TREE
         effects_text = config.getoption("mk_effects", None)
-        return explore.Exploration(
+        return Exploration(
             migrator=_migrator_spec(config),
             tree=seeded(config, tree),
             backend=config.getoption("mk_explore_backend", None) or "syscall",
-            effects=explore.parse_effects(effects_text) if effects_text else effects,
+            effects=parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
         )
-    except (OSError, SpecError, TypeError, explore.ExploreError) as exc:
+    except (OSError, SpecError, TypeError, ExploreError) as exc:
         raise pytest.UsageError(f"exploration options: {exc}") from None
 
 
@@ -149,23 +158,23 @@ def seeded(config: pytest.Config, tree: TreeSpec) -> TreeSpec:
 
 def _migrator_spec(config: pytest.Config) -> str:
     spec = config.getoption("mk_migrator", None)
-    return spec.strip() if spec else explore.DEFAULT_MIGRATOR
+    return spec.strip() if spec else DEFAULT_MIGRATOR
 
 
-def baseline_for(config: pytest.Config, exploration: explore.Exploration) -> explore.Baseline:
+def baseline_for(config: pytest.Config, exploration: Exploration) -> Baseline:
     """The exploration's baseline, once per process (and once on disk for all of them)."""
     known = config.stash.setdefault(_BASELINES, {})
     if exploration not in known:
-        known[exploration] = explore.baseline(exploration)
+        known[exploration] = baseline(exploration)
     return known[exploration]
 
 
-def case_params(config: pytest.Config, exploration: explore.Exploration) -> list[Any]:
+def case_params(config: pytest.Config, exploration: Exploration) -> list[Any]:
     """One ``pytest.param((exploration, case), id=...)`` per case, the same in every worker.
 
     Where the backend cannot run (no strace, ptrace denied) a single skipped param says why.
     """
-    available = explore.backend_available(exploration.backend)
+    available = backend_available(exploration.backend)
     if not available:
         reason = f"{available.backend} fault backend unavailable: {available.reason}"
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="unavailable")]
@@ -173,7 +182,7 @@ def case_params(config: pytest.Config, exploration: explore.Exploration) -> list
     return [pytest.param((exploration, c), id=f"{c.index}-{c.effect}") for c in base.cases()]
 
 
-def record(item: pytest.Item, base: explore.Baseline, result: CaseResult) -> None:
+def record(item: pytest.Item, base: Baseline, result: CaseResult) -> None:
     """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
     target = {
         "target": base.exploration.target(),
