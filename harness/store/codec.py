@@ -61,9 +61,11 @@ class CodecError(ValueError):
 def to_data(value: Any, *, omit_defaults: bool = False) -> Any:
     """``value`` as JSON-ready plain data; ``omit_defaults`` leaves out dataclass fields
     equal to their default (except fields marked :data:`ALWAYS`), at every depth."""
+    if type(value) in _PLAIN:  # exact types: a StrEnum is a str too, but written by value
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
+        for f in _fields(type(value)):
             item = getattr(value, f.name)
             if omit_defaults and _is_default(f, item):
                 continue
@@ -78,6 +80,14 @@ def to_data(value: Any, *, omit_defaults: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [to_data(v, omit_defaults=omit_defaults) for v in value]
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(cls)
 
 
 def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
