@@ -11,14 +11,14 @@ report to the controller, the controller to the ``explore`` command).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.faults.plan import KILL
 from harness.judge.snapshot import TreeDiff
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
+from harness.store import codec
 
 # SPEC's rule for each kind of fault: a kill is R10; EXDEV is the cross-device rename (R12);
 # ENOSPC is the full disk (R8); any other errno is R9's I/O error.
@@ -71,13 +71,6 @@ class Case:
         what = "the process killed just before it" if self.effect == KILL else self.effect
         return f"operation {self.describe_op()}: {what}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "paths": list(self.paths)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Case:
-        return cls(**{**data, "paths": tuple(data["paths"])})
-
 
 def parse_case_id(text: str) -> tuple[int, str]:
     """``"17:kill"`` -> ``(17, "kill")``; ValueError with the expected form otherwise."""
@@ -107,18 +100,6 @@ class Loss:
             parts.append(f"images lost: {', '.join(self.images)}")
         return f"user {self.user}: " + ("; ".join(parts) or "content not found whole anywhere")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "rows": dict(self.rows),
-            "images": list(self.images),
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Loss:
-        return cls(data["user"], dict(data["rows"]), tuple(data["images"]), data.get("note"))
-
 
 def losses(diff: TreeDiff, users: Sequence[str]) -> tuple[Loss, ...]:
     """What each of ``users`` lost, read off a before/after diff (only users who lost any)."""
@@ -129,14 +110,6 @@ def losses(diff: TreeDiff, users: Sequence[str]) -> tuple[Loss, ...]:
             images = (*u.images_missing, *u.images_changed)
             out.append(Loss(uid, dict(u.rows_missing), tuple(images), u.content_note))
     return tuple(out)
-
-
-def verdict_to_dict(v: Verdict) -> dict[str, Any]:
-    return asdict(v)
-
-
-def verdict_from_dict(data: Mapping[str, Any]) -> Verdict:
-    return Verdict(**data)
 
 
 @dataclass(frozen=True)
@@ -192,33 +165,6 @@ class CaseResult:
             return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}")
         return RuleBroken(self.verdicts, output=self.output, replay=self.replay, context=context)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "case": self.case.to_dict(),
-            "outcome": self.outcome,
-            "verdicts": [verdict_to_dict(v) for v in self.verdicts],
-            "replay": self.replay,
-            "lost": [x.to_dict() for x in self.lost],
-            "fault": self.fault,
-            "output": self.output,
-            "blocks": [list(b) for b in self.blocks],
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
-        return cls(
-            case=Case.from_dict(data["case"]),
-            outcome=data["outcome"],
-            verdicts=tuple(verdict_from_dict(v) for v in data["verdicts"]),
-            replay=data["replay"],
-            lost=tuple(Loss.from_dict(x) for x in data["lost"]),
-            fault=data["fault"],
-            output=data["output"],
-            blocks=tuple((t, b) for t, b in data["blocks"]),
-            seconds=data["seconds"],
-        )
-
 
 @dataclass(frozen=True)
 class ExploreReport:
@@ -273,22 +219,8 @@ class ExploreReport:
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "target": dict(self.target),
-                "baseline": [verdict_to_dict(v) for v in self.baseline],
-                "results": [r.to_dict() for r in self.results],
-                "not_explored": self.not_explored,
-            },
-            indent=1,
-        )
+        return codec.to_json(self, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ExploreReport:
-        data = json.loads(text)
-        return cls(
-            target=data["target"],
-            baseline=tuple(verdict_from_dict(v) for v in data["baseline"]),
-            results=tuple(CaseResult.from_dict(r) for r in data["results"]),
-            not_explored=data.get("not_explored", ""),
-        )
+        return codec.from_json(cls, text)

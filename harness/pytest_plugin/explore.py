@@ -29,7 +29,9 @@ import pytest
 from fixtures.spec import TreeSpec
 from fixtures.validate import SpecError
 from harness.explore import engine as explore
-from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+from harness.explore.results import CaseResult, ExploreReport
+from harness.judge.verdict import Verdict
+from harness.store import codec
 
 MARKER = "explore_large"
 LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
@@ -177,11 +179,11 @@ def record(item: pytest.Item, base: explore.Baseline, result: CaseResult) -> Non
     """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
     target = {
         "target": base.exploration.target(),
-        "baseline": [verdict_to_dict(v) for v in base.verdicts],
+        "baseline": codec.to_data(base.verdicts),
         "not_explored": base.not_explored(),
     }
     item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
 class ExploreRecorder:
@@ -201,14 +203,14 @@ class ExploreRecorder:
         target = json.loads(props[TARGET_PROPERTY])
         key = json.dumps(target["target"], sort_keys=True)
         self.targets[key] = target
-        result = CaseResult.from_dict(json.loads(props[CASE_PROPERTY]))
+        result = codec.from_json(CaseResult, props[CASE_PROPERTY])
         self.results.setdefault(key, {})[result.case.id] = result
 
     def reports(self) -> list[ExploreReport]:
         return [
             ExploreReport(
                 target=t["target"],
-                baseline=tuple(verdict_from_dict(v) for v in t["baseline"]),
+                baseline=codec.from_data(tuple[Verdict, ...], t["baseline"]),
                 results=tuple(
                     sorted(
                         self.results.get(key, {}).values(),

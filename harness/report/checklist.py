@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.judge.verdict import rule_text
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
+from harness.store import codec
 
 OUTCOMES = ("passed", "failed", "skipped", "error")
 
@@ -44,33 +45,6 @@ class ScenarioResult:
     @property
     def failed(self) -> bool:
         return self.outcome in ("failed", "error")
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "nodeid": self.nodeid,
-            "outcome": self.outcome,
-            "markers": list(self.markers),
-            "items": list(self.items),
-            "rules_broken": list(self.rules_broken),
-            "users": list(self.users),
-            "seed": self.seed,
-            "replay": self.replay,
-            "message": self.message,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ScenarioResult:
-        return cls(
-            nodeid=data["nodeid"],
-            outcome=data["outcome"],
-            markers=tuple(data["markers"]),
-            items=tuple(data["items"]),
-            rules_broken=tuple(data["rules_broken"]),
-            users=tuple(data["users"]),
-            seed=data["seed"],
-            replay=data["replay"],
-            message=data["message"],
-        )
 
 
 @dataclass(frozen=True)
@@ -96,18 +70,13 @@ class ChecklistRun:
         return sorted({r.seed for r in self.results if r.seed is not None})
 
     def to_json(self) -> str:
-        data = {
-            "migrator": self.migrator,
-            "duration_s": round(self.duration_s, 3),
-            "results": [r.to_dict() for r in self.results],
-        }
+        data = codec.to_data(self)
+        data["duration_s"] = round(self.duration_s, 3)  # the format keeps milliseconds
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> ChecklistRun:
-        data = json.loads(text)
-        results = tuple(ScenarioResult.from_dict(r) for r in data["results"])
-        return cls(data["migrator"], float(data["duration_s"]), results)
+        return codec.from_json(cls, text)
 
     @classmethod
     def load(cls, path: Path) -> ChecklistRun:

@@ -12,10 +12,8 @@ session when a :class:`JudgementStore` directory is shared by pytest-xdist worke
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,16 +24,11 @@ from fixtures.build import remove_tree
 from harness.explore import engine as explore
 from harness.explore.powerloss.image import CrashImage
 from harness.explore.powerloss.materialise import materialise
-from harness.explore.results import (
-    OUTPUT_TAIL,
-    Loss,
-    losses,
-    verdict_from_dict,
-    verdict_to_dict,
-)
+from harness.explore.results import OUTPUT_TAIL, Loss, losses
 from harness.judge.oracles import check_converged, check_no_content_lost
 from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import Verdict
+from harness.store import codec
 
 RULE = "R17"
 # Free space a tmpfs must have to hold crash states (a small tree needs a few MB each).
@@ -72,23 +65,6 @@ class Judgement:
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdicts": [verdict_to_dict(v) for v in self.verdicts],
-            "lost": [x.to_dict() for x in self.lost],
-            "crashed": self.crashed,
-            "rerun": self.rerun,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Judgement:
-        return cls(
-            verdicts=tuple(verdict_from_dict(v) for v in data["verdicts"]),
-            lost=tuple(Loss.from_dict(x) for x in data["lost"]),
-            crashed=data["crashed"],
-            rerun=data["rerun"],
-        )
-
 
 class JudgementStore:
     """Judgements by image digest in a directory that several processes share.
@@ -105,10 +81,10 @@ class JudgementStore:
         path = self.directory / f"{digest}.json"
         with FileLock(str(self.directory / f"{digest}.lock")):
             if path.exists():
-                return Judgement.from_dict(json.loads(path.read_text()))
+                return codec.from_json(Judgement, path.read_text())
             found = judge()
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(found.to_dict()))
+            tmp.write_text(codec.to_json(found))
             tmp.replace(path)
             return found
 
