@@ -33,6 +33,7 @@ from fixtures.validate import SpecError
 from harness.cli.checklist import child_env, plugin_args
 from harness.explore import engine as explore
 from harness.explore.results import OK, ExploreReport
+from harness.faults.availability import Backend
 from harness.pytest_plugin.explore import load_reports, load_tree
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
 
@@ -83,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         choices=explore.BACKENDS,
-        default="syscall",
+        default=Backend.SYSCALL,
         help="syscall: strace, any migrator process (default); inprocess: a py: callable "
         "in this process, Python's file calls only, kills simulated",
     )

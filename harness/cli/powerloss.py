@@ -22,6 +22,7 @@ from harness.explore import engine as explore
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
 from harness.explore.results import OK
+from harness.faults.availability import Backend
 from harness.pytest_plugin.explore import load_tree
 from harness.run.adapters import MigratorSpecError
 
@@ -84,9 +85,9 @@ def run_explore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         exploration = explore_cli.exploration_from_args(args)
-        if exploration.backend != "syscall":
+        if exploration.backend != Backend.SYSCALL:
             raise explore.ExploreError("power loss replays a syscall trace: --backend syscall")
-        available = explore.backend_available("syscall")
+        available = explore.backend_available(Backend.SYSCALL)
         if not available:
             raise explore.ExploreError(f"strace unavailable: {available.reason}")
         power = PowerLoss(power_baseline(exploration))

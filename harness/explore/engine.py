@@ -64,7 +64,7 @@ from harness.explore.results import (
     parse_case_id,
 )
 from harness.faults import inprocess, strace
-from harness.faults.availability import Availability
+from harness.faults.availability import Availability, Backend
 from harness.faults.injection import inject
 from harness.faults.plan import (
     KILL,
@@ -89,7 +89,7 @@ from harness.run.adapters import (
 from harness.run.process import RunResult
 from harness.scenario.replay_command import pythonpath_for
 
-BACKENDS = ("syscall", "inprocess")
+BACKENDS: tuple[Backend, ...] = tuple(Backend)
 TIMEOUT = 120.0  # one migrator run on a small tree takes well under a second
 
 # The default tree: small, but the kinds of user a real data dir has. alice is a busy
@@ -154,7 +154,7 @@ class Exploration:
 
     migrator: str = DEFAULT_MIGRATOR
     tree: TreeSpec = DEFAULT_TREE
-    backend: str = "syscall"
+    backend: Backend = Backend.SYSCALL
     effects: tuple[str, ...] | None = None  # None: every applicable effect
     every_write: bool = False  # every write a case, not only the first of a run of writes
     # Leave out a kill before an operation that changes nothing a snapshot sees (an fsync,
@@ -167,6 +167,7 @@ class Exploration:
         if self.backend not in BACKENDS:
             known = ", ".join(BACKENDS)
             raise ExploreError(f"backend must be one of {known}, not {self.backend!r}")
+        object.__setattr__(self, "backend", Backend(self.backend))  # the CLI gives a str
         if self.effects is not None:
             parse_effects(",".join(self.effects))
 

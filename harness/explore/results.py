@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from harness.faults.plan import KILL
@@ -24,8 +25,17 @@ from harness.store import codec
 # ENOSPC is the full disk (R8); any other errno is R9's I/O error.
 RULE_BY_EFFECT: Mapping[str, str] = {KILL: "R10", "EXDEV": "R12", "ENOSPC": "R8"}
 
-OK, BROKEN, MISSED = "ok", "broken", "missed"
-OUTCOMES = (OK, BROKEN, MISSED)
+
+class CaseOutcome(StrEnum):
+    """How one case went (see :class:`CaseResult`)."""
+
+    OK = "ok"
+    BROKEN = "broken"  # a rule broken
+    MISSED = "missed"  # the fault did not land on the recorded operation: nothing proved
+
+
+OK, BROKEN, MISSED = CaseOutcome.OK, CaseOutcome.BROKEN, CaseOutcome.MISSED
+OUTCOMES: tuple[CaseOutcome, ...] = tuple(CaseOutcome)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
 DETAIL_LINES = 3  # lines of a broken verdict's details in a summary
 
@@ -118,7 +128,7 @@ class CaseResult:
     not land on the recorded operation, so the case proves nothing either way)."""
 
     case: Case
-    outcome: str
+    outcome: CaseOutcome
     verdicts: tuple[Verdict, ...]
     replay: str  # one shell command that replays exactly this case
     lost: tuple[Loss, ...] = ()
@@ -129,7 +139,9 @@ class CaseResult:
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
+            known = ", ".join(OUTCOMES)
+            raise ValueError(f"outcome must be one of {known}, not {self.outcome!r}")
+        object.__setattr__(self, "outcome", CaseOutcome(self.outcome))  # a str is welcome
 
     @property
     def broken(self) -> bool:

@@ -30,6 +30,7 @@ from fixtures.spec import TreeSpec
 from fixtures.validate import SpecError
 from harness.explore import engine as explore
 from harness.explore.results import CaseResult, ExploreReport
+from harness.faults.availability import Backend
 from harness.judge.verdict import Verdict
 from harness.store import codec
 
@@ -134,7 +135,7 @@ def exploration_from_config(
         return explore.Exploration(
             migrator=_migrator_spec(config),
             tree=seeded(config, tree),
-            backend=config.getoption("mk_explore_backend", None) or "syscall",
+            backend=config.getoption("mk_explore_backend", None) or Backend.SYSCALL,
             effects=explore.parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),

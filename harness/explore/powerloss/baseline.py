@@ -20,6 +20,7 @@ from pathlib import Path
 
 from fixtures.factory import TreeFactory
 from harness.explore import engine as explore
+from harness.faults.availability import Backend
 from harness.faults.trace import record
 
 # Bytes of each written buffer kept in the trace. A small tree's largest single write is
@@ -38,7 +39,7 @@ def record_baseline(
     exploration: explore.Exploration, workdir: Path, factory: TreeFactory
 ) -> explore.Baseline:
     """Record the fault-free run now, in ``workdir`` (an empty or absent directory)."""
-    if exploration.backend != "syscall":
+    if exploration.backend != Backend.SYSCALL:
         raise explore.ExploreError("power loss replays a syscall trace: use the syscall backend")
     migrator = exploration.open_migrator()
     before_dir, tree = Path(workdir) / "before", Path(workdir) / "tree"
