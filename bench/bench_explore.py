@@ -1,6 +1,6 @@
 """Print what a fault exploration costs: every kill point of a 3-user tree, and strace's share.
 
-Run: ``python bench/bench_explore.py [--migrator SPEC] [--workers 1,2] [--repeat R]``.
+Run: ``python -m bench.bench_explore [--migrator SPEC] [--workers 1,2] [--repeat R]``.
 
 1. The exploration of every kill point of the default tree (three users: two legacy, one
    with rows in the WAL and images, one already migrated) against the migrator, run the way
@@ -22,15 +22,17 @@ Figures, never assertions.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from bench.common import against, print_table, take_turns, timed
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, spec_from_json
 from harness.explore import engine as explore
@@ -70,18 +72,22 @@ def strace_overhead(
     exploration = explore.Exploration(migrator=migrator, tree=tree_spec)
     factory = TreeFactory()
     runner = exploration.open_migrator()
-    times: dict[str, list[float]] = {name: [] for name in RUNS}
     with tempfile.TemporaryDirectory(prefix="mk-bench-strace-", dir=explore.scratch_dir()) as t:
-        for i in range(repeat):
-            for n, (name, run) in enumerate(RUNS.items()):
-                tree = Path(t) / f"{n}-{i}"
+        fresh = itertools.count()
+
+        def on_a_fresh_tree(
+            run: Callable[[list[str], dict[str, str]], object],
+        ) -> Callable[[], float]:
+            def once() -> float:
+                tree = Path(t) / str(next(fresh))
                 factory.make(exploration.tree, tree)
                 argv, env = explore.process_of(runner, tree)
                 env = {**DETERMINISM_ENV, **env}  # what run_traced adds: like for like
-                start = time.monotonic()
-                run(argv, env)
-                times[name].append(time.monotonic() - start)
-    return times
+                return timed(lambda: run(argv, env))
+
+            return once
+
+        return take_turns({name: on_a_fresh_tree(run) for name, run in RUNS.items()}, repeat)
 
 
 def main() -> None:
@@ -105,23 +111,11 @@ def main() -> None:
         tree_spec = spec_from_json(text)
     times = strace_overhead(args.migrator, args.repeat, tree_spec)
     tree_name = "the default tree" if tree_spec == explore.DEFAULT_TREE else args.tree
-    print(
+    title = (
         f"strace on a fault-free run of {tree_name} (median of {args.repeat} in turns; "
-        f"range of each round's ratio; load now {os.getloadavg()[0]:.1f}):"
+        f"load now {os.getloadavg()[0]:.1f})"
     )
-    print_ratios(times)
-
-
-def print_ratios(times: dict[str, list[float]]) -> None:
-    """Each case's median, its ratio to plain's median, and the range of per-round ratios."""
-    plain = statistics.median(times["plain"])
-    for name, values in times.items():
-        median = statistics.median(values)
-        ratios = [v / p for v, p in zip(values, times["plain"], strict=True)]
-        print(
-            f"  {name:<24} {median * 1000:7.0f} ms  {median / plain:.2f}x  "
-            f"({min(ratios):.2f}-{max(ratios):.2f})"
-        )
+    print_table(title, against("plain", times, target=1.2))
 
 
 def explore_speed(migrator: str, workers_list: str) -> None:

@@ -1,6 +1,6 @@
 """Print how long the power-loss exploration of a 3-user tree takes, phase by phase.
 
-Run: ``python bench/bench_powerloss.py [--migrator SPEC] [--tree SPEC.json]``. The phases:
+Run: ``python -m bench.bench_powerloss [--migrator SPEC] [--tree SPEC.json]``. The phases:
 recording the fault-free run with every written byte (strace ``-s``), replaying the trace
 into every crash image (one pass), the replay's self-check, and judging each distinct crash
 state (write it out, snapshot it, re-run the migrator, snapshot again). The recording goes

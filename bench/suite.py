@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             _section("kill-point exploration", lambda: bench_suites.exploration(1), table)
         if "faults" in chosen:
             _section("strace overhead", lambda: others.strace_overhead(sizes.repeat * 2), table)
-            others.passthrough("bench_strace.py")
-            others.passthrough("bench_powerloss.py")
+            others.passthrough("bench_strace")
+            others.passthrough("bench_powerloss")
     finally:
         remove(scratch)
     took = time.monotonic() - started

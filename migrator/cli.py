@@ -82,8 +82,8 @@ def run_migrate(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args.data_dir)
     if data_dir is None:
         return _bad(f"no data dir given: pass DATA_DIR or set ${layout.DATA_DIR_ENV}")
-    dry_run = args.dry_run or os.environ.get(layout.DRY_RUN_ENV, "").lower() == "true"
     try:
+        dry_run = server.dry_run_from_env() or args.dry_run
         grace = server.grace_days_from_env()
     except ValueError as exc:
         return _bad(str(exc))

@@ -21,8 +21,8 @@ from pathlib import Path
 from fixtures.validate import SpecError
 from harness.deploy import capture, plan, rehearse
 from harness.deploy import field_replay as replay
+from harness.deploy.survey import DataDirError
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError, parse_migrator
-from migrator.datadir import DataDirError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXPLORE_MODULE = "harness.cli.explore"

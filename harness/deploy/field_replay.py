@@ -20,7 +20,7 @@ from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, spec_from_json
 from fixtures.validate import SpecError
 from harness.deploy.capture import MEASURED_SUFFIX
-from harness.deploy.rehearse import Rehearsal, judge, scratch_dir
+from harness.deploy.rehearse import Rehearsal, again_command, judge, scratch_dir
 from harness.run.adapters import Migrator
 
 FIELD_DIR_ENV = "MIGRATION_KIT_FIELD_DIR"
@@ -97,6 +97,6 @@ def replay(
             tree,
             migrator,
             subject=f"the look-alike of {field} ({len(spec.users)} users)",
-            again=f"migration-kit replay {field} --migrator '{migrator.spec}'",
+            again=again_command("replay", field, migrator),
             notes=notes,
         )

@@ -2,11 +2,12 @@
 
 Kept apart from the engine (:mod:`harness.explore.engine`) so that any explorer of "one thing goes
 wrong at point k" reuses the same vocabulary and report: the fault explorer (an errno or a
-kill at file operation k), and a power-loss explorer (unsynced writes dropped at point k,
-issue 8). A :class:`Case` is (point k, what happens there, the effect); a :class:`CaseResult`
-is the verdicts, what was lost, and one command that replays exactly that case. Everything
-round-trips through JSON, because results cross process boundaries (pytest-xdist workers
-report to the controller, the controller to the ``explore`` command).
+kill at file operation k), and the power-loss explorer (unsynced writes dropped at point k,
+:mod:`harness.explore.powerloss`). A :class:`Case` is (point k, what happens there, the
+effect); a :class:`CaseResult` is the verdicts, what was lost, and one command that replays
+exactly that case. Everything round-trips through JSON, because results cross process
+boundaries (pytest-xdist workers report to the controller, the controller to the
+``explore`` command).
 """
 
 from __future__ import annotations

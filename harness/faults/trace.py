@@ -2,9 +2,9 @@
 
 :func:`record` runs a command under strace without injecting anything and turns its
 syscalls into :class:`TraceOp` values. That list is what exploration iterates ("for every
-operation k, every applicable effect") and what a power-loss simulator (issue 8) replays, so
-each op keeps the raw syscall and its decoded arguments, and writes keep their offset and
-length.
+operation k, every applicable effect") and what the power-loss explorer
+(:mod:`harness.explore.powerloss`) replays into crash images, so each op keeps the raw
+syscall and its decoded arguments, and writes keep their offset and length.
 
 Paths are made absolute the way the kernel would: ``*at()`` calls are resolved against the
 directory fd strace decoded (``-y`` prints ``AT_FDCWD</cwd>`` and ``3</dir>``); plain calls

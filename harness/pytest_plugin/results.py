@@ -1,9 +1,10 @@
 """Fold a test's pytest reports (setup, call, teardown) into one ``ScenarioResult``.
 
 The facts a worker knows (the seed, the replay command, the rules a ``RuleBroken`` named)
-travel to the controller in ``report.user_properties``, which pytest-xdist serialises; the
-markers travel as ``report.keywords``. So this module needs nothing but the reports, and the
-controller builds the same results with or without ``-n``.
+travel to the controller in ``report.user_properties``, which pytest-xdist serialises; so do
+the test's checklist markers (its keywords would also hold its parametrize ids). So this
+module needs nothing but the reports, and the controller builds the same results with or
+without ``-n``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from harness.report.checklist import ScenarioOutcome, ScenarioResult
 from harness.report.items import ALL_ITEMS, BY_MARKER
 
 SEED, REPLAY, RULES, USERS, MESSAGE = "mk_seed", "mk_replay", "mk_rules", "mk_users", "mk_message"
+MARKERS = "mk_markers"  # the checklist markers on the test (never its keywords)
 MESSAGE_VERDICTS = 8  # broken verdicts quoted in a result's message
 
 
@@ -70,7 +72,7 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
             outcome, message = ScenarioOutcome.ERROR, f"error in {r.when}: {_crash(r)}"
         elif r.skipped and r.when == "setup":
             outcome, message = ScenarioOutcome.SKIPPED, _skip_reason(r)
-    markers = checklist_markers(getattr(reports[0], "keywords", ())) if reports else []
+    markers = list(props.get(MARKERS, ()))
     return ScenarioResult(
         nodeid=nodeid,
         outcome=outcome,

@@ -25,8 +25,8 @@ from conftest import (
 from fixtures.build import build
 from fixtures.spec import TreeSpec, UserSpec, spec_from_json
 from fixtures.variants import corrupt
+from harness.contract.layout import UserPaths
 from harness.deploy import capture, plan
-from migrator.layout import UserPaths
 
 CANARIES = ["canary-Zq81-secret note about Fenwick", "https://canary-7d.example/private/path"]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import can_deny, one_line_error, run_cli
+from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
 from harness.run.adapters import parse_migrator
-from migrator.layout import UserPaths
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
 # backup, no profile row, every folder taken for a user (backups/ included).
@@ -131,7 +131,7 @@ def test_too_little_scratch_space_is_said_with_numbers(
     proof = untouched(clean_tree)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(rehearse.fsops, "free_bytes", lambda path: 4096)
+    monkeypatch.setattr(rehearse.survey, "free_bytes", lambda path: 4096)
     assert cli.main(["rehearse", str(clean_tree), "--scratch", str(scratch)]) == 2
     err = capsys.readouterr().err
     assert "4096 bytes free" in err and "--scratch" in err

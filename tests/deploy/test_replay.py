@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -47,6 +48,15 @@ def test_the_shipped_example_catches_the_seeds_proposal(tmp_path: Path) -> None:
     report = str(result.failure())
     assert "rows missing" in report and "migration-kit replay" in report
     assert list(tmp_path.iterdir()) == []  # the look-alike is removed afterwards
+
+
+def test_the_again_command_survives_quotes_in_the_migrator_spec(tmp_path: Path) -> None:
+    spec = "cmd:echo 'a migrator that does nothing' >/dev/null"
+    field = tmp_path / "it's a field.json"
+    shutil.copy(SHIPPED_EXAMPLE, field)
+    (tmp_path / "scratch").mkdir()
+    result = replay.replay(field, parse_migrator(spec), scratch=tmp_path / "scratch")
+    assert shlex.split(result.again) == ["migration-kit", "replay", str(field), "--migrator", spec]
 
 
 def test_field_folder_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
