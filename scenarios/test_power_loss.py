@@ -37,7 +37,6 @@ from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, run_case
 from harness.explore.powerloss.judge import Judge, JudgementStore
 from harness.explore.results import OK, Case, CaseResult
-from harness.explore.results import verdict_to_dict as _verdict
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin.explore import (
     CASE_PROPERTY,
@@ -45,6 +44,7 @@ from harness.pytest_plugin.explore import (
     exploration_from_config,
     seeded,
 )
+from harness.store import codec
 from harness.store.scratch import ram_scratch
 
 pytestmark = pytest.mark.power_loss
@@ -113,11 +113,11 @@ def _record(item: pytest.Item, power: PowerLoss, result: CaseResult) -> None:
     """The case's result in the test's reports, for ``--explore-json`` on the controller."""
     target = {
         "target": power.target(),
-        "baseline": [_verdict(v) for v in power.base.verdicts],
+        "baseline": codec.to_data(power.base.verdicts),
         "not_explored": power.not_explored(),
     }
     item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
 def _run_case(

@@ -41,6 +41,7 @@ from harness.explore.exploration import (
     parse_effects,
 )
 from harness.explore.results import OK, ExploreReport
+from harness.faults.availability import Backend
 from harness.pytest_plugin.explore import load_reports, load_tree
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
 
@@ -91,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         choices=BACKENDS,
-        default="syscall",
+        default=Backend.SYSCALL,
         help="syscall: strace, any migrator process (default); inprocess: a py: callable "
         "in this process, Python's file calls only, kills simulated",
     )

@@ -23,6 +23,7 @@ from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
 from harness.explore.results import OK
+from harness.faults.availability import Backend
 from harness.pytest_plugin.explore import load_tree
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
 
@@ -85,9 +86,9 @@ def run_explore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         exploration = explore_cli.exploration_from_args(args)
-        if exploration.backend != "syscall":
+        if exploration.backend != Backend.SYSCALL:
             raise ExploreError("power loss replays a syscall trace: --backend syscall")
-        available = backend_available("syscall")
+        available = backend_available(Backend.SYSCALL)
         if not available:
             raise ExploreError(f"strace unavailable: {available.reason}")
         power = PowerLoss(power_baseline(exploration))

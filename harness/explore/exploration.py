@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.spec import TreeSpec, UserSpec, spec_to_json
+from harness.faults.availability import Backend
 from harness.faults.plan import Operation, applicable_effects
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, parse_migrator
 from harness.scenario.replay_command import pythonpath_for
 
-BACKENDS = ("syscall", "inprocess")
+BACKENDS: tuple[Backend, ...] = tuple(Backend)
 # The default tree: small, but the kinds of user a real data dir has. alice is a busy
 # legacy user (half her rows only in peek.db-wal, three images), bob a quiet legacy user,
 # carol was migrated by an earlier run (a re-run must leave her alone).
@@ -64,7 +65,7 @@ class Exploration:
 
     migrator: str = DEFAULT_MIGRATOR
     tree: TreeSpec = DEFAULT_TREE
-    backend: str = "syscall"
+    backend: Backend = Backend.SYSCALL
     effects: tuple[str, ...] | None = None  # None: every applicable effect
     every_write: bool = False  # every write a case, not only the first of a run of writes
     # Leave out a kill before an operation that changes nothing a snapshot sees (an fsync,
@@ -77,12 +78,13 @@ class Exploration:
         if self.backend not in BACKENDS:
             known = ", ".join(BACKENDS)
             raise ExploreError(f"backend must be one of {known}, not {self.backend!r}")
+        object.__setattr__(self, "backend", Backend(self.backend))  # the CLI gives a str
         if self.effects is not None:
             parse_effects(",".join(self.effects))
 
     def open_migrator(self) -> Migrator:
         """The migrator, in this process for the in-process backend."""
-        return parse_migrator(self.migrator, inprocess=self.backend == "inprocess")
+        return parse_migrator(self.migrator, inprocess=self.backend == Backend.INPROCESS)
 
     def target(self) -> dict[str, Any]:
         """What a report says was explored."""

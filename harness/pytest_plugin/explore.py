@@ -37,8 +37,11 @@ from harness.explore.exploration import (
     ExploreError,
     parse_effects,
 )
-from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+from harness.explore.results import CaseResult, ExploreReport
+from harness.faults.availability import Backend
+from harness.judge.verdict import Verdict
 from harness.run.adapters import DEFAULT_MIGRATOR
+from harness.store import codec
 
 MARKER = "explore_large"
 LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
@@ -141,7 +144,7 @@ def exploration_from_config(
         return Exploration(
             migrator=_migrator_spec(config),
             tree=seeded(config, tree),
-            backend=config.getoption("mk_explore_backend", None) or "syscall",
+            backend=config.getoption("mk_explore_backend", None) or Backend.SYSCALL,
             effects=parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
@@ -186,11 +189,11 @@ def record(item: pytest.Item, base: Baseline, result: CaseResult) -> None:
     """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
     target = {
         "target": base.exploration.target(),
-        "baseline": [verdict_to_dict(v) for v in base.verdicts],
+        "baseline": codec.to_data(base.verdicts),
         "not_explored": base.not_explored(),
     }
     item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
 class ExploreRecorder:
@@ -210,14 +213,14 @@ class ExploreRecorder:
         target = json.loads(props[TARGET_PROPERTY])
         key = json.dumps(target["target"], sort_keys=True)
         self.targets[key] = target
-        result = CaseResult.from_dict(json.loads(props[CASE_PROPERTY]))
+        result = codec.from_json(CaseResult, props[CASE_PROPERTY])
         self.results.setdefault(key, {})[result.case.id] = result
 
     def reports(self) -> list[ExploreReport]:
         return [
             ExploreReport(
                 target=t["target"],
-                baseline=tuple(verdict_from_dict(v) for v in t["baseline"]),
+                baseline=codec.from_data(tuple[Verdict, ...], t["baseline"]),
                 results=tuple(
                     sorted(
                         self.results.get(key, {}).values(),

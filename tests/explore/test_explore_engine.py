@@ -32,6 +32,7 @@ from harness.explore.results import BROKEN, MISSED, OK
 from harness.faults.injection import inject
 from harness.faults.plan import parse_plan
 from harness.judge.snapshot import Snapshot
+from harness.store import codec
 
 pytestmark = pytest.mark.usefixtures("needs_strace")
 
@@ -241,7 +242,7 @@ def test_lost_content_is_reported_per_user(baseline_of, tmp_path: Path) -> None:
     assert [loss.user for loss in result.lost] == ["ann"]
     assert result.lost[0].rows or result.lost[0].note
     assert (tmp_path / "kept" / "tree").is_dir()  # a workdir given is kept for a person
-    assert json.loads(json.dumps(result.to_dict()))["lost"][0]["user"] == "ann"
+    assert json.loads(codec.to_json(result))["lost"][0]["user"] == "ann"
 
 
 def test_record_needs_a_process_for_strace() -> None:

@@ -17,6 +17,7 @@ from harness.explore.results import (
     rule_for,
 )
 from harness.judge.verdict import RuleBroken, Verdict
+from harness.store import codec
 
 CASE = Case(17, "kill", "rename", ("ann/peek.db", "ann/x"), "renameat2", "rename#2:kill")
 REPLAY = "cd /d && migration-kit explore --case 17:kill"
@@ -50,7 +51,7 @@ def test_case_ids_read_back() -> None:
 
 def test_a_result_survives_json() -> None:
     result = _result(BROKEN, ok=False)
-    again = CaseResult.from_dict(result.to_dict())
+    again = codec.from_json(CaseResult, codec.to_json(result))
     assert again == result
     assert again.rules_broken == ("R10",)
 

@@ -22,6 +22,7 @@ from harness.explore.backends import TIMEOUT, process_of
 from harness.explore.baseline import Baseline, cached_baseline
 from harness.explore.baseline import cache_key as fault_cache_key
 from harness.explore.exploration import Exploration, ExploreError
+from harness.faults.availability import Backend
 from harness.faults.trace import record
 
 # Bytes of each written buffer kept in the trace. A small tree's largest single write is
@@ -38,7 +39,7 @@ def cache_key(exploration: Exploration) -> str:
 
 def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactory) -> Baseline:
     """Record the fault-free run now, in ``workdir`` (an empty or absent directory)."""
-    if exploration.backend != "syscall":
+    if exploration.backend != Backend.SYSCALL:
         raise ExploreError("power loss replays a syscall trace: use the syscall backend")
     migrator = exploration.open_migrator()
     before_dir, tree = Path(workdir) / "before", Path(workdir) / "tree"

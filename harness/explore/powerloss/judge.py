@@ -12,26 +12,19 @@ session when a :class:`JudgementStore` directory is shared by pytest-xdist worke
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.explore.backends import TIMEOUT
 from harness.explore.baseline import Baseline
 from harness.explore.powerloss.image import CrashImage
 from harness.explore.powerloss.materialise import materialise
-from harness.explore.results import (
-    OUTPUT_TAIL,
-    Loss,
-    losses,
-    verdict_from_dict,
-    verdict_to_dict,
-)
+from harness.explore.results import OUTPUT_TAIL, Loss, losses
 from harness.judge.oracles import check_converged, check_no_content_lost
 from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import Verdict
+from harness.store import codec
 from harness.store.once import once
 from harness.store.scratch import remove_tree
 
@@ -50,23 +43,6 @@ class Judgement:
     @property
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdicts": [verdict_to_dict(v) for v in self.verdicts],
-            "lost": [x.to_dict() for x in self.lost],
-            "crashed": self.crashed,
-            "rerun": self.rerun,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Judgement:
-        return cls(
-            verdicts=tuple(verdict_from_dict(v) for v in data["verdicts"]),
-            lost=tuple(Loss.from_dict(x) for x in data["lost"]),
-            crashed=data["crashed"],
-            rerun=data["rerun"],
-        )
 
 
 class JudgementStore:
@@ -87,10 +63,10 @@ class JudgementStore:
 
         def write(staging: Path) -> None:
             made.append(judge())
-            staging.write_text(json.dumps(made[0].to_dict()))
+            staging.write_text(codec.to_json(made[0]))
 
         once(path, write, lock=self.directory / f"{digest}.lock")
-        return made[0] if made else Judgement.from_dict(json.loads(path.read_text()))
+        return made[0] if made else codec.from_json(Judgement, path.read_text())
 
 
 class Judge:
