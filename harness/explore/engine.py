@@ -52,6 +52,7 @@ from fixtures.cache import cache_key as tree_cache_key
 from fixtures.cache import copy_tree, default_cache_dir
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, UserSpec, spec_to_json
+from harness.contract.errors import KitError
 from harness.explore.results import (
     BROKEN,
     MISSED,
@@ -128,7 +129,7 @@ def _snapshot(root: Path) -> Snapshot:
     return Snapshot.take(root, scratch=Path(scratch) if scratch else None)
 
 
-class ExploreError(ValueError):
+class ExploreError(KitError, ValueError):
     """An exploration that cannot be set up as asked (bad effect, unknown case, ...)."""
 
 

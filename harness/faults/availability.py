@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.contract.errors import KitError
 
-class FaultBackendUnavailable(RuntimeError):
+
+class FaultBackendUnavailable(KitError, RuntimeError):
     """A fault backend cannot run on this machine; the message says why and what to do."""
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from harness.contract.errors import KitError
+
 KILL = "kill"
 
 
@@ -70,7 +72,7 @@ def applicable_effects(operation: Operation) -> tuple[str, ...]:
     return (*APPLICABLE_ERRNOS[Operation(operation)], KILL)
 
 
-class PlanError(ValueError):
+class PlanError(KitError, ValueError):
     """A fault plan (or its text form) that does not name a fault."""
 
 
