@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.faults.plan import KILL
@@ -301,3 +302,16 @@ class ExploreReport:
             results=tuple(CaseResult.from_dict(r) for r in data["results"]),
             not_explored=data.get("not_explored", ""),
         )
+
+
+def write_reports(path: Path, reports: Sequence[ExploreReport]) -> None:
+    """Write ``reports`` where ``--explore-json`` says: what :func:`load_reports` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = [json.loads(r.to_json()) for r in reports]
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def load_reports(path: Path) -> list[ExploreReport]:
+    """The reports :func:`write_reports` wrote (a child pytest's ``--explore-json``)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [ExploreReport.from_json(json.dumps(r)) for r in data]

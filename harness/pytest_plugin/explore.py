@@ -27,9 +27,15 @@ from typing import Any
 import pytest
 
 from fixtures.spec import TreeSpec
-from fixtures.validate import SpecError
+from harness.contract.errors import KitError
 from harness.explore import engine as explore
-from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+from harness.explore.results import (
+    CaseResult,
+    ExploreReport,
+    verdict_from_dict,
+    verdict_to_dict,
+    write_reports,
+)
 
 MARKER = "explore_large"
 LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
@@ -107,12 +113,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def load_tree(text: str) -> TreeSpec:
-    """A TreeSpec from ``--explore-tree``/``--tree``: JSON text, or the path of a JSON file."""
-    source = text if text.lstrip().startswith("{") else Path(text).read_text(encoding="utf-8")
-    return TreeSpec.from_json(source)
-
-
 def exploration_from_config(
     config: pytest.Config,
     *,
@@ -127,7 +127,7 @@ def exploration_from_config(
     """
     try:
         text = config.getoption("mk_explore_tree", None)
-        tree = load_tree(text) if text else explore.DEFAULT_TREE
+        tree = TreeSpec.load(text) if text else explore.DEFAULT_TREE
         effects_text = config.getoption("mk_effects", None)
         return explore.Exploration(
             migrator=_migrator_spec(config),
@@ -137,7 +137,7 @@ def exploration_from_config(
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
         )
-    except (OSError, SpecError, TypeError, explore.ExploreError) as exc:
+    except KitError as exc:  # a bad tree, effect, backend or spec: the options' fault
         raise pytest.UsageError(f"exploration options: {exc}") from None
 
 
@@ -223,10 +223,7 @@ class ExploreRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("mk_explore_json")
         if path:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = [json.loads(r.to_json()) for r in self.reports()]
-            target.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            write_reports(Path(path), self.reports())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.config.getoption("mk_no_summary", False):  # `migration-kit explore` prints it
@@ -239,9 +236,3 @@ class ExploreRecorder:
             terminalreporter.write_sep("=", "fault exploration")
             for line in report.render().splitlines():
                 terminalreporter.write_line(line)
-
-
-def load_reports(path: Path) -> list[ExploreReport]:
-    """The reports ``--explore-json`` wrote."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return [ExploreReport.from_json(json.dumps(r)) for r in data]
