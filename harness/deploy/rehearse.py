@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fixtures.cache import copy_tree
+from harness.contract.errors import KitError
 from harness.deploy import survey
 from harness.deploy.capture import inside
 from harness.judge import oracles
@@ -53,7 +54,7 @@ OUTSIDE_DIR = "outside-targets"
 JUDGED = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R11", "R13", "R14", "content", "contract")
 
 
-class RehearsalError(Exception):
+class RehearsalError(KitError):
     """The rehearsal cannot start (source, scratch space); the message says what to do."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.spec import TreeSpec, UserSpec, spec_to_json
+from harness.contract.errors import KitError
 from harness.faults.availability import Backend
 from harness.faults.plan import Operation, applicable_effects
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, parse_migrator
@@ -39,7 +40,7 @@ DEFAULT_TREE = TreeSpec(
 ALL_EFFECTS = tuple(dict.fromkeys(e for op in Operation for e in applicable_effects(op)))
 
 
-class ExploreError(ValueError):
+class ExploreError(KitError, ValueError):
     """An exploration that cannot be set up as asked (bad effect, unknown case, ...)."""
 
 

@@ -12,9 +12,11 @@ boundaries (pytest-xdist workers report to the controller, the controller to the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from harness.faults.plan import KILL
@@ -245,3 +247,15 @@ class ExploreReport:
     @classmethod
     def from_json(cls, text: str) -> ExploreReport:
         return codec.from_json(cls, text)
+
+
+def write_reports(path: Path, reports: Sequence[ExploreReport]) -> None:
+    """Write ``reports`` where ``--explore-json`` says: what :func:`load_reports` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([codec.to_data(r) for r in reports], indent=1), encoding="utf-8")
+
+
+def load_reports(path: Path) -> list[ExploreReport]:
+    """The reports :func:`write_reports` wrote (a child pytest's ``--explore-json``)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [codec.from_data(ExploreReport, r) for r in data]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from harness.contract.errors import KitError
+
 
 class Backend(StrEnum):
     """The fault backends an exploration runs on, by the names ``--backend`` takes."""
@@ -19,7 +21,7 @@ class Backend(StrEnum):
     INPROCESS = "inprocess"  # a py: migrator in this process, its os calls patched
 
 
-class FaultBackendUnavailable(RuntimeError):
+class FaultBackendUnavailable(KitError, RuntimeError):
     """A fault backend cannot run on this machine; the message says why and what to do."""
 
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from harness.contract.errors import KitError
+
 KILL = "kill"
 
 
@@ -69,7 +71,7 @@ def applicable_effects(operation: Operation) -> tuple[str, ...]:
     return (*APPLICABLE_ERRNOS[Operation(operation)], KILL)
 
 
-class PlanError(ValueError):
+class PlanError(KitError, ValueError):
     """A fault plan (or its text form) that does not name a fault."""
 
 

@@ -27,17 +27,16 @@ from typing import Any
 import pytest
 
 from fixtures.spec import TreeSpec
-from fixtures.validate import SpecError
+from harness.contract.errors import KitError
 from harness.explore.backends import backend_available
 from harness.explore.baseline import Baseline, baseline
 from harness.explore.exploration import (
     BACKENDS,
     DEFAULT_TREE,
     Exploration,
-    ExploreError,
     parse_effects,
 )
-from harness.explore.results import CaseResult, ExploreReport
+from harness.explore.results import CaseResult, ExploreReport, write_reports
 from harness.faults.availability import Backend
 from harness.judge.verdict import Verdict
 from harness.run.adapters import DEFAULT_MIGRATOR
@@ -119,12 +118,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def load_tree(text: str) -> TreeSpec:
-    """A TreeSpec from ``--explore-tree``/``--tree``: JSON text, or the path of a JSON file."""
-    source = text if text.lstrip().startswith("{") else Path(text).read_text(encoding="utf-8")
-    return TreeSpec.from_json(source)
-
-
 def exploration_from_config(
     config: pytest.Config,
     *,
@@ -139,7 +132,7 @@ def exploration_from_config(
     """
     try:
         text = config.getoption("mk_explore_tree", None)
-        tree = load_tree(text) if text else DEFAULT_TREE
+        tree = TreeSpec.load(text) if text else DEFAULT_TREE
         effects_text = config.getoption("mk_effects", None)
         return Exploration(
             migrator=_migrator_spec(config),
@@ -149,7 +142,7 @@ def exploration_from_config(
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
         )
-    except (OSError, SpecError, TypeError, ExploreError) as exc:
+    except KitError as exc:  # a bad tree, effect, backend or spec: the options' fault
         raise pytest.UsageError(f"exploration options: {exc}") from None
 
 
@@ -235,10 +228,7 @@ class ExploreRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("mk_explore_json")
         if path:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = [json.loads(r.to_json()) for r in self.reports()]
-            target.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            write_reports(Path(path), self.reports())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.config.getoption("mk_no_summary", False):  # `migration-kit explore` prints it
@@ -251,9 +241,3 @@ class ExploreRecorder:
             terminalreporter.write_sep("=", "fault exploration")
             for line in report.render().splitlines():
                 terminalreporter.write_line(line)
-
-
-def load_reports(path: Path) -> list[ExploreReport]:
-    """The reports ``--explore-json`` wrote."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return [ExploreReport.from_json(json.dumps(r)) for r in data]

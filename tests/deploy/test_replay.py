@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from conftest import can_deny, one_line_error, run_cli
-from harness.cli import deploy as deploy_cli
-from harness.cli import main as cli
 from harness.deploy import capture
 from harness.deploy import field_replay as replay
 from harness.run.adapters import parse_migrator
@@ -119,12 +117,3 @@ def test_an_unreadable_field_spec(tmp_path: Path) -> None:
 
 def test_a_bad_migrator_spec(cli, tmp_path: Path) -> None:
     one_line_error(cli("replay", str(SHIPPED_EXAMPLE), "--migrator", "rm -rf"), "rm -rf")
-
-
-def test_explore_says_when_it_is_not_there_yet(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(deploy_cli, "EXPLORE_MODULE", "harness.no_such_exploration")
-    assert cli.main(["replay", str(SHIPPED_EXAMPLE), "--explore"]) == 2
-    err = capsys.readouterr().err
-    assert "not available yet" in err and "without --explore" in err and len(err.splitlines()) == 1

@@ -46,14 +46,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contract.errors import ExitStatus, KitError
 from harness.explore.powerloss.image import SYNCED, VOLATILE, Blob, CrashImage, ImageNode
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 _MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 
 
-class ModelError(Exception):
+class ModelError(KitError):
     """The trace asks for something the model cannot do (a path that is not a directory)."""
+
+    exit_status = ExitStatus.INTERNAL
 
 
 class Inode:
