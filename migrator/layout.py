@@ -1,8 +1,8 @@
 """Where things live in a data dir, before and after the profiles migration.
 
-This is the contract of ``shared/SPEC.md`` written down once. The reference migrator, the
-fixture builder and the harness's oracles all read paths from here, so a change of layout
-is one edit, and a migrator under test is judged against exactly the layout it must produce.
+The reference migrator's reading of ``shared/SPEC.md``'s layout, plus its own scratch
+names. The kit's fixtures and oracles do not read it: they use ``harness.contract.layout``,
+written from SPEC separately, so that a wrong name here is caught rather than shared.
 """
 
 from __future__ import annotations

@@ -78,6 +78,28 @@ def grace_days_from_env(environ: os._Environ | dict | None = None) -> float:
     return days
 
 
+# The spellings of "yes" and "no" people put in an environment variable. The seed's switch is
+# ``MIGRATION_DRY_RUN=true``; a ``1`` or ``yes`` that silently ran the real migration would
+# be the worst possible reading of an operator's intent, so anything else is refused.
+_TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on"})
+_FALSE_WORDS = frozenset({"", "false", "0", "no", "n", "off"})
+
+
+def dry_run_from_env(environ: os._Environ | dict | None = None) -> bool:
+    """``MIGRATION_DRY_RUN`` as a yes/no; ``ValueError`` for a value that is neither."""
+    env = os.environ if environ is None else environ
+    raw = env.get(layout.DRY_RUN_ENV, "")
+    word = raw.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError(
+        f"{layout.DRY_RUN_ENV}={raw!r} is neither yes nor no: set it to true for a dry run, "
+        "or unset it; nothing was changed"
+    )
+
+
 def migrate(
     data_dir: Path | str,
     *,

@@ -18,8 +18,8 @@ and user ids. Ids become ``u-<sha256(salt, id)[:10]>`` with a secret per-install
 (``--salt-file``), so the same user gets the same id in every capture from this machine
 (two tickets can be matched) while nobody without the salt can test a guessed id.
 
-The source is only read: databases through copies in scratch space (``migrator.verify``),
-the classification is the migrator's own (``migrator.survey``), as in ``plan``.
+The source is only read: databases through copies in scratch space, and users classified
+by ``harness.deploy.survey`` as in ``plan`` (the harness's own reading, not the migrator's).
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import stat
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -41,19 +42,24 @@ from urllib.parse import quote
 from fixtures import spec as S
 from fixtures import validate
 from fixtures.build import kit_version
-from harness.deploy.plan import plan_user, read_accounts
-from migrator import cleanup, datadir, fsops, layout, state, systemdb, verify
-from migrator.layout import UserPaths
-from migrator.state import Kind
+from harness.contract import layout
+from harness.contract.errors import KitError
+from harness.contract.layout import UserPaths
+from harness.contract.settings import CAPTURE_SALT_ENV as SALT_ENV
+from harness.deploy import survey
+from harness.deploy.plan import plan_user
+from harness.deploy.survey import Accounts, DamagedDb, Kind, UserFiles
 
-SALT_ENV = "MIGRATION_KIT_CAPTURE_SALT_FILE"
 MEASURED_SUFFIX = ".measured.json"
 ID_HEX = 10
 HEADER = 100
 MIB = 1 << 20
+DAY_SECONDS = 86400.0
+NEW_DB_REL = f"{layout.PROFILES_DIR}/{layout.DEFAULT_PROFILE_SLUG}/{layout.NEW_DB}"
+NEW_IMAGES_REL = f"{layout.PROFILES_DIR}/{layout.DEFAULT_PROFILE_SLUG}/{layout.IMAGES_DIR}"
 
 
-class CaptureError(Exception):
+class CaptureError(KitError):
     """The capture cannot be written as asked; the message names the path and what to do."""
 
 
@@ -131,7 +137,7 @@ class DbMeasure:
 def _header_facts(head: bytes) -> tuple[str, int | None, str | None, int | None]:
     if not head:
         return "empty", None, None, None
-    if head[:16] != verify.SQLITE_MAGIC:
+    if head[:16] != survey.SQLITE_MAGIC:
         if not any(head):
             return "zeroed", None, None, None
         text = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
@@ -144,55 +150,44 @@ def _header_facts(head: bytes) -> tuple[str, int | None, str | None, int | None]
     return "sqlite", page, mode, int.from_bytes(head[28:32], "big")
 
 
-def _count_rows(conn: sqlite3.Connection) -> dict[str, int]:
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return {
-        n: conn.execute(f'SELECT count(*) FROM "{n.replace(chr(34), chr(34) * 2)}"').fetchone()[0]
-        for n in sorted(names)
-    }
-
-
-def _items_in_main(copy: Path) -> int | None:
-    """items rows in the main file alone (``immutable`` ignores the -wal), or None."""
-    uri = f"file:{quote(str(copy))}?mode=ro&immutable=1"
-    try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+def _items_in_main(db: Path, scratch: Path) -> int | None:
+    """items rows in the main file alone, or None: a copy of it without its -wal, opened
+    ``immutable`` (which reads no sidecar)."""
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="main-only-") as tmp:
+        copy = Path(tmp) / "main.db"
+        shutil.copyfile(db, copy)
+        uri = f"file:{quote(str(copy))}?mode=ro&immutable=1"
         try:
-            return conn.execute("SELECT count(*) FROM items").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return None
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            try:
+                return conn.execute("SELECT count(*) FROM items").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return None
 
 
 def measure_db(db: Path, scratch: Path) -> DbMeasure:
-    """Sizes, header facts, integrity and row counts of ``db`` (+ sidecars), via a copy."""
+    """Sizes, header facts, integrity and row counts of ``db`` (+ sidecars), via copies."""
 
     def size(suffix: str) -> int:
-        return fsops.file_size(db.with_name(db.name + suffix))
+        return survey.file_size(db.with_name(db.name + suffix))
 
     with open(db, "rb") as f:
         head = f.read(HEADER)
     kind, page, journal_mode, pages = _header_facts(head)
     rows: dict[str, int] = {}
     wal_only = 0
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="measure-") as tmp:
-        copy = verify.copy_with_sidecars(db, Path(tmp) / "copy.db")
-        in_main = _items_in_main(copy) if kind == "sqlite" else None
-        try:
-            verify.seal(copy)
-            conn = sqlite3.connect(copy, isolation_level=None)
-            try:
-                rows = _count_rows(conn)
-            finally:
-                conn.close()
-            integrity = "ok"
-        except (verify.UnreadableDb, sqlite3.DatabaseError) as exc:
-            integrity = str(exc).replace(str(copy), db.name)[:200]
-        if in_main is not None and "items" in rows:
-            wal_only = max(0, rows["items"] - in_main)
+    in_main = _items_in_main(db, scratch) if kind == "sqlite" else None
+    try:
+        rows = dict(sorted(survey.read_db(db, scratch=scratch).rows.items()))
+        integrity = "ok"
+    except DamagedDb as exc:
+        integrity = str(exc)[:200]
+    if in_main is not None and "items" in rows:
+        wal_only = max(0, rows["items"] - in_main)
     return DbMeasure(
-        size=fsops.file_size(db),
+        size=survey.file_size(db),
         wal=size("-wal"),
         shm=size("-shm"),
         journal=size("-journal"),
@@ -254,33 +249,31 @@ class UserCapture:
 
 
 def _known_names(paths: UserPaths) -> set[str]:
+    """Names in a user's folder that are SPEC's, or the reference migrator's scratch: the
+    rest counts as stray entries."""
+    scratch = (p.name for p in survey.reference_scratch_paths(paths) if p.parent == paths.root)
     return {
         layout.OLD_DB,
         *(p.name for p in paths.old_sidecars()),
         paths.backup.name,
         layout.IMAGES_DIR,
-        "profiles",
-        layout.WORK_DIR,
-        paths.old_db_temp.name,
-        paths.backup_temp.name,
+        layout.PROFILES_DIR,
+        *scratch,
     }
 
 
-def capture_user(
-    paths: UserPaths, anon: str, accounts: systemdb.Accounts, scratch: Path
-) -> UserCapture:
+def capture_user(paths: UserPaths, anon: str, accounts: Accounts, scratch: Path) -> UserCapture:
     """Measure one user and map them onto a ``UserSpec`` named ``anon``."""
     registered = accounts.has_user(paths.user_id)
     # An orphan is classified as if registered: its folder's state is what the spec needs,
     # the missing users row becomes the no_users_row quirk.
-    as_registered = replace(accounts, users=accounts.users | {paths.user_id})
-    found = plan_user(paths.data_dir, paths.user_id, as_registered).plan
-    tree = state.scan(paths)
+    found = plan_user(paths.data_dir, paths.user_id, accounts.registering(paths.user_id)).plan
+    tree = survey.scan(paths)
     dbs = {
         rel: measure_db(p, scratch)
         for rel, p in (
             (layout.OLD_DB, paths.old_db),
-            ("profiles/default/" + layout.NEW_DB, paths.new_db),
+            (NEW_DB_REL, paths.new_db),
             (paths.backup.name, paths.backup),
         )
         if p.is_file() and not p.is_symlink()
@@ -289,7 +282,7 @@ def capture_user(
         rel: m
         for rel, m in (
             (layout.IMAGES_DIR, _images(paths.old_images)),
-            ("profiles/default/images", _images(paths.new_images)),
+            (NEW_IMAGES_REL, _images(paths.new_images)),
         )
         if m is not None
     }
@@ -303,7 +296,7 @@ def capture_user(
         "stray_bytes": sum(e.stat(follow_symlinks=False).st_size for e in stray if e.is_file()),
         "scratch_of_interrupted_run": len(tree.leftovers),
     }
-    backup_age = round(cleanup.backup_age_days(paths.backup), 1) if tree.backup else None
+    backup_age = round(_age_days(paths.backup), 1) if tree.backup else None
     spec, notes = _user_spec(
         anon, found, tree, dbs, images, registered, accounts, root_mode, backup_age
     )
@@ -324,6 +317,11 @@ def capture_user(
     return UserCapture(spec, measured, tuple(f"{anon}: {n}" for n in notes))
 
 
+def _age_days(path: Path) -> float:
+    """Days since ``path`` was last modified: how old a backup is to a grace period (R11)."""
+    return (time.time() - path.stat().st_mtime) / DAY_SECONDS
+
+
 def _plain(obj: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(obj).items()}
 
@@ -331,18 +329,18 @@ def _plain(obj: Any) -> dict[str, Any]:
 def _user_spec(
     anon: str,
     found: Any,
-    tree: state.UserTree,
+    tree: UserFiles,
     dbs: dict[str, DbMeasure],
     images: dict[str, ImageMeasure],
     registered: bool,
-    accounts: systemdb.Accounts,
+    accounts: Accounts,
     root_mode: int,
     backup_age: float | None,
 ) -> tuple[S.UserSpec, list[str]]:
     """The fixture state, sizes and quirks that reproduce this user, and what is approximate."""
     notes: list[str] = []
     old = dbs.get(layout.OLD_DB)
-    new = dbs.get("profiles/default/" + layout.NEW_DB)
+    new = dbs.get(NEW_DB_REL)
     backup = dbs.get(layout.OLD_DB + layout.BACKUP_SUFFIX)
     has_profile = accounts.has_profile(tree.paths.user_id)
     st = _fixture_state(found, tree, old, backup, has_profile, notes)
@@ -382,13 +380,13 @@ def _image_count(images: dict[str, ImageMeasure], kw: dict[str, Any], notes: lis
 
 def _fixture_state(
     found: Any,
-    tree: state.UserTree,
+    tree: UserFiles,
     old: DbMeasure | None,
     backup: DbMeasure | None,
     has_profile: bool,
     notes: list[str],
 ) -> str:
-    """Map the migrator's classification onto ``fixtures.spec.USER_STATES``."""
+    """Map the survey's classification onto ``fixtures.spec.USER_STATES``."""
     kind = tree.kind
     if kind is Kind.LEGACY:
         if tree.leftovers:
@@ -425,7 +423,7 @@ def _fixture_state(
 
 
 def _quirks(
-    tree: state.UserTree,
+    tree: UserFiles,
     registered: bool,
     st: str,
     root_mode: int,
@@ -455,11 +453,11 @@ class Capture:
 
 
 def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
-    """Describe ``data_dir``; raises ``datadir.DataDirError`` when it is no data dir."""
+    """Describe ``data_dir``; raises ``survey.DataDirError`` when it is no data dir."""
     data_dir = Path(data_dir).absolute()
     started = time.monotonic()
-    user_dirs = datadir.check(data_dir)
-    accounts = read_accounts(data_dir, user_dirs)
+    user_dirs = survey.check_data_dir(data_dir)
+    accounts = survey.read_accounts(data_dir, user_dirs)
     anon = {p.name: anonymous_id(salt, p.name) for p in user_dirs}
     if len(set(anon.values())) != len(anon):  # pragma: no cover - 40 bits, 10^4 users
         raise CaptureError("two user ids hash to the same anonymous id; capture again")
@@ -536,11 +534,11 @@ def _top_level(data_dir: Path, users: set[str]) -> tuple[tuple[str, ...], dict[s
     return tuple(extras), top
 
 
-def _system_facts(data_dir: Path, accounts: systemdb.Accounts, users: set[str]) -> dict[str, Any]:
+def _system_facts(data_dir: Path, accounts: Accounts, users: set[str]) -> dict[str, Any]:
     db = data_dir / layout.SYSTEM_DB
     return {
-        "size": fsops.file_size(db),
-        "wal": fsops.file_size(db.with_name(db.name + "-wal")),
+        "size": survey.file_size(db),
+        "wal": survey.file_size(db.with_name(db.name + "-wal")),
         "users_rows": len(accounts.users),
         "users_rows_without_folder": len(accounts.users - users),
         "default_profile_rows": len(accounts.with_default_profile),

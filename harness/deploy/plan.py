@@ -6,13 +6,13 @@ person needs something else: the few things that must be looked at *first* (a us
 will fail, rows that sit only in a ``-wal``, a disk that cannot hold the backups), then per
 user what would happen, and the free space as numbers.
 
-The classification is the reference migrator's own (``migrator.survey.inspect_user``,
-which reads every database through a copy in scratch space), so plan and migration never
-disagree about a user. What a planner adds on top is only what a single user's inspection
-cannot see: the WAL backlog per user, symlinks where data should be, the Immediate Action
-of the seed (users migrated earlier without any backup), and the free space the *whole*
-run needs (every backup it keeps plus the largest user's working copies), which can be
-short even when each user fits on its own.
+The classification is the harness's own (``harness.deploy.survey``, written from SPEC and
+reading every database through a copy in scratch space), never the migrator's: a preview
+sharing the migrator's code would share its bugs. What a planner adds on top of one user's
+inspection is what it cannot see: the WAL backlog per user, symlinks where data should be,
+the Immediate Action of the seed (users migrated earlier without any backup), and the free
+space the *whole* run needs (every backup it keeps plus the largest user's working
+copies), which can be short even when each user fits on its own.
 
 Nothing in the data dir is written, created or opened for writing: a test compares
 snapshots (bytes and mtimes) before and after.
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import struct
 import tempfile
 from collections import Counter
@@ -34,12 +33,13 @@ from itertools import repeat
 from pathlib import Path
 from typing import TextIO
 
-from migrator import datadir, fsops, layout, runlock, space, state, survey, systemdb
-from migrator.layout import UserPaths
-from migrator.report import UserProblem
-from migrator.state import Kind
+from harness.contract import layout
+from harness.contract.layout import UserPaths
+from harness.deploy import survey
+from harness.deploy.survey import Accounts, Kind, UserFiles, mb
+from harness.store.scratch import ram_scratch
 
-# Outcomes a user would end the run with (the reference migrator's dry-run vocabulary).
+# Outcomes a user would end the run with.
 WOULD_MIGRATE = "would_migrate"
 WOULD_FINISH = "would_finish"  # both DBs present and equal: the interrupted migration ends
 WOULD_TIDY = "would_tidy"  # migrated, with loose ends the run ties (profile row, images, ...)
@@ -53,7 +53,6 @@ CHUNK_USERS = 100
 MAX_WORKERS = 4
 # Scratch copies go to a RAM disk when one has room for many copies of the largest DB:
 # removing a scratch folder on a journaling disk costs more than inspecting a small user.
-RAM_SCRATCH = Path("/dev/shm")
 RAM_SCRATCH_FACTOR = 8
 LIST_USERS = 10  # names listed in a warning about many users
 
@@ -67,7 +66,7 @@ class PlanWarning:
     deploying should know (a WAL backlog, a half-migrated user it will finish).
     """
 
-    kind: str  # a UserProblem kind (orphan, corrupt, conflict, no_space, ...) or wal,
+    kind: str  # a survey problem (orphan, corrupt, conflict, no_space, ...) or wal,
     # half_migrated, symlink, no_backup, run_space
     user: str | None
     needs_person: bool
@@ -138,12 +137,12 @@ class _Found:
 # -- one user -----------------------------------------------------------------------------
 
 
-def plan_user(data_dir: Path, user: str, accounts: systemdb.Accounts) -> _Found:
-    """Inspect one user exactly as the migrator's dry run does, and add the planner's facts."""
+def plan_user(data_dir: Path, user: str, accounts: Accounts) -> _Found:
+    """Inspect one user (``survey.inspect_user``) and add the planner's facts."""
     paths = UserPaths(data_dir, user)
-    finding = survey.inspect_user(paths, accounts, with_space=False)
+    finding = survey.inspect_user(paths, accounts)
     try:
-        tree = state.scan(paths)
+        tree = survey.scan(paths)
     except OSError:
         tree = None  # an unreadable folder: the finding already says so (io_error)
     warnings: list[PlanWarning] = []
@@ -184,7 +183,7 @@ def plan_user(data_dir: Path, user: str, accounts: systemdb.Accounts) -> _Found:
         detail=finding.detail,
         actions=finding.actions,
         problem=finding.problem or ("no_space" if outcome == WOULD_FAIL else None),
-        wal_bytes=fsops.file_size(paths.root / (layout.OLD_DB + "-wal")) if tree else 0,
+        wal_bytes=survey.file_size(paths.root / (layout.OLD_DB + "-wal")) if tree else 0,
         peak_bytes=peak,
         kept_bytes=kept,
     )
@@ -205,13 +204,13 @@ def _outcome(finding: survey.Finding) -> str:
 
 def wal_frames(wal: Path) -> tuple[int, int]:
     """(size, frames) of a ``-wal``, read from its header (page size at bytes 8-11)."""
-    size = fsops.file_size(wal)
-    if size <= state.WAL_HEADER_BYTES:
+    size = survey.file_size(wal)
+    if size <= survey.WAL_HEADER_BYTES:
         return size, 0
     with open(wal, "rb") as f:
         head = f.read(12)
     page = struct.unpack(">I", head[8:12])[0] if len(head) == 12 else 0
-    return size, (size - state.WAL_HEADER_BYTES) // (page + 24) if page else 0
+    return size, (size - survey.WAL_HEADER_BYTES) // (page + 24) if page else 0
 
 
 def _wal_warning(paths: UserPaths) -> PlanWarning | None:
@@ -269,28 +268,23 @@ def _symlink_warnings(paths: UserPaths) -> list[PlanWarning]:
 
 
 def _space(
-    paths: UserPaths, tree: state.UserTree
+    paths: UserPaths, tree: UserFiles
 ) -> tuple[int, int, list[tuple[int, str, int, int]], str | None]:
-    """(peak, kept, per-filesystem needs, the migrator's no-space message if one is short)."""
-    found = space.needs(paths, tree)
+    """(peak, kept, per-filesystem needs, the no-space message if one is short)."""
+    found = survey.space_needs(paths, tree)
     kept = 0
     if tree.kind in (Kind.LEGACY, Kind.BOTH) and not tree.backup:
-        kept = sum(fsops.file_size(p) for p in (paths.old_db, *paths.old_sidecars()))
-    root_dev = fsops.device_of(paths.root)
+        kept = sum(survey.file_size(p) for p in (paths.old_db, *paths.old_sidecars()))
+    root_dev = survey.device_of(paths.root)
     needs = []
     for need in found:
-        dev = fsops.device_of(need.where)
+        dev = survey.device_of(need.where)
         needs.append((dev, str(need.where), need.bytes, kept if dev == root_dev else 0))
-    short = None
-    if any(not n.fits for n in found):
-        try:
-            space.check(paths, tree)
-        except UserProblem as problem:
-            short = str(problem)
-    return max((n.bytes for n in found), default=0), kept, needs, short
+    peak = max((n.bytes for n in found), default=0)
+    return peak, kept, needs, survey.shortage(paths, found)
 
 
-def _plan_chunk(data_dir: Path, users: list[str], accounts: systemdb.Accounts) -> list[_Found]:
+def _plan_chunk(data_dir: Path, users: list[str], accounts: Accounts) -> list[_Found]:
     return [plan_user(data_dir, u, accounts) for u in users]
 
 
@@ -304,15 +298,16 @@ def _use_scratch(scratch: str | None) -> None:
 
 
 def collect(data_dir: Path | str, *, workers: int | None = None) -> Plan:
-    """Plan the run on ``data_dir``. Raises ``datadir.DataDirError`` for a path that is no
-    data dir (missing, a file, unreadable, folders without system.db, unreadable system.db).
+    """Plan the run on ``data_dir``. Raises ``survey.DataDirError`` for a path that is no
+    data dir (missing, a file, unreadable, folders without system.db, unreadable system.db,
+    even with no user folder: the run reads it all the same).
 
     ``workers``: processes inspecting users (default: up to 4 from 200 users on). Results
     do not depend on it: users are independent and come back in order.
     """
     data_dir = Path(data_dir).absolute()
-    user_dirs = datadir.check(data_dir)
-    accounts = read_accounts(data_dir, user_dirs)
+    user_dirs = survey.check_data_dir(data_dir)
+    accounts = survey.read_accounts(data_dir, user_dirs)
     names = [p.name for p in user_dirs]
     found = _inspect_all(data_dir, names, accounts, workers)
     warnings = [w for f in found for w in f.warnings]
@@ -326,25 +321,12 @@ def collect(data_dir: Path | str, *, workers: int | None = None) -> Plan:
     warnings.sort(key=lambda w: (not w.needs_person, w.user is not None, w.user or "", w.kind))
     return Plan(
         data_dir=str(data_dir),
-        migration_running=runlock.is_locked(data_dir),
+        migration_running=survey.reference_run_holds(data_dir),
         users=tuple(f.plan for f in found),
         warnings=tuple(warnings),
         space=tuple(spaces),
         skipped=_skipped(data_dir, set(names)),
     )
-
-
-def read_accounts(data_dir: Path, user_dirs: list[Path]) -> systemdb.Accounts:
-    """The server's accounts (none without user folders); ``DataDirError`` when system.db
-    cannot be read as the server's."""
-    if not user_dirs:
-        return systemdb.Accounts()
-    try:
-        return systemdb.Accounts.read(data_dir)
-    except systemdb.SystemDbError as exc:
-        raise datadir.DataDirError(
-            f"{exc}; pass the server's DATA_DIR (its system.db must be the server's)"
-        ) from exc
 
 
 def _workers(count: int, workers: int | None) -> int:
@@ -356,7 +338,7 @@ def _workers(count: int, workers: int | None) -> int:
 
 
 def _inspect_all(
-    data_dir: Path, names: list[str], accounts: systemdb.Accounts, workers: int | None
+    data_dir: Path, names: list[str], accounts: Accounts, workers: int | None
 ) -> list[_Found]:
     n = _workers(len(names), workers)
     if n == 1:
@@ -373,22 +355,19 @@ def _inspect_all(
 
 def _ram_scratch(data_dir: Path, names: list[str]) -> str | None:
     """``/dev/shm`` when it can hold many copies of the largest user DB, else None."""
-    if not RAM_SCRATCH.is_dir() or not os.access(RAM_SCRATCH, os.W_OK):
-        return None
     largest = 0
     for name in names:
         paths = UserPaths(data_dir, name)
         for db in (paths.old_db, paths.new_db):
-            size = sum(fsops.file_size(db.with_name(db.name + s)) for s in ("", "-wal"))
+            size = sum(survey.file_size(db.with_name(db.name + s)) for s in ("", "-wal"))
             largest = max(largest, size)
-    free = shutil.disk_usage(RAM_SCRATCH).free
-    return str(RAM_SCRATCH) if free > RAM_SCRATCH_FACTOR * largest + (64 << 20) else None
+    return ram_scratch(RAM_SCRATCH_FACTOR * largest + (64 << 20))
 
 
 def _run_space(data_dir: Path, found: Iterable[_Found]) -> list[SpaceNeed]:
     """Per filesystem: every backup kept, plus the one largest user's working copies (users
     are migrated one at a time, and each one's scratch is gone before the next starts)."""
-    home = fsops.device_of(data_dir)
+    home = survey.device_of(data_dir)
     per_dev: dict[int, list] = {}
     for f in found:
         for dev, where, peak, kept in f.needs:
@@ -397,7 +376,7 @@ def _run_space(data_dir: Path, found: Iterable[_Found]) -> list[SpaceNeed]:
             slot[2] = max(slot[2], peak)
     out = []
     for where, kept, peak in per_dev.values():
-        out.append(SpaceNeed(where, kept, peak, fsops.free_bytes(Path(where))))
+        out.append(SpaceNeed(where, kept, peak, survey.free_bytes(Path(where))))
     return out
 
 
@@ -477,15 +456,6 @@ def _skipped(data_dir: Path, users: set[str]) -> dict[str, int]:
 
 
 # -- output ---------------------------------------------------------------------------------
-
-
-def mb(n: int) -> str:
-    """Bytes for a person: ``4.1 MB``."""
-    if n < 1_000_000:
-        return f"{n / 1e3:.1f} KB"
-    if n < 1_000_000_000:
-        return f"{n / 1e6:.1f} MB"
-    return f"{n / 1e9:.2f} GB"
 
 
 _OUTCOME_WORDS = {

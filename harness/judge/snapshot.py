@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from harness.contract import layout
 from harness.contract.content import DbContent, UnreadableDatabase, content_of, open_copy
-from migrator import layout
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 1 << 20
@@ -164,7 +164,7 @@ class Snapshot:
         users = {
             name: _user_state(name, entries, databases)
             for name in entries[ROOT].names
-            if layout.is_candidate_user_dir(root / name)
+            if layout.is_user_dir(root / name)
         }
         return cls(root, entries, databases, system, users, _link_targets(root, entries))
 

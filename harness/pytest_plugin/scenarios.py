@@ -224,8 +224,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     list per report, because pytest shares the item's list between its phases' reports.
     """
     report = yield
-    if res.checklist_markers(item.keywords):
-        props = [(res.SEED, scenario_seed(item.config)), (res.REPLAY, replay_for(item))]
+    # Markers, not keywords: keywords hold parametrize ids too, and an id such as
+    # ``[hostile]`` on an unrelated test would count it under a checklist item.
+    markers = res.checklist_markers(m.name for m in item.iter_markers())
+    if markers:
+        props = [
+            (res.MARKERS, markers),
+            (res.SEED, scenario_seed(item.config)),
+            (res.REPLAY, replay_for(item)),
+        ]
         if call.excinfo is not None:
             props += res.broken_properties(call.excinfo.value)
         report.user_properties = [*report.user_properties, *props]

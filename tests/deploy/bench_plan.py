@@ -4,7 +4,7 @@
 
 The tree is ``fixtures.variants.many_users`` (a skewed size mix with WAL, migrated and empty
 users), built once through the fixture cache and copied to a temp dir. Planning reads every
-database through a scratch copy (the migrator's own inspection), so the time is dominated by
+database through a scratch copy (``harness.deploy.survey``), so the time is dominated by
 per-user SQLite work; users are shared out to worker processes.
 """
 
@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from fixtures.build import remove_tree
 from fixtures.factory import TreeFactory
 from fixtures.progress import ProgressBar
 from fixtures.variants import many_users
 from harness.deploy import plan
+from harness.store.scratch import remove_tree
 
 
 def main() -> int:

@@ -16,8 +16,8 @@ import pytest
 from fixtures.build import build
 from fixtures.spec import TreeSpec, UserSpec, spec_from_json
 from fixtures.variants import corrupt
+from harness.contract.layout import UserPaths
 from harness.deploy import capture, plan
-from migrator.layout import UserPaths
 from tests.deploy.deploy_helpers import (
     RICH,
     RICH_IDS,

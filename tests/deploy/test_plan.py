@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.deploy import plan
+from harness.contract import layout
+from harness.contract.layout import UserPaths
+from harness.deploy import plan, survey
 from harness.faults import mounts
-from migrator import fsops, layout
-from migrator.layout import UserPaths
 from tests.deploy.deploy_helpers import RICH_IDS, can_deny, one_line_error, run_cli
 
 
@@ -99,7 +99,7 @@ def test_the_whole_run_short_of_space_is_told_with_numbers(clean_tree: Path) -> 
 def test_a_user_that_does_not_fit_alone_would_fail(
     clean_tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fsops, "free_bytes", lambda path: 1000)
+    monkeypatch.setattr(survey, "free_bytes", lambda path: 1000)
     found = plan.collect(clean_tree)
     short = [w for w in found.warnings if w.kind == "no_space"]
     assert {w.user for w in short} == {"kim-1a", "lou-2b"}
@@ -157,15 +157,22 @@ def _bad_data_dirs(tmp_path: Path) -> dict[str, Path]:
     bad_system = tmp_path / "bad-system-db"
     (bad_system / "alice").mkdir(parents=True)
     (bad_system / layout.SYSTEM_DB).write_text("not sqlite")
+    # No user folder yet, but a system.db the run would read (and fail on) all the same.
+    only_bad_system = tmp_path / "only-bad-system-db"
+    only_bad_system.mkdir()
+    (only_bad_system / layout.SYSTEM_DB).write_text("not sqlite")
     return {
         "missing": tmp_path / "missing",
         "file": a_file,
         "no_system_db": no_system,
         "bad_system_db": bad_system,
+        "only_bad_system_db": only_bad_system,
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "file", "no_system_db", "bad_system_db"])
+@pytest.mark.parametrize(
+    "case", ["missing", "file", "no_system_db", "bad_system_db", "only_bad_system_db"]
+)
 def test_not_a_data_dir_is_one_line_and_exit_2(cli, tmp_path: Path, case: str, untouched) -> None:
     path = _bad_data_dirs(tmp_path)[case]
     proof = untouched(tmp_path)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
 from harness.run.adapters import parse_migrator
-from migrator.layout import UserPaths
 from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
@@ -131,7 +131,7 @@ def test_too_little_scratch_space_is_said_with_numbers(
     proof = untouched(clean_tree)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(rehearse.fsops, "free_bytes", lambda path: 4096)
+    monkeypatch.setattr(rehearse.survey, "free_bytes", lambda path: 4096)
     assert cli.main(["rehearse", str(clean_tree), "--scratch", str(scratch)]) == 2
     err = capsys.readouterr().err
     assert "4096 bytes free" in err and "--scratch" in err

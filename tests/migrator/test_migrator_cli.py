@@ -205,3 +205,33 @@ def test_io_error_of_the_whole_run_is_one_line_exit_1(
     assert cli.main(["migrate", str(data_dir)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(data_dir) in err and "re-run" in err
+
+
+@pytest.mark.parametrize("value", ["1", "yes", " true", "TRUE", "on"])
+def test_every_usual_yes_is_a_dry_run(tmp_path: Path, value: str) -> None:
+    """An operator who writes MIGRATION_DRY_RUN=1 means a dry run: a real migration there
+    would move production data they only meant to look at."""
+    data_dir = tmp_path / "data"
+    tb.build(data_dir, [tb.User("alice", items=3)])
+    before = tb.files(tmp_path)
+
+    proc = _run("migrate", str(data_dir), env={"MIGRATION_DRY_RUN": value})
+
+    assert proc.returncode == 0, proc.stderr
+    assert tb.files(tmp_path) == before
+    assert "alice" in proc.stdout
+
+
+@pytest.mark.parametrize("value", ["maybe", "dry", "2"])
+def test_a_dry_run_switch_that_means_nothing_is_refused(tmp_path: Path, value: str) -> None:
+    """Neither yes nor no: one line naming the variable, exit 2, nothing changed."""
+    data_dir = tmp_path / "data"
+    tb.build(data_dir, [tb.User("alice", items=3)])
+    before = tb.files(tmp_path)
+
+    proc = _run("migrate", str(data_dir), env={"MIGRATION_DRY_RUN": value})
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "MIGRATION_DRY_RUN" in proc.stderr and "Traceback" not in proc.stderr
+    assert tb.files(tmp_path) == before

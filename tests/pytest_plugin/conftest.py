@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from fixtures.cache import ENV_VAR as CACHE_ENV_VAR
-from fixtures.cache import default_cache_dir
+from harness.cli.child_pytest import AUTOLOAD_OFF, CHILD_PLUGINS
+from harness.contract.settings import CACHE_ENV, default_cache_dir
 from tests.support.childrun import TIMEOUT_S
 
 KitPytest = Callable[..., pytest.RunResult]
@@ -26,10 +26,12 @@ CACHE = default_cache_dir()
 
 def plugin_args() -> list[str]:
     """``-p`` options of the child: no cache (a run must not depend on the one before), no
-    benchmark plugin, and the kit's plugin and xdist by name when autoloading is off."""
+    benchmark plugin, and the kit's plugin and xdist by name when autoloading is off (the
+    plugins the kit's own child pytests name)."""
     argv = ["-p", "no:cacheprovider", "-p", "no:benchmark"]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        argv += ["-p", "migration_kit", "-p", "xdist"]
+    if os.environ.get(AUTOLOAD_OFF):
+        for name in CHILD_PLUGINS:
+            argv += ["-p", name]
     return argv
 
 
@@ -37,7 +39,7 @@ def plugin_args() -> list[str]:
 def kit_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> KitPytest:
     """``kit_pytest(*args)``: ``python -m pytest ARGS`` in a child process, in pytester's
     directory; its ``RunResult`` (``ret``, ``outlines``, ``errlines``)."""
-    monkeypatch.setenv(CACHE_ENV_VAR, str(CACHE))
+    monkeypatch.setenv(CACHE_ENV, str(CACHE))
 
     def run(*args: str) -> pytest.RunResult:
         return pytester.runpytest_subprocess(*plugin_args(), *args, timeout=TIMEOUT_S)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.contract import layout
 from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import DbState, Entry, Snapshot, UserState
 from harness.judge.verdict import Verdict
 from harness.run.process import RunResult
-from migrator import layout
 
 
 def check_no_content_lost(

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from harness.contract import layout
 from harness.judge.snapshot import DbState, Snapshot, UserState, entry_changes
 from harness.judge.verdict import Verdict
 from harness.run.process import RunResult
-from migrator import layout
 
 # ---------------------------------------------------------------------------------------------
 # Who is in which situation (SPEC's "situation" column), read off the snapshot before a run.

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.contract import layout
 from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import Snapshot, entry_changes
 from harness.judge.verdict import Verdict
 from harness.run.process import RunResult
-from migrator import layout
 
 Users = Sequence[str] | None
 

@@ -1,0 +1,86 @@
+"""``harness.deploy.survey``: the states the deploy tools tell apart that the shared trees do
+not show: a stray ``peek.db-wal`` (stranded rows, or the harmless tail of a finished
+migration), images that cannot be merged, the reference migrator's leftovers, a backup that
+does or does not verify."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from fixtures.spec import TreeSpec, UserSpec
+from harness.contract.layout import UserPaths
+from harness.deploy import survey
+from tests.deploy.deploy_helpers import plant_in_wal
+
+TREE = TreeSpec(
+    users=(
+        UserSpec("adds", state="migrated", items=6, images=0),
+        UserSpec("tail", state="migrated", items=6, images=0),
+        UserSpec("clash", state="images_half_moved", items=8, images=4),
+        UserSpec("left", state="leftover_temp", items=5, images=1),
+        UserSpec("kept", items=5, images=0),
+        UserSpec("stale", items=5, images=0),
+    ),
+    seed=8,
+    profiles_table=True,
+)
+
+
+def _inspect(tree: Path) -> dict[str, survey.Finding]:
+    users = survey.check_data_dir(tree)
+    accounts = survey.read_accounts(tree, users)
+    return {p.name: survey.inspect_user(UserPaths(tree, p.name), accounts) for p in users}
+
+
+def _stray_wal(paths: UserPaths, stage: Path, *, already_folded: bool) -> None:
+    """Leave ``peek.db-wal`` beside the new DB, holding rows the new DB lacks, or (the tail
+    of a finished migration) the very rows the new DB already holds."""
+    stage.parent.mkdir(parents=True)
+    shutil.copyfile(paths.new_db, stage)
+    plant_in_wal(stage, [f"late row of {paths.user_id}"])
+    wal = stage.with_name(stage.name + "-wal")
+    shutil.copyfile(wal, paths.root / "peek.db-wal")
+    if already_folded:
+        conn = sqlite3.connect(stage, isolation_level=None)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        conn.close()
+    shutil.copyfile(stage, paths.new_db)
+
+
+def test_the_states_a_person_or_the_run_must_tell_apart(make_tree, tmp_path: Path) -> None:
+    tree = make_tree(TREE)[0]
+    _stray_wal(UserPaths(tree, "adds"), tmp_path / "adds" / "x.db", already_folded=False)
+    _stray_wal(UserPaths(tree, "tail"), tmp_path / "tail" / "x.db", already_folded=True)
+    clash = UserPaths(tree, "clash")
+    (clash.new_images / sorted(os.listdir(clash.old_images))[0]).write_bytes(b"other bytes")
+    kept = UserPaths(tree, "kept")
+    shutil.copyfile(kept.old_db, kept.backup)
+    UserPaths(tree, "stale").backup.write_bytes(b"not the same database")
+
+    found = _inspect(tree)
+
+    assert found["adds"].problem == "stray_wal" and "lacks" in (found["adds"].message or "")
+    assert (found["tail"].state, found["tail"].half, found["tail"].problem) == (
+        "half_migrated",
+        "sidecars",
+        None,
+    )
+    assert found["clash"].problem == "image_conflict"
+    left = found["left"]
+    assert left.state == "legacy" and left.problem is None
+    assert "remove scratch of an interrupted run" in left.actions
+    assert "keep the existing backup (it verifies)" in found["kept"].actions
+    assert any(a.startswith("replace the existing backup") for a in found["stale"].actions)
+
+
+def test_the_reference_migrators_leftovers_are_told_apart_from_stray_files(
+    make_tree,
+) -> None:
+    tree = make_tree(TREE)[0]
+    paths = UserPaths(tree, "left")
+    leftovers = survey.reference_leftovers(paths)
+    assert leftovers and all(p.name.endswith(survey.REFERENCE_TEMP_SUFFIX) for p in leftovers)
+    assert not survey.reference_leftovers(UserPaths(tree, "kept"))
