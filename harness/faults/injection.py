@@ -30,7 +30,9 @@ same file, each once: every child reaches ``when``. A kill still lands: every ch
 ``when``-th call is held a moment and the watch kills at the one whose turn (among the
 threads reaching ``when``, in entry order) is the target's. An errno cannot be steered that
 way (strace fails the first child's call before anyone can intervene), so such a case
-cannot be placed (:attr:`Injection.placeable`) and runs without a fault: "not judged".
+cannot be placed (:attr:`Injection.placeable`) and runs without a fault: "not judged". An
+errno whose rivals come after the target is placed, but strace fails their calls too when
+the run goes on after the first failure: more than one hit is not judged either.
 
 Errors and kills
 ----------------
@@ -172,6 +174,12 @@ class InjectedRun:
             lines.append(
                 f"not judged: cannot be placed, {rivals} other thread(s) or process(es) make "
                 "the same call first and strace fails the first one (run without a fault)"
+            )
+        elif len(self.hits) > 1:
+            calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)
+            lines.append(
+                f"not judged: {len(self.hits)} calls were hit, not one (strace fails call "
+                f"{self.injection.when} of every thread or process that makes one): {calls}"
             )
         elif self.hits:
             calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)

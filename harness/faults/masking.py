@@ -20,6 +20,9 @@ MASK = "*"
 _RANDOM_PARTS = (
     # Python's tempfile, default prefix: tmp + 8 of [a-z0-9_] (mkdtemp, mkstemp, Named...)
     re.compile(r"(?<=tmp)[a-z0-9_]{8}"),
+    # tempfile's probe of a writable TMPDIR (gettempdir()): a bare 8-char name, here too
+    # with a digit or underscore so that a word ("profiles") is left alone
+    re.compile(r"^(?=[a-z]{0,7}[0-9_])[a-z0-9_]{8}$"),
     # mktemp(1): tmp.XXXXXXXXXX
     re.compile(r"(?<=tmp\.)[A-Za-z0-9]{10}"),
     # tempfile with a prefix of one's own ("mk-" + 8): at least one digit or underscore,
