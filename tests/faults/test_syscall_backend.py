@@ -313,8 +313,9 @@ def test_injected_run_reports_a_fault_that_landed_elsewhere() -> None:
     assert injection is not None
     elsewhere = trace.events[0]  # thread 1's rename
     run = TracedRun(1, "", "", "", stopped=False, timed_out=False)
-    assert not InjectedRun(injection.plan, injection, run, (elsewhere,), {}).landed
-    assert InjectedRun(injection.plan, injection, run, (trace.events[1],), {}).landed
+    shown = trace.events  # what strace showed of the injected run
+    assert not InjectedRun(injection.plan, injection, run, (elsewhere,), {}, shown).landed
+    assert InjectedRun(injection.plan, injection, run, (trace.events[1],), {}, shown).landed
 
 
 def test_an_in_process_recording_cannot_drive_the_syscall_backend() -> None:
