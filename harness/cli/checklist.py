@@ -25,7 +25,7 @@ from pathlib import Path
 
 import scenarios
 from harness.cli.child_pytest import run_pytest
-from harness.report.checklist import ChecklistRun, checklist_lines, markdown
+from harness.report.checklist import ChecklistRun, markdown, summary_lines
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         checklist = ChecklistRun.load(json_path)
     print()
     print("== server migration checklist ==")
-    for line in checklist_lines(checklist, replays=True):
+    for line in summary_lines(checklist):
         print(line)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from typing import Any
 from harness.faults.plan import KILL
 from harness.judge.snapshot import TreeDiff
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
+from harness.report import findings as fnd
 
 # SPEC's rule for each kind of fault: a kill is R10; EXDEV is the cross-device rename (R12);
 # ENOSPC is the full disk (R8); any other errno is R9's I/O error.
@@ -28,7 +29,7 @@ RULE_BY_EFFECT: Mapping[str, str] = {KILL: "R10", "EXDEV": "R12", "ENOSPC": "R8"
 OK, BROKEN, MISSED = "ok", "broken", "missed"
 OUTCOMES = (OK, BROKEN, MISSED)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
-DETAIL_LINES = 3  # lines of a broken verdict's details in a summary
+DETAIL_LINES = 6  # differences of a broken verdict listed in a summary (then "and N more")
 
 
 def rule_for(effect: str) -> str:
@@ -133,11 +134,11 @@ def losses(diff: TreeDiff, users: Sequence[str]) -> tuple[Loss, ...]:
 
 
 def verdict_to_dict(v: Verdict) -> dict[str, Any]:
-    return asdict(v)
+    return v.to_dict()
 
 
 def verdict_from_dict(data: Mapping[str, Any]) -> Verdict:
-    return Verdict(**data)
+    return Verdict.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -174,16 +175,18 @@ class CaseResult:
             lines.append(f"  MISSED: {self.fault}")
         for rule in self.rules_broken:
             lines.append(f"  broke {rule_text(rule)}")
-        for v in self.verdicts:
-            if not v.ok:
-                lines.append(f"    {v}")
-                lines += [f"      {d.strip()}" for d in v.details.splitlines()[:DETAIL_LINES]]
+        # Losses before leftovers, every difference listed up to a cap.
+        lines += [f"    {line}" for line in fnd.verdict_lines(self.verdicts, cap=DETAIL_LINES)]
         lines += [f"  lost: {loss.describe()}" for loss in self.lost]
         lines.append(f"  replay: {self.replay}")
         return "\n".join(lines)
 
     def error(
-        self, *, seed: int | None = None, context: Sequence[tuple[str, str]] = ()
+        self,
+        *,
+        seed: int | None = None,
+        context: Sequence[tuple[str, str]] = (),
+        size: tuple[int, int] | None = None,
     ) -> AssertionError:
         """The failure a test raises: ``RuleBroken`` with every block, or a plain assertion
         for a missed case (nothing was proved, which must not pass silently). ``seed`` and
@@ -198,7 +201,25 @@ class CaseResult:
             seed_line = "" if seed is None else f"\nseed: {seed}"
             return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}{seed_line}")
         return RuleBroken(
-            self.verdicts, output=self.output, seed=seed, replay=self.replay, context=blocks
+            self.verdicts,
+            output=self.output,
+            seed=seed,
+            replay=self.replay,
+            context=blocks,
+            size=size,
+        )
+
+    def observation(self, size: tuple[int, int] | None = None) -> fnd.Observation:
+        """This case as the findings fold reads it: at the kind of operation it hit."""
+        return fnd.Observation(
+            source=f"case {self.case.id}",
+            kind=fnd.Source.CASE,
+            verdicts=tuple(v for v in self.verdicts if not v.ok),
+            replay=self.replay,
+            size=size,
+            step=self.case.operation,
+            output=self.output,
+            problem=f"the fault did not land: {self.fault}" if self.outcome == MISSED else "",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,6 +280,15 @@ class ExploreReport:
     def exit_status(self) -> int:
         return 1 if self.broken or self.missed or self.baseline_broken else 0
 
+    @property
+    def findings(self) -> list[fnd.Finding]:
+        """The fault-free run's failures and every failing case, folded into root causes."""
+        observations = [r.observation() for r in self.broken + self.missed]
+        if self.baseline_broken:
+            run = fnd.Observation("the fault-free run", fnd.Source.RUN, self.baseline_broken)
+            observations.insert(0, run)
+        return fnd.fold(observations)
+
     def render(self) -> str:
         t = self.target
         ok = len(self.results) - len(self.broken) - len(self.missed)
@@ -269,6 +299,7 @@ class ExploreReport:
         ]
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
+        lines += ["", *fnd.terminal_lines(self.findings)]
         if self.baseline_broken:
             lines.append("the fault-free run itself already loses content (not a fault's doing):")
             lines += [f"  {v}" for v in self.baseline_broken]
@@ -277,7 +308,7 @@ class ExploreReport:
         lines += [
             "",
             f"{len(self.results)} case(s): {ok} ok, {len(self.broken)} broke a rule, "
-            f"{len(self.missed)} missed",
+            f"{len(self.missed)} missed; {fnd.headline(self.findings)}",
         ]
         return "\n".join(lines)
 

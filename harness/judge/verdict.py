@@ -9,8 +9,11 @@ checklist report and a plain ``python`` script all show the same text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 # SPEC's correctness rules, in its own words: (situation, what a correct migrator leaves).
 RULES: dict[str, tuple[str, str]] = {
@@ -91,9 +94,38 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+class Damage(StrEnum):
+    """The kind of harm a broken verdict records, most severe first: what a report folds
+    failures by (``harness.report.findings``), so that one root cause is one finding."""
+
+    ROWS_LOST = "rows lost"
+    IMAGES_LOST = "images lost"
+    BACKUP_DELETED = "backup deleted while the user is at risk"
+    HALF_MIGRATED = "user half migrated"
+    CONTENT_DIFFERS = "database content differs"
+    CHANGED = "changed what must stay untouched"
+    NOT_CONVERGED = "not the fault-free result after a re-run"
+    PROFILE_ROW = "profile row wrong or missing"
+    LEFT_OVER = "files left over"
+    BACKUP_KEPT = "backup not cleaned up"
+    NOT_REPORTED = "failure not reported"
+    EXIT_STATUS = "wrong exit status"
+    MEMORY = "memory grows with the data"
+    OTHER = "other"
+
+
+DAMAGE_ORDER: dict[str, int] = {d.value: i for i, d in enumerate(Damage)}
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One rule judged for one user (``user`` None: the tree as a whole)."""
+    """One rule judged for one user (``user`` None: the tree as a whole).
+
+    ``damage``, ``place``, ``rows`` and ``evidence`` are the broken verdict's facts as data,
+    for folding failures into findings: the kind of harm (a :class:`Damage` value, "" when
+    the oracle did not say), where (``"new DB"``, ``"backup"``, a file name), the rows
+    missing per table, and every difference found (``details`` shows the first few only).
+    """
 
     rule: str
     user: str | None
@@ -101,6 +133,25 @@ class Verdict:
     expected: str
     found: str
     details: str = ""
+    damage: str = ""
+    place: str = ""
+    rows: tuple[tuple[str, int], ...] = ()
+    evidence: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # From JSON, tuples come back as lists: normalise, so a verdict stays hashable.
+        object.__setattr__(self, "rows", tuple((str(t), int(n)) for t, n in self.rows))
+        object.__setattr__(self, "evidence", tuple(self.evidence))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """A verdict from :meth:`to_dict`'s JSON; keys it does not know are left out, so
+        results written by a newer kit still read."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     def __str__(self) -> str:
         who = f"user {self.user}" if self.user is not None else "the tree"
@@ -131,10 +182,13 @@ class RuleBroken(AssertionError):
         seed: int | None = None,
         replay: str | None = None,
         context: Sequence[tuple[str, str]] = (),
+        size: tuple[int, int] | None = None,
     ) -> None:
         self.verdicts = tuple(v for v in verdicts if not v.ok)
         if not self.verdicts:
             raise ValueError("RuleBroken needs at least one failed verdict")
+        self.output = output  # what the migrator printed, whole: reports quote around users
+        self.size = size  # (users, rows) of the tree: what makes a reproduction small
         self.blocks = tuple(_blocks(self.verdicts, diff, output, seed, replay, context))
         super().__init__(self.render())
 
@@ -187,9 +241,16 @@ def raise_if_broken(
     seed: int | None = None,
     replay: str | None = None,
     context: Sequence[tuple[str, str]] = (),
+    size: tuple[int, int] | None = None,
 ) -> None:
     """Raise ``RuleBroken`` when any verdict failed; do nothing when all held."""
     if any(not v.ok for v in verdicts):
         raise RuleBroken(
-            verdicts, diff=diff, output=output, seed=seed, replay=replay, context=context
+            verdicts,
+            diff=diff,
+            output=output,
+            seed=seed,
+            replay=replay,
+            context=context,
+            size=size,
         )

@@ -6,7 +6,12 @@ whole run, in the ``--checklist-json`` format other tools parse (keep it stable)
     {"migrator": str, "duration_s": float,
      "results": [{"nodeid": str, "outcome": "passed"|"failed"|"skipped"|"error",
                   "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
-                  "seed": int|null, "replay": str|null, "message": str}]}
+                  "seed": int|null, "replay": str|null, "message": str,
+                  "verdicts": [Verdict], "size": [users, rows]|null, "output": str}]}
+
+(``verdicts``, ``size`` and ``output``, a failure's broken verdicts, its tree's size and the
+migrator's output around the users it names, are what ``harness.report.findings`` folds; a
+file without them still reads.)
 
 ``item_outcomes`` folds scenarios into the seed's checklist items (by their markers);
 ``checklist_lines`` renders them for a terminal and ``markdown`` for a report file. The pytest
@@ -21,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.judge.verdict import rule_text
+from harness.judge.verdict import Verdict, rule_text
+from harness.report import findings as fnd
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
 
 OUTCOMES = ("passed", "failed", "skipped", "error")
@@ -40,10 +46,25 @@ class ScenarioResult:
     seed: int | None = None
     replay: str | None = None
     message: str = ""
+    verdicts: tuple[Verdict, ...] = ()  # the broken verdicts of a failure
+    size: tuple[int, int] | None = None  # (users, rows) of the tree that failed
+    output: str = ""  # the migrator's output around the users a failure names
 
     @property
     def failed(self) -> bool:
         return self.outcome in ("failed", "error")
+
+    def observation(self) -> fnd.Observation:
+        """This failure as the findings fold reads it."""
+        return fnd.Observation(
+            source=self.nodeid,
+            kind=fnd.Source.SCENARIO,
+            verdicts=self.verdicts,
+            replay=self.replay,
+            size=self.size,
+            output=self.output,
+            problem="" if self.verdicts else self.message,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +77,9 @@ class ScenarioResult:
             "seed": self.seed,
             "replay": self.replay,
             "message": self.message,
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "size": None if self.size is None else list(self.size),
+            "output": self.output,
         }
 
     @classmethod
@@ -70,6 +94,9 @@ class ScenarioResult:
             seed=data["seed"],
             replay=data["replay"],
             message=data["message"],
+            verdicts=tuple(Verdict.from_dict(v) for v in data.get("verdicts", ())),
+            size=None if data.get("size") is None else (data["size"][0], data["size"][1]),
+            output=data.get("output", ""),
         )
 
 
@@ -90,6 +117,11 @@ class ChecklistRun:
         """Failures that belong to no checklist item: a scenario module that could not be
         collected, or a test without a checklist marker."""
         return [r for r in self.results if r.failed and not r.items]
+
+    @property
+    def findings(self) -> list[fnd.Finding]:
+        """The failures folded into their root causes (``harness.report.findings``)."""
+        return fnd.fold(r.observation() for r in self.results if r.failed)
 
     @property
     def seeds(self) -> list[int]:
@@ -207,17 +239,35 @@ def _seed_note(run: ChecklistRun) -> str:
 
 
 def verdict_line(run: ChecklistRun) -> str:
-    """The last line: which items failed, or that every item that ran passed."""
+    """The last line: which items failed (and how many distinct findings), or how many of
+    the checklist's items ran and passed and how many did not run: a run of one item
+    (``-m dry_run``) must not read as a checklist that passes."""
     outcomes = item_outcomes(run.results, ITEMS)
     failed = [o.item.number for o in item_outcomes(run.results) if o.status == "failed"]
     outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
-    if failed:
-        extra = f"; {outside}" if run.outside_items else ""
-        return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}"
-    if run.outside_items:
-        return f"FAILED: {outside}"
-    done = sum(o.status == "passed" for o in outcomes)
-    return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails"
+    if failed or run.outside_items:
+        parts = [f"item(s) {', '.join(map(str, failed))} broken"] if failed else []
+        parts += [outside] if run.outside_items else []
+        parts.append(fnd.headline(run.findings))
+        return "FAILED: " + "; ".join(parts)
+    status = [o.status for o in outcomes]
+    done = status.count("passed")
+    if done == len(ITEMS):
+        return f"PASSED: all {len(ITEMS)} checklist items ran and passed"
+    parts = [f"{_plural(done, 'checklist item')} ran and passed"]
+    if status.count("skipped"):
+        parts.append(f"{status.count('skipped')} skipped")
+    if status.count("not run"):
+        parts.append(f"{status.count('not run')} not run")
+    return "PASSED: " + "; ".join(parts) + f" (of {len(ITEMS)}), none fails"
+
+
+def summary_lines(run: ChecklistRun) -> list[str]:
+    """What a terminal shows after a run: the distinct findings first, then the checklist
+    with each failed scenario's replay, then the verdict line."""
+    found = run.findings
+    lines = [*fnd.terminal_lines(found), ""] if found else []
+    return [*lines, *checklist_lines(run, replays=True)]
 
 
 def markdown(run: ChecklistRun) -> str:
@@ -236,7 +286,10 @@ def markdown(run: ChecklistRun) -> str:
     if run.seeds:
         seeds = ", ".join(map(str, run.seeds))
         out.append(f"- Seed: {seeds} (`--mk-seed N` regenerates the same trees)")
-    out += ["", "| # | Item | Result | Rules broken |", "|---|---|---|---|"]
+    out.append("- Rules: `migration-kit rules` prints SPEC's rules as this kit judges them")
+    out += ["", *fnd.markdown_lines(run.findings)]
+    out += ["", "## Checklist items", ""]
+    out += ["| # | Item | Result | Rules broken |", "|---|---|---|---|"]
     for o in outcomes:
         out.append(
             f"| {o.item.number} | {_cell(o.item.text)} | {_cell(o.summary())} "
@@ -273,7 +326,8 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
     failed = [s for s in o.scenarios if s.failed]
     skipped = [s for s in o.scenarios if s.outcome == "skipped"]
     for s in failed:
-        out += ["", f"`{s.nodeid}`:", "", "```text", s.message.strip() or "(no message)", "```"]
+        text = "\n".join(fnd.verdict_lines(s.verdicts)) if s.verdicts else s.message.strip()
+        out += ["", f"`{s.nodeid}`:", "", "```text", text or "(no message)", "```"]
         if s.replay:
             out += ["", "Replay:", "", "```sh", s.replay, "```"]
     for s in skipped:
