@@ -15,71 +15,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-# SPEC's correctness rules, in its own words: (situation, what a correct migrator leaves).
+from harness.contract import rules
+
+# SPEC's correctness rules, in its own words (shipped in harness/contract/rules.md):
+# (situation, what a correct migrator leaves).
 RULES: dict[str, tuple[str, str]] = {
-    "R1": (
-        "legacy user",
-        "new DB with the old content; images moved byte-identical; profile row; backup with "
-        "the old content; no peek.db, -wal, -shm left",
-    ),
-    "R2": (
-        "dry run",
-        "the whole tree untouched (no new dirs, no sidecars, no backups); a log line per "
-        "user it would migrate",
-    ),
-    "R3": (
-        "run twice",
-        "the second run changes nothing (backup mtimes included: re-creating a backup "
-        "restarts its grace clock)",
-    ),
-    "R4": (
-        "already migrated (new DB only)",
-        "untouched; no backup created; profile row ensured",
-    ),
-    "R5": (
-        "both old and new DB exist",
-        "if new is a verified copy of old: finish the migration; otherwise both untouched, "
-        "error reported",
-    ),
-    "R6": ("no peek.db", "nothing created for that user (no backup)"),
-    "R7": ("corrupt peek.db", "that user untouched, error reported, every other user migrated"),
-    "R8": (
-        "disk nearly full",
-        "users that do not fit untouched and no partial files left; error reported; after "
-        "space is freed, a re-run migrates them",
-    ),
-    "R9": (
-        "an I/O error (EIO, ENOSPC, EACCES, EXDEV) at any single file operation",
-        "no content lost at any moment; after a clean re-run the tree equals the fault-free result",
-    ),
-    "R10": ("the process killed at any single file operation", "same as R9"),
-    "R11": (
-        "backup older than the grace period, user fully migrated",
-        "backup deleted on the next run; a younger one kept; a backup of a user not fully "
-        "migrated never deleted",
-    ),
-    "R12": (
-        "profiles/ on another filesystem (rename gives EXDEV)",
-        "migration still succeeds (copy, verify, then remove the source)",
-    ),
-    "R13": (
-        "symlinked user dir, regular files, dot entries, backups/",
-        "not followed, not touched",
-    ),
-    "R14": (
-        "user dir with no users row",
-        "untouched (or migrated completely, never half), error reported",
-    ),
-    "R15": ("two migrator processes started together", "each user migrated once, nothing lost"),
-    "R16": (
-        "a large user (>100 MB)",
-        "all content migrated; migrator memory does not grow with DB size",
-    ),
-    "R17": (
-        "power loss (unsynced writes dropped) at any point",
-        "no content lost: what was renamed into place was fsynced first, and directories "
-        "fsynced after renames",
-    ),
+    **rules.table(),
     # Not rows of SPEC's table, but SPEC's text all the same.
     "content": (
         "any state the tree can be left in",

@@ -140,11 +140,7 @@ class Finding:
 
     def counts(self) -> str:
         """``12 scenarios, 3 cases; users alice, bob``."""
-        parts = [
-            plural(self.count(kind), kind.value)
-            for kind in Source
-            if self.count(kind)
-        ]
+        parts = [plural(self.count(kind), kind.value) for kind in Source if self.count(kind)]
         users = self.users
         who = f"; {plural(len(users), 'user')}: {', '.join(capped(users, USERS_CAP))}"
         return ", ".join(parts) + (who if users else "")
@@ -166,8 +162,7 @@ def fold(observations: Iterable[Observation]) -> list[Finding]:
             else:
                 hits.append((o, [fact]))
     findings = [
-        Finding(key, tuple((o, tuple(facts)) for o, facts in hits))
-        for key, hits in by_key.items()
+        Finding(key, tuple((o, tuple(facts)) for o, facts in hits)) for key, hits in by_key.items()
     ]
     return sorted(findings, key=_severity)
 
@@ -214,9 +209,7 @@ def facts_of(o: Observation) -> list[Fact]:
             for table, n in v.rows:
                 rows[table] = max(rows.get(table, 0), n)
         found = "; ".join(v.found for v in group)
-        out.append(
-            Fact(fact.key, fact.user, fact.expected, found, tuple(sorted(rows.items())), ())
-        )
+        out.append(Fact(fact.key, fact.user, fact.expected, found, tuple(sorted(rows.items())), ()))
     return out
 
 
