@@ -43,6 +43,8 @@ class Damage(StrEnum):
     IMAGES_LOST = "images lost"
     BACKUP_DELETED = "backup deleted while the user is at risk"
     HALF_MIGRATED = "user half migrated"
+    NOT_CREATED = "not created"  # a new DB, a backup: the user's data still where it was
+    IMAGES_LEFT = "images left behind"
     CONTENT_DIFFERS = "database content differs"
     CHANGED = "changed what must stay untouched"
     NOT_CONVERGED = "not the fault-free result after a re-run"

@@ -127,15 +127,15 @@ class Finding:
         return self.facts[0].expected
 
     def title(self) -> str:
-        """``R1: rows lost in the new DB and backup (items, tags)``."""
+        """``R1: rows lost: new DB and backup (items, tags)``."""
         rule, damage, place, step = self.key.rule, self.key.damage, self.key.place, self.key.step
         text = f"{rule or 'no rule'}: {damage}"
         if place:
-            text += f" ({place})" if damage == Damage.OTHER else f" in {place}"
+            text += f" ({place})" if damage == Damage.OTHER else f": {place}"
         if step:
             text += f", at a fault in a {step}"
         if self.rows:
-            text += ": " + ", ".join(t for t, _ in self.rows)
+            text += f" ({', '.join(t for t, _ in self.rows)})"
         return text
 
     def counts(self) -> str:
@@ -193,12 +193,12 @@ def facts_of(o: Observation) -> list[Fact]:
         key = Key("", Damage.OTHER.value, problem[:160], o.step)
         return [Fact(key, None, "", problem)]
     out: list[Fact] = []
-    lost: dict[tuple[str, str | None], list[Verdict]] = {}
+    lost: dict[tuple[str, str | None, str], list[Verdict]] = {}
     for v in o.verdicts:
         if v.ok:
             continue
-        if v.damage == Damage.ROWS_LOST and v.place in ("new DB", "backup"):
-            lost.setdefault((v.rule, v.user), []).append(v)
+        if v.damage in _PAIRED and v.place in ("new DB", "backup"):
+            lost.setdefault((v.rule, v.user, v.damage), []).append(v)
             continue
         out.append(_fact(o, v, v.place))
     for group in lost.values():
@@ -211,6 +211,10 @@ def facts_of(o: Observation) -> list[Fact]:
         found = "; ".join(v.found for v in group)
         out.append(Fact(fact.key, fact.user, fact.expected, found, tuple(sorted(rows.items())), ()))
     return out
+
+
+# Damage to the new DB and to the backup of one user: one fact, "new DB and backup".
+_PAIRED = {Damage.ROWS_LOST.value, Damage.NOT_CREATED.value}
 
 
 def _fact(o: Observation, v: Verdict, place: str) -> Fact:

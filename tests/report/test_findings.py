@@ -31,7 +31,7 @@ def wal_lost(rule: str, user: str, rows=ROWS) -> list[Verdict]:
 
 def never_cleaned(user: str) -> Verdict:
     return Verdict("R11", user, False, "the backup (40.0 days old, grace 30) deleted",
-                   "still there", damage=Damage.BACKUP_KEPT, place="backup")  # fmt: skip
+                   "still there", damage=Damage.BACKUP_KEPT)  # fmt: skip
 
 
 def scenario(nodeid: str, marker: str, item: int, verdicts, size, **kw) -> ScenarioResult:
@@ -72,9 +72,9 @@ def test_the_seed_defects_fold_into_one_finding_each_content_first() -> None:
     found = RUN.findings
     titles = [f.title() for f in found]
     assert titles == [
-        "R1: rows lost in new DB and backup: item_tags, items",
-        "R1: files left over in peek.db-wal, peek.db-shm",
-        "R11: backup not cleaned up in backup",
+        "R1: rows lost: new DB and backup (item_tags, items)",
+        "R1: files left over: peek.db-wal, peek.db-shm",
+        "R11: backup not cleaned up",
     ]
     wal = found[0]
     assert wal.count(fnd.Source.SCENARIO) == 2 and wal.users == ("alice", "busy")
@@ -90,7 +90,7 @@ def test_the_seed_defects_fold_into_one_finding_each_content_first() -> None:
 def test_the_terminal_and_the_report_open_with_the_findings() -> None:
     lines = summary_lines(RUN)
     assert lines[0] == "3 distinct findings, 1 losing content (content lost first)"
-    assert lines[1] == "  1. R1: rows lost in new DB and backup: item_tags, items"
+    assert lines[1] == "  1. R1: rows lost: new DB and backup (item_tags, items)"
     assert "     smallest: s/test_01_small.py::a (2 users, 40 rows)" in lines
     assert lines[-1] == (
         "FAILED: item(s) 1, 8, 11 broken; 3 distinct findings, 1 losing content "
@@ -99,7 +99,7 @@ def test_the_terminal_and_the_report_open_with_the_findings() -> None:
     text = markdown(RUN)
     first_section = text.split("\n## ", 2)[1]
     assert first_section.startswith("3 distinct findings")
-    assert "| 1 | R1: rows lost in new DB and backup: item_tags, items | 2 | 0 | alice, busy |" in (
+    assert "| 1 | R1: rows lost: new DB and backup (item_tags, items) | 2 | 0 | alice, busy |" in (
         text
     )
     # The migrator's output around the user of the smallest reproduction.
@@ -150,10 +150,10 @@ def test_explore_cases_fold_by_operation_and_the_report_opens_with_them() -> Non
     )
     found = report.findings
     assert [f.title() for f in found] == [
-        "content: rows lost in new DB and backup: item_tags, items",
+        "content: rows lost: new DB and backup (item_tags, items)",
         "R10: not the fault-free result after a re-run, at a fault in a rename",
         "R10: not the fault-free result after a re-run, at a fault in a write",
-        "content: files left over in peek.db-wal, peek.db-shm",
+        "content: files left over: peek.db-wal, peek.db-shm",
     ]
     assert found[1].count(fnd.Source.CASE) == 2 and found[1].users == ("alice", "bob")
     text = report.render()

@@ -179,7 +179,9 @@ def same_content(rule: str, uid: str, what: str, db: DbState | None, source: DbS
     expected = f"{what} with the old content ({_counts(source)})"
     lost = {"damage": Damage.ROWS_LOST, "place": what, "rows": _all_rows(source)}
     if db is None:
-        return Verdict(rule, uid, False, expected, f"no {what}", **lost)
+        return Verdict(
+            rule, uid, False, expected, f"no {what}", damage=Damage.NOT_CREATED, place=what
+        )
     if not db.sound:
         return Verdict(rule, uid, False, expected, f"{db.path}: {db.error}", **lost)
     if db.digest == source.digest:
@@ -218,15 +220,17 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
     ):
         if names:
             problems.append(f"{label}: {', '.join(first(names))}")
-    lost = missing or changed
+    # Missing from the new folder but still in the old one is left behind, not lost.
+    lost = changed or [n for n in missing if n not in old]
+    damage = Damage.IMAGES_LOST if lost else Damage.IMAGES_LEFT if left else Damage.LEFT_OVER
     return Verdict(
         rule,
         uid,
         not problems,
         f"{len(images)} image(s) in profiles/default/images, byte-identical, none left behind",
         "; ".join(problems) or "all moved",
-        damage=Damage.IMAGES_LOST if lost else Damage.LEFT_OVER,
-        place="new images folder" if lost else "old images folder",
+        damage=damage,
+        place="" if damage == Damage.IMAGES_LEFT else "new images folder",
         evidence=(
             *(f"missing from the new folder: {n}" for n in missing),
             *(f"changed bytes: {n}" for n in changed),

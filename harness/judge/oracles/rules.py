@@ -189,7 +189,6 @@ def check_r11(
                     "the backup kept: the user is not fully migrated",
                     "kept" if present else "deleted",
                     damage=Damage.BACKUP_DELETED,
-                    place="backup",
                 )
             )
         elif not j.is_fully_migrated(before, uid) or abs(age - grace_days) < margin:
@@ -203,7 +202,6 @@ def check_r11(
                     f"the backup ({age:.1f} days old, grace {grace_days:g}) deleted",
                     "deleted" if present is None else "still there",
                     damage=Damage.BACKUP_KEPT,
-                    place="backup",
                 )
             )
         else:
