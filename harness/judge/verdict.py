@@ -82,6 +82,8 @@ class Verdict:
     evidence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # A plain str, not the enum: pytest-xdist's execnet cannot carry an enum member.
+        object.__setattr__(self, "damage", str(self.damage))
         # From JSON, tuples come back as lists: normalise, so a verdict stays hashable.
         object.__setattr__(self, "rows", tuple((str(t), int(n)) for t, n in self.rows))
         object.__setattr__(self, "evidence", tuple(self.evidence))

@@ -183,3 +183,12 @@ def test_output_around_keeps_the_lines_near_the_user() -> None:
     )
     assert fnd.output_around(out, ["bobby"], limit=2) == "...\nFailed to migrate bob: EIO\nend"
     assert fnd.capped([str(i) for i in range(20)], 5)[-1] == "and 15 more"
+
+
+def test_a_verdict_crosses_to_the_xdist_controller() -> None:
+    """execnet, which carries user_properties from a worker, refuses enum members."""
+    import execnet.gateway_base as gb
+
+    (v,) = [x for x in wal_lost("R1", "alice") if x.place == "backup"]
+    assert type(v.damage) is str
+    assert Verdict.from_dict(gb.loads(gb.dumps(v.to_dict()))) == v
