@@ -92,5 +92,6 @@ class Trial:
                 ("Tree", step.tree.describe()),
                 ("The migrator's command", commands),
             ),
+            size=step.before.size,
         )
         raise AssertionError("unreachable: a verdict failed")  # pragma: no cover
