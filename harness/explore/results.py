@@ -256,7 +256,7 @@ class ExploreReport:
     @property
     def findings(self) -> list[fnd.Finding]:
         """The fault-free run's failures and every failing case, folded into root causes."""
-        observations = [r.observation() for r in self.broken + self.missed]
+        observations = [r.observation() for r in self.broken]  # not judged proves nothing
         if self.baseline_broken:
             run = fnd.Observation("the fault-free run", fnd.Source.RUN, self.baseline_broken)
             observations.insert(0, run)
