@@ -133,16 +133,22 @@ def record(
     data_limit: int = 0,
     positions: bool = False,
     seccomp: bool = True,
+    inject: Sequence[str] = (),
 ) -> RecordedRun:
     """Run ``command`` under strace (no faults) and return its trace.
 
     ``data_limit`` is how many bytes of each written buffer strace prints into the op's
     ``args`` (``-s``); 0 keeps traces small, a replayer that needs the data raises it.
     ``positions`` traces ``lseek`` too (:data:`TRACED_FOR_REPLAY`), for a replayer.
+    ``inject`` are strace ``inject=`` expressions (``fsync:error=EIO:when=3``): a faulted run
+    recorded in full, for the power-loss replay of a failed fsync; the hit calls are the
+    events marked ``injected``.
     """
     start = os.path.abspath(cwd if cwd is not None else os.getcwd())
     traced = TRACED_FOR_REPLAY if positions else TRACED
     options = ["-s", str(data_limit), "-e", f"trace={strace_set(traced)}"]
+    for expression in inject:
+        options += ["-e", f"inject={expression}"]
     run = run_traced(command, options, cwd=start, env=env, timeout=timeout, seccomp=seccomp)
     return RecordedRun(run, trace_from_strace(run.trace, cwd=start, positions=positions))
 

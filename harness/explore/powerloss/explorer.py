@@ -9,6 +9,10 @@
    file data did not). A case is the fault explorer's :class:`~harness.explore.results.Case`:
    its index k is the trace operation the power cut comes just before (the end of the run
    is k = the number of operations), so ``k`` means the same operation in both explorers.
+   Plus, by default, one case per fsync of a file in the tree, ``K:EIO+power-loss``: that
+   fsync fails with EIO, and the power cut comes at the end of the faulted run; the pages
+   the failed fsync lost stay lost even if the migrator retried it
+   (:mod:`~harness.explore.powerloss.failed_fsync`).
 3. **One case** (:func:`run_case`): the crash image, written out, judged
    (:class:`~harness.explore.powerloss.judge.Judge`): no content lost in it, and after a clean
    re-run
@@ -38,6 +42,7 @@ from fixtures.factory import TreeFactory
 from fixtures.spec import spec_to_json
 from harness.explore.baseline import Baseline
 from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
+from harness.explore.powerloss import failed_fsync
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.image import (
     COMMITTED,
@@ -55,8 +60,18 @@ from harness.explore.powerloss.trace_replay import (
     relative,
     replay_images,
 )
-from harness.explore.results import BROKEN, NOT_JUDGED, OK, Case, CaseResult, ExploreReport, Loss
+from harness.explore.results import (
+    BROKEN,
+    NOT_JUDGED,
+    OK,
+    OUTPUT_TAIL,
+    Case,
+    CaseResult,
+    ExploreReport,
+    Loss,
+)
 from harness.explore.results import parse_case_id as _parse_case_id
+from harness.faults.trace import TraceOp
 from harness.judge.verdict import Verdict
 from harness.scenario.replay_command import pythonpath_for
 from harness.store.scratch import ram_scratch
@@ -68,7 +83,8 @@ END = "end"  # the operation name of the crash point after the run's last operat
 # Not modelled, said in every report (docs/power-loss.md has the full list).
 NOT_BUILT = (
     "not built: torn or partly written-back file data, metadata reordered other than "
-    "'synced' and 'committed', writes through mmap"
+    "'synced' and 'committed', writes through mmap; a failed fsync is followed by one power "
+    "cut, at the end of the run, and a directory's failed fsync is not modelled"
 )
 
 
@@ -77,6 +93,8 @@ class PowerLoss:
     """A baseline read for power loss: its crash points, cases, images and self-check."""
 
     base: Baseline
+    # Errnos injected at each fsync of a file, each followed by a power cut (K:EIO+power-loss).
+    fsync_errors: tuple[str, ...] = failed_fsync.DEFAULT_ERRNOS
 
     @property
     def root(self) -> str:
@@ -95,8 +113,31 @@ class PowerLoss:
         return len(self.base.trace.ops) if point.index is None else point.index
 
     def cases(self) -> tuple[Case, ...]:
-        """Every (crash point, kind) in trace order: the same list in every process."""
-        return tuple(self.case_at(p, kind) for p in self.points for kind in KINDS)
+        """Every (crash point, kind), then every (file fsync, errno) with its power cut, in
+        trace order: the same list in every process."""
+        cases = [self.case_at(p, kind) for p in self.points for kind in KINDS]
+        cases += [
+            self.failed_fsync_case(op, errno)
+            for op in self.fsync_targets
+            for errno in self.fsync_errors
+        ]
+        return tuple(sorted(cases, key=lambda c: c.index))
+
+    @cached_property
+    def fsync_targets(self) -> tuple[TraceOp, ...]:
+        """The fault-free run's fsyncs of files in the tree: where an error is injected."""
+        return failed_fsync.file_fsyncs(self.base.trace, self.root, self.base.before_dir)
+
+    def failed_fsync_case(self, op: TraceOp, errno: str) -> Case:
+        return Case(
+            index=op.index,
+            effect=failed_fsync.effect_of(errno),
+            operation=op.operation.value,
+            paths=tuple(relative(p, self.root) for p in op.paths),
+            syscall=op.syscall,
+            plan=failed_fsync.describe(op, errno, self.root),
+            rule=RULE,
+        )
 
     def case_at(self, point: CrashPoint, kind: str) -> Case:
         op = point.op
@@ -116,8 +157,20 @@ class PowerLoss:
             index, effect = _parse_case_id(case_id)
         except ValueError as exc:
             raise ExploreError(str(exc)) from None
+        errno = failed_fsync.errno_of(effect)
+        if errno is not None:
+            op = failed_fsync.targets_of(self.fsync_targets, index)
+            if op is None:
+                labels = ", ".join(str(o.index) for o in self.fsync_targets) or "none"
+                raise ExploreError(
+                    f"case {case_id}: operation {index} is not an fsync of a file in the tree "
+                    f"(they are: {labels})"
+                )
+            return self.failed_fsync_case(op, errno)
         if effect not in KIND_OF:
-            known = ", ".join(EFFECTS.values())
+            known = ", ".join(
+                [*EFFECTS.values(), *(f"{e}{failed_fsync.SUFFIX}" for e in failed_fsync.ERRNOS)]
+            )
             raise ExploreError(f"case {case_id}: the effect must be one of {known}")
         point = self._by_index.get(index)
         if point is None:
@@ -162,14 +215,19 @@ class PowerLoss:
         return {
             **self.base.exploration.target(),
             "backend": "power-loss",
-            "effects": list(EFFECTS.values()),
+            "effects": [
+                *EFFECTS.values(),
+                *(failed_fsync.effect_of(e) for e in self.fsync_errors),
+            ],
         }
 
     def not_explored(self) -> str:
         ops = len(self.base.trace.ops)
         return (
             f"{len(self.points) - 1} of {ops} operations are crash points (writes, truncates, "
-            f"chmods change nothing durable by themselves), plus the end; {NOT_BUILT}"
+            f"chmods change nothing durable by themselves), plus the end; "
+            f"{len(self.fsync_targets)} fsyncs of files failed in turn "
+            f"({', '.join(self.fsync_errors) or 'none'}), each then a power cut; {NOT_BUILT}"
         )
 
     def replay(self, case_id: str) -> str:
@@ -241,6 +299,8 @@ def _differences(replayed: dict[str, Any], real: dict[str, Any]) -> list[str]:
 
 def run_case(power: PowerLoss, case: Case, judge: Judge) -> CaseResult:
     """Judge ``case``'s crash state."""
+    if failed_fsync.errno_of(case.effect) is not None:
+        return run_failed_fsync_case(power, case, judge)
     started = time.monotonic()
     point = power.point_of(case)
     image = power.image(case)
@@ -261,6 +321,66 @@ def run_case(power: PowerLoss, case: Case, judge: Judge) -> CaseResult:
     blocks: tuple[tuple[str, str], ...] = ()
     if not judgement.ok:
         blocks = (
+            ("What the power cut dropped", dropped),
+            ("The crash state, compared with the tree before the run", judgement.crashed),
+            ("The clean re-run", judgement.rerun),
+        )
+    return CaseResult(
+        case=case,
+        outcome=OK if judgement.ok else BROKEN,
+        verdicts=judgement.verdicts,
+        replay=replay,
+        lost=_with_dropped(judgement, image),
+        fault=f"{where}; crash state {image.digest[:12]}",
+        blocks=blocks,
+        seconds=time.monotonic() - started,
+    )
+
+
+def run_failed_fsync_case(power: PowerLoss, case: Case, judge: Judge) -> CaseResult:
+    """Judge ``K:EIO+power-loss``: the run with fsync K failed, then a power cut at its end.
+
+    Not judged when the fault-free replay or the faulted one does not reproduce its run, or
+    when the error landed elsewhere than on the fsync it was meant for.
+    """
+    started = time.monotonic()
+    errno = failed_fsync.errno_of(case.effect)
+    op = failed_fsync.targets_of(power.fsync_targets, case.index)
+    assert errno is not None and op is not None, case.id
+    where = failed_fsync.describe(op, errno, power.root)
+    replay = power.replay(case.id)
+
+    def not_judged(why: str) -> CaseResult:
+        return CaseResult(
+            case=case,
+            outcome=NOT_JUDGED,
+            verdicts=(),
+            replay=replay,
+            fault=f"{where}; {why}",
+            seconds=time.monotonic() - started,
+        )
+
+    if power.self_check:
+        problems = "; ".join(power.self_check[:5])
+        return not_judged(f"the replay does not reproduce the fault-free run: {problems}")
+    failed = failed_fsync.failed_run(power.base.exploration, power.base, op, errno)
+    landing = failed_fsync.landing(power.base, op, failed)
+    if not landing.landed:
+        return not_judged(f"not judged: {landing.problem}")
+    faulted = PowerLoss(failed, fsync_errors=())
+    if faulted.self_check:
+        problems = "; ".join(faulted.self_check[:5])
+        return not_judged(f"the replay does not reproduce the faulted run: {problems}")
+    image = failed_fsync.crash_image(failed)
+    judgement = judge(image)
+    dropped = "\n".join(image.dropped) or "nothing: every change so far was durable"
+    blocks: tuple[tuple[str, str], ...] = ()
+    if not judgement.ok:
+        blocks = (
+            (
+                "The faulted run",
+                f"exit status {failed.exit_status}\n{failed.output[-OUTPUT_TAIL:]}",
+            ),
             ("What the power cut dropped", dropped),
             ("The crash state, compared with the tree before the run", judgement.crashed),
             ("The clean re-run", judgement.rerun),
@@ -317,15 +437,17 @@ def explore_power_loss(
     *,
     cases: Sequence[str] | None = None,
     factory: TreeFactory | None = None,
+    fsync_errors: tuple[str, ...] = failed_fsync.DEFAULT_ERRNOS,
 ) -> ExploreReport:
     """The whole power-loss exploration in this process: one replay, each state judged once.
 
     ``exploration`` names the migrator and the tree (default: the reference migrator on
     :data:`harness.explore.exploration.DEFAULT_TREE`); ``cases`` narrows to those ids
-    (``41:power-loss-synced``). This is what ``migration-kit explore --power-loss`` runs.
+    (``41:power-loss-synced``, ``37:EIO+power-loss``); ``fsync_errors=()`` leaves out the
+    failed-fsync cases. This is what ``migration-kit explore --power-loss`` runs.
     """
     exploration = exploration or Exploration()
-    power = PowerLoss(power_baseline(exploration, factory=factory))
+    power = PowerLoss(power_baseline(exploration, factory=factory), fsync_errors=fsync_errors)
     chosen = [power.case(c) for c in cases] if cases is not None else list(power.cases())
     scratch = workdir if workdir is not None else ram_scratch()
     with tempfile.TemporaryDirectory(prefix="mk-powerloss-", dir=scratch) as tmp:
@@ -342,4 +464,5 @@ __all__ = [
     "PowerLoss",
     "explore_power_loss",
     "run_case",
+    "run_failed_fsync_case",
 ]

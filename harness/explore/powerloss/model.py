@@ -31,7 +31,12 @@ Rules the model applies, each the conservative reading of what Linux file system
   when the *destination* directory is fsynced; an fsync of the source directory alone keeps
   the old name (the rename is rolled back, not half done);
 - creation metadata (the mode a file or directory is created with) is durable with the
-  entry; ``chmod`` and ``utime`` changes only with an fsync of the inode.
+  entry; ``chmod`` and ``utime`` changes only with an fsync of the inode;
+- a *failed* fsync of a file (EIO, ENOSPC: :meth:`FileSystem.fsync_failed`) loses the pages
+  that were dirty then: Linux marks them clean after the failed write-back, so a retried
+  fsync succeeds and never writes them (Rebello et al., USENIX ATC 2020). Those pages keep
+  their older durable bytes (zeros past the durable end) at every later crash, whatever a
+  later fsync does, until the program writes them again.
 
 Inodes are mutable objects on purpose: a replay applies tens of thousands of writes. What
 leaves the model (images) is frozen and holds only immutable bytes.
@@ -50,6 +55,7 @@ from harness.contract.errors import ExitStatus, KitError
 from harness.explore.powerloss.image import SYNCED, VOLATILE, Blob, CrashImage, ImageNode
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
+PAGE = 4096  # the page cache's unit: what a failed write-back leaves clean but unwritten
 _MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 
 
@@ -74,8 +80,10 @@ class Inode:
         "durable_times",
         "entries",
         "external",
+        "failed",
         "kind",
         "links",
+        "lost_pages",
         "mode",
         "number",
         "target",
@@ -97,6 +105,13 @@ class Inode:
         self.durable_entries: dict[str, Inode] = {}
         self.external = False  # a directory outside the modelled tree: filled in lazily
         self.target = ""  # symlinks
+        # Pages whose write-back failed (a failed fsync): clean in memory, never on disk.
+        self.lost_pages: set[int] = set()
+        self.failed = ""  # which failed fsync lost them, for a report
+
+    def durable_bytes(self) -> bytes:
+        """The bytes on disk now: the last fsync's, or the pristine file's."""
+        return _read(self.base) if self.durable is None else self.durable.data
 
     def content(self) -> bytearray:
         """The volatile content, loaded from ``base`` on first use."""
@@ -128,6 +143,23 @@ def _read(path: str | None) -> bytes:
             return f.read()
     except OSError:
         return b""
+
+
+def _written_back(inode: Inode) -> bytes:
+    """What a successful fsync puts on disk: the volatile bytes, except the pages a failed
+    fsync lost, which keep what the disk held (zeros where it held nothing)."""
+    assert inode.volatile is not None
+    if not inode.lost_pages:
+        return bytes(inode.volatile)
+    data, on_disk = bytearray(inode.volatile), inode.durable_bytes()
+    for page in sorted(inode.lost_pages):
+        start = page * PAGE
+        end = min(start + PAGE, len(data))
+        if start >= end:
+            continue
+        old = on_disk[start:end]
+        data[start:end] = old + bytes(end - start - len(old))
+    return bytes(data)
 
 
 def _size(path: str | None) -> int:
@@ -367,6 +399,9 @@ class FileSystem:
         if offset > len(content):
             content.extend(bytes(offset - len(content)))
         content[offset : offset + len(data)] = data
+        if inode.lost_pages and data:
+            # Written again: dirty again, so the next fsync writes these pages back.
+            inode.lost_pages -= set(range(offset // PAGE, (offset + len(data) - 1) // PAGE + 1))
 
     @staticmethod
     def truncate(inode: Inode, size: int) -> None:
@@ -375,6 +410,9 @@ class FileSystem:
             del content[size:]
         else:
             content.extend(bytes(size - len(content)))
+        if inode.lost_pages:
+            # The page holding the new end is rewritten (zeroed past it); later ones are gone.
+            inode.lost_pages = {p for p in inode.lost_pages if p < size // PAGE}
 
     @staticmethod
     def read(inode: Inode, offset: int, length: int) -> bytes:
@@ -393,10 +431,32 @@ class FileSystem:
         if inode.kind == DIR:
             self._fsync_dir(inode)
         elif inode.kind == FILE and inode.volatile is not None:
-            inode.durable = Blob(bytes(inode.volatile))
+            inode.durable = Blob(_written_back(inode))
         if metadata or inode.kind == DIR:
             inode.durable_mode = inode.mode
             inode.durable_times = inode.times
+
+    @staticmethod
+    def fsync_failed(inode: Inode, what: str) -> int:
+        """An fsync or fdatasync of ``inode`` failed (``what`` says which, for a report).
+
+        Nothing becomes durable, and the pages dirty now are lost for good: the kernel
+        marks them clean after the failed write-back, so no later fsync writes them (they
+        keep the bytes already on disk). Returns how many pages that is. A directory's
+        failed fsync is not modelled (its entries simply stay as durable as they were).
+        """
+        if inode.kind != FILE or inode.volatile is None:
+            return 0
+        on_disk, now = inode.durable_bytes(), bytes(inode.volatile)
+        dirty = {
+            page
+            for page in range((max(len(on_disk), len(now)) + PAGE - 1) // PAGE)
+            if on_disk[page * PAGE : (page + 1) * PAGE] != now[page * PAGE : (page + 1) * PAGE]
+        }
+        if dirty:
+            inode.lost_pages |= dirty
+            inode.failed = inode.failed or what
+        return len(dirty)
 
     def _fsync_dir(self, directory: Inode) -> None:
         entries = dict(directory.entries)
@@ -464,7 +524,13 @@ class FileSystem:
                 yield f"{rel}: an older {disk.kind} is on disk: the rename over it was not durable"
             elif now.kind == FILE and not now.durable_equals_volatile():
                 synced = now.durable_size()
-                if now.durable is not None and synced == 0 and now.base is None:
+                if now.lost_pages:
+                    what = (
+                        f"{now.failed} failed: {len(now.lost_pages)} page(s) never reached the "
+                        f"disk, though marked clean (a later fsync does not write them); "
+                        f"{synced} bytes on disk"
+                    )
+                elif now.durable is not None and synced == 0 and now.base is None:
                     what = "never fsynced: empty on disk"
                 else:
                     what = f"written since its last fsync: {synced} bytes on disk"

@@ -52,6 +52,10 @@ _POINTER = re.compile(r"\[(-?\d+)\]")
 _TIMESPEC = re.compile(r"tv_sec=(-?\d+), tv_(nsec|usec)=(\w+)")
 _UTIMBUF = re.compile(r"actime=(-?\d+).*modtime=(-?\d+)")
 _FLAG = re.compile(r"\bO_[A-Z]+\b")
+# A failed fsync that loses the dirty pages (the kernel marks them clean): an I/O error,
+# or no space to write them back. Other errors (EBADF, EINVAL, EINTR) write nothing back
+# and lose nothing.
+WRITEBACK_ERRORS = frozenset({"EIO", "ENOSPC", "EDQUOT"})
 
 
 class ReplayError(KitError):
@@ -169,7 +173,11 @@ class Replayer:
     # -- driving -----------------------------------------------------------------------
 
     def apply(self, event: SyscallEvent) -> None:
-        """Apply one traced call as it succeeded; failed and unfinished calls did nothing."""
+        """Apply one traced call as it succeeded; failed and unfinished calls did nothing,
+        except a failed fsync, which loses the file's dirty pages (:data:`WRITEBACK_ERRORS`)."""
+        if event.error in WRITEBACK_ERRORS and event.name in ("fsync", "fdatasync"):
+            self._fsync_failed(event)
+            return
         if event.retval is None or event.retval < 0 or event.error:
             return
         handler = self._handlers.get(event.name)
@@ -182,6 +190,14 @@ class Replayer:
 
     def image(self, kind: str) -> CrashImage:
         return self.fs.image(self.tree, kind)
+
+    def kind_of(self, event: SyscallEvent) -> str | None:
+        """The kind (``file``, ``dir``) of the file behind ``event``'s descriptor argument,
+        as the model holds it now (before ``event`` is applied); None when unknown."""
+        if not event.args:
+            return None
+        entry = self._descriptor(event, event.args[0])
+        return None if entry is None else entry.inode.kind
 
     def _note(self, event: SyscallEvent, text: str) -> None:
         self.notes.append(f"call {event.seq} ({event.name}, tid {event.tid}): {text}")
@@ -284,6 +300,16 @@ class Replayer:
         entry = self._descriptor(event, event.args[0])
         if entry is not None:
             self.fs.fsync(entry.inode, metadata=event.name == "fsync")
+
+    def _fsync_failed(self, event: SyscallEvent) -> None:
+        entry = self._descriptor(event, event.args[0])
+        if entry is None:
+            return
+        op = self.ops.get(event.seq)
+        where = f"#{op.index} " if op is not None else ""
+        what = f"{event.name} {where}({event.error})"
+        if self.fs.fsync_failed(entry.inode, what) == 0 and entry.inode.kind != "file":
+            self._note(event, f"{event.name} of a directory failed: not modelled")
 
     def _rename(self, event: SyscallEvent) -> None:
         exchange = event.name == "renameat2" and "RENAME_EXCHANGE" in event.args[-1]

@@ -10,7 +10,7 @@ import pytest
 
 from harness.explore.powerloss.image import COMMITTED, SYNCED, VOLATILE, CrashImage
 from harness.explore.powerloss.materialise import materialise
-from harness.explore.powerloss.model import FileSystem
+from harness.explore.powerloss.model import PAGE, FileSystem
 
 ROOT = "/recorded/data"  # where the traced run saw the tree; need not exist
 
@@ -174,3 +174,36 @@ def test_materialise_writes_the_image_and_keeps_unchanged_files_times(
     assert (out / "u" / "peek.db").read_bytes() == b"old content"
     assert (out / "u" / "peek.db").stat().st_mtime_ns == 1_000_000_000
     assert (out / "u" / "images" / "a.png").read_bytes() == b"png"
+
+
+def test_a_failed_fsync_loses_the_dirty_pages_even_when_a_retry_succeeds(fs: FileSystem) -> None:
+    """Linux marks the pages clean after a failed write-back: the retried fsync succeeds and
+    writes nothing of them (Rebello et al., ATC 2020). Pages written again are written."""
+    inode = fs.lookup(f"{ROOT}/u/peek.db")
+    assert inode is not None
+    old = b"old content"
+    fs.write(inode, 0, b"A" * (3 * PAGE))
+    assert fs.fsync_failed(inode, "fsync #7 (EIO)") == 3
+    fs.fsync(inode)  # the retry "succeeds"
+    on_disk = files(img(fs, SYNCED))["u/peek.db"]
+    assert on_disk == old + bytes(3 * PAGE - len(old))
+    fs.write(inode, PAGE + 5, b"B")  # page 1 is dirty again: the next fsync writes it
+    fs.fsync(inode)
+    on_disk = files(img(fs, SYNCED))["u/peek.db"]
+    assert on_disk is not None
+    assert on_disk[:PAGE] == old + bytes(PAGE - len(old))
+    assert on_disk[PAGE : 2 * PAGE] == b"A" * 5 + b"B" + b"A" * (PAGE - 6)
+    assert on_disk[2 * PAGE :] == bytes(PAGE)
+    assert any("fsync #7 (EIO) failed: 2 page(s)" in d for d in img(fs, COMMITTED).dropped)
+    # What the processes see is untouched: the pages are in memory, clean.
+    assert files(img(fs, VOLATILE))["u/peek.db"] == b"A" * (PAGE + 5) + b"B" + b"A" * (2 * PAGE - 6)
+
+
+def test_a_failed_fsync_of_a_clean_file_loses_nothing(fs: FileSystem) -> None:
+    inode = fs.lookup(f"{ROOT}/u/peek.db")
+    assert inode is not None
+    fs.write(inode, 0, b"new content")
+    fs.fsync(inode)
+    assert fs.fsync_failed(inode, "fsync #9 (EIO)") == 0
+    fs.fsync(inode)
+    assert files(img(fs, SYNCED))["u/peek.db"] == b"new content"

@@ -1,0 +1,230 @@
+"""A failed fsync, then a power cut: what the fault explorer and the power-loss model show together.
+
+On Linux, when the write-back behind an fsync fails (EIO, ENOSPC), the kernel reports the
+error once and marks the dirty pages clean: a retried fsync succeeds, yet those bytes never
+reach the disk and are gone at the next power cut (PostgreSQL lost data this way; Rebello et
+al., "Can Applications Recover from fsync Failures?", USENIX ATC 2020). A migrator that
+retries the fsync and goes on trusts a file that is not on disk (SPEC R17: "a failed fsync is
+not retried as if the data were safe").
+
+Neither explorer shows it alone: the fault explorer's EIO leaves the page cache whole (a kill
+or a clean exit keeps it), and the power-loss replay of the fault-free run never sees an
+fsync fail. So each case here is both:
+
+1. **the faulted run** (:func:`failed_run`): the exploration's migrator on a fresh copy of its
+   tree, under the power-loss recorder (every written byte, file positions), with strace
+   failing one fsync of a file in the tree: the fault-free run's op ``K`` (same numbering as
+   both explorers). strace counts ``when`` per thread and per syscall, so without ``-P`` (which
+   would narrow the whole recording) the target is that thread's Nth call of the syscall; the
+   recorded events say which call was really failed (:func:`landing`), and a fault that landed
+   anywhere else makes the case ``not judged``. Recorded once per case and cached like the
+   baselines (pytest-xdist workers share it);
+2. **the power cut** (:func:`crash_image`): the faulted trace replayed onto the page-cache model,
+   where the failed fsync loses the file's dirty pages for good
+   (:meth:`~harness.explore.powerloss.model.FileSystem.fsync_failed`), imaged at the end of the
+   run in the ``committed`` kind: every directory change on disk, file data as of its last
+   fsync. The end is the bounded choice: by then the migrator has done everything it does
+   after the error (retried and carried on, or failed the user), so whatever it removed
+   trusting the failed file is gone too, and every other file it synced is on disk.
+
+The case ``K:EIO+power-loss`` is judged like every power-loss case (R17): no content lost in
+that state, and a clean re-run from it reaches the fault-free result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fixtures.factory import TreeFactory
+from harness.explore.backends import TIMEOUT, process_of
+from harness.explore.baseline import Baseline, cached_baseline
+from harness.explore.exploration import Exploration
+from harness.explore.powerloss.baseline import DATA_LIMIT
+from harness.explore.powerloss.baseline import cache_key as power_cache_key
+from harness.explore.powerloss.image import COMMITTED, CrashImage
+from harness.explore.powerloss.trace_replay import (
+    WRITEBACK_ERRORS,
+    CrashPoint,
+    Replayer,
+    inside,
+    relative,
+    replay_images,
+)
+from harness.faults.masking import mask_path
+from harness.faults.plan import Operation
+from harness.faults.straceout import SyscallEvent, decode_fd
+from harness.faults.trace import Trace, TraceOp, record
+
+ERRNOS = ("EIO", "ENOSPC")  # what a case may inject; EIO is what the exploration lists
+DEFAULT_ERRNOS = ("EIO",)
+SUFFIX = "+power-loss"
+KIND = COMMITTED  # the crash state at the end of the faulted run
+FSYNCS = ("fsync", "fdatasync")
+
+
+def effect_of(errno: str) -> str:
+    """``EIO`` -> ``EIO+power-loss``: a case's effect (its id is ``K:EIO+power-loss``)."""
+    return f"{errno}{SUFFIX}"
+
+
+def errno_of(effect: str) -> str | None:
+    """The errno of a failed-fsync effect, or None for any other effect."""
+    if not effect.endswith(SUFFIX):
+        return None
+    errno = effect[: -len(SUFFIX)]
+    return errno if errno in ERRNOS else None
+
+
+assert set(ERRNOS) <= WRITEBACK_ERRORS  # the replay must lose the pages of each
+
+
+def file_fsyncs(trace: Trace, root: str, pristine: Path) -> tuple[TraceOp, ...]:
+    """The run's successful fsyncs and fdatasyncs of *files* in the tree, in trace order.
+
+    Found by replaying the trace (a directory's fsync failing is not modelled, and a file's
+    kind is known only to the model: temporary files are gone by the end of the run).
+    """
+    wanted = {
+        op.event: op
+        for op in trace.ops
+        if op.operation == Operation.FSYNC
+        and op.event is not None
+        and isinstance(op.result, int)
+        and op.result >= 0
+        and any(inside(p, root) for p in op.paths)
+    }
+    if not wanted:
+        return ()
+    replayer = Replayer(trace, root, pristine)
+    out = []
+    for event in trace.events:
+        op = wanted.get(event.seq)
+        if op is not None and replayer.kind_of(event) == "file":
+            out.append(op)
+        replayer.apply(event)
+    return tuple(out)
+
+
+def when_of(trace: Trace, target: TraceOp) -> tuple[str, int]:
+    """(syscall, N): strace's ``when`` for ``target`` with no ``-P``, the Nth call of that
+    syscall in the target's thread."""
+    event = _event(trace, target)
+    count = sum(
+        1
+        for e in trace.events
+        if e.name == event.name and e.tid == event.tid and e.seq <= event.seq
+    )
+    return event.name, count
+
+
+def _event(trace: Trace, op: TraceOp) -> SyscallEvent:
+    return next(e for e in trace.events if e.seq == op.event)
+
+
+def cache_key(exploration: Exploration, target: TraceOp, errno: str) -> str:
+    text = f"{power_cache_key(exploration)}\nfailed-fsync\n{target.index}\n{errno}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def failed_run(
+    exploration: Exploration,
+    fault_free: Baseline,
+    target: TraceOp,
+    errno: str,
+    *,
+    factory: TreeFactory | None = None,
+    root: Path | None = None,
+) -> Baseline:
+    """The run with ``target`` (an fsync of the fault-free trace) failing with ``errno``,
+    recorded with every byte written: cached, shared by processes like the baselines."""
+    syscall, when = when_of(fault_free.trace, target)
+
+    def recorder(exp: Exploration, workdir: Path, tree_factory: TreeFactory) -> Baseline:
+        migrator = exp.open_migrator()
+        before_dir, tree = Path(workdir) / "before", Path(workdir) / "tree"
+        tree_factory.make(exp.tree, before_dir)
+        tree_factory.make(exp.tree, tree)
+        argv, env = process_of(migrator, tree)
+        recorded = record(
+            argv,
+            cwd=os.getcwd(),
+            env=env,
+            timeout=TIMEOUT,
+            data_limit=DATA_LIMIT,
+            positions=True,
+            inject=(f"{syscall}:error={errno}:when={when}",),
+        )
+        output = recorded.run.stdout + recorded.run.stderr
+        return Baseline(
+            exp, recorded.trace, str(tree), before_dir, tree, recorded.run.returncode, output
+        )
+
+    return cached_baseline(
+        exploration,
+        cache_key(exploration, target, errno),
+        recorder,
+        factory,
+        root,
+        meta={"data_limit": DATA_LIMIT, "failed_fsync": target.index, "errno": errno},
+    )
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where the injected error landed in the faulted run."""
+
+    hits: tuple[SyscallEvent, ...]
+    problem: str  # empty: exactly one call was failed, and it is the target
+
+    @property
+    def landed(self) -> bool:
+        return not self.problem
+
+
+def landing(fault_free: Baseline, target: TraceOp, failed: Baseline) -> Landing:
+    """Whether the faulted run failed exactly the target: the same syscall on the same file
+    (relative to the tree, random name parts masked), and nothing else."""
+    hits = tuple(e for e in failed.trace.events if e.injected)
+    wanted = _looks(_event(fault_free.trace, target), fault_free.recorded_root)
+    if not hits:
+        return Landing(hits, "the faulted run never made the targeted call")
+    if len(hits) > 1:
+        where = "; ".join(_looks(e, failed.recorded_root) for e in hits)
+        return Landing(hits, f"{len(hits)} calls were failed, not one: {where}")
+    got = _looks(hits[0], failed.recorded_root)
+    if got != wanted:
+        return Landing(hits, f"the error landed on {got}, not on {wanted}")
+    return Landing(hits, "")
+
+
+def _looks(event: SyscallEvent, root: str) -> str:
+    _, path = decode_fd(event.args[0]) if event.args else (None, None)
+    shown = mask_path(relative(path, root)) if path else "?"
+    return f"{event.name} {shown}"
+
+
+def crash_image(failed: Baseline) -> CrashImage:
+    """The faulted run's end, after a power cut: its failed fsync's pages lost for good."""
+    end = CrashPoint(None)
+    ((_, image),) = replay_images(
+        failed.trace, failed.recorded_root, failed.before_dir, points=[end], kinds=[KIND]
+    )
+    return image
+
+
+def describe(target: TraceOp, errno: str, root: str) -> str:
+    """``EIO at #41 fsync alice/x (fsync), then a power cut at the end of the run``."""
+    paths = " -> ".join(relative(p, root) for p in target.paths) or "?"
+    return (
+        f"{errno} at #{target.index} {target.operation.value} {paths} ({target.syscall}), "
+        "then a power cut at the end of the run (directory changes on disk, file data as of "
+        "its last fsync; the failed fsync's pages never)"
+    )
+
+
+def targets_of(ops: Sequence[TraceOp], index: int) -> TraceOp | None:
+    return next((op for op in ops if op.index == index), None)
