@@ -23,6 +23,8 @@ Modules, one job each:
 - :mod:`~harness.explore.powerloss.materialise`: an image written out as a real tree;
 - :mod:`~harness.explore.powerloss.baseline`: the fault explorer's recorded run, with written bytes;
 - :mod:`~harness.explore.powerloss.judge`: one crash state judged (no content lost, converged);
+- :mod:`~harness.explore.powerloss.failed_fsync`: a failed fsync (EIO) then a power cut: the run
+  recorded with the error injected, its lost pages never on disk (``K:EIO+power-loss``);
 - :mod:`~harness.explore.powerloss.explorer`: cases, results and the report, in the fault
   explorer's vocabulary (:mod:`harness.explore.results`); :func:`explore_power_loss`;
 - :mod:`~harness.cli.powerloss`: ``python -m harness.cli.powerloss``, also the replay command.

@@ -1,5 +1,8 @@
-"""The two defects only a power cut reveals, each caught by the power-loss exploration with
+"""The defects only a power cut reveals, each caught by the power-loss exploration with
 the exact point and what was lost; and the reference, on the same tree, not caught.
+
+Each exploration includes the failed-fsync cases (``K:EIO+power-loss``): a migrator that
+retries a failed fsync is caught by those alone, one that stops at it passes them.
 
 The tree is one legacy user with rows in the WAL and an image: the smallest on which every
 step of the migration (copy, backup, place, images, remove the old DB) happens.
@@ -13,13 +16,17 @@ from fixtures.spec import TreeSpec, UserSpec
 from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, explore_power_loss
+from harness.explore.powerloss.failed_fsync import effect_of
 from harness.explore.powerloss.image import COMMITTED, SYNCED
-from harness.explore.results import BROKEN, ExploreReport
+from harness.explore.results import BROKEN, NOT_JUDGED, OK, ExploreReport
 from harness.faults.plan import Operation
 from harness.run.adapters import DEFAULT_MIGRATOR
 
 TREE = TreeSpec(users=(UserSpec("alice", items=10, images=1, wal_share=0.5),), seed=3)
 NEW_DB = "alice/profiles/default/datastore.sqlite"
+STAGED_DB = "alice/.peek-migration.migrating/peek.db"
+FAILED_FSYNC = effect_of("EIO")
+PLAIN = {EFFECTS[SYNCED], EFFECTS[COMMITTED]}
 
 
 def explored(migrator: str) -> tuple[Exploration, ExploreReport]:
@@ -58,8 +65,9 @@ def test_a_migrator_that_never_fsyncs_loses_the_user_after_the_old_db_is_removed
     assert report.exit_status == 1
     # Nothing of the migrator's is ever durable, so "only what was synced survives" is
     # the tree before the run: only the committed kind (directory changes on disk, data
-    # not) shows the defect.
-    assert {r.case.effect for r in report.broken} == {EFFECTS[COMMITTED]}
+    # not) shows the defect. (The failed-fsync cases, whose power cut leaves the committed
+    # kind at the end of the run, show the same defect again: SQLite's own fsyncs fail.)
+    assert {r.case.effect for r in report.broken} & PLAIN == {EFFECTS[COMMITTED]}
     losing = [r for r in report.broken if any(loss.rows for loss in r.lost)]
     unlink = op_index(exploration, Operation.UNLINK, "alice/peek.db")
     # The exact point: the first crash point after the unlink of peek.db.
@@ -105,7 +113,7 @@ def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unl
     left with neither peek.db nor a new DB, which the next run cannot finish from."""
     exploration, report = skips_a_dir
     assert report.exit_status == 1
-    assert {r.case.effect for r in report.broken} == {EFFECTS[SYNCED]}
+    assert {r.case.effect for r in report.broken} == {EFFECTS[SYNCED]}  # no failed-fsync case
     # The exact point: the first crash point after the fsync of alice/ that made the
     # unlink of peek.db durable (the new DB's name in profiles/default never was).
     unlink = op_index(exploration, Operation.UNLINK, "alice/peek.db")
@@ -123,7 +131,44 @@ def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unl
     assert f"{NEW_DB}: file not on disk: its directory not fsynced" in (loss.note or "")
 
 
+@pytest.fixture(scope="module")
+def retries_fsync(strace_backend: None) -> tuple[Exploration, ExploreReport]:
+    return explored("py:tests.explore.powerloss.broken_retries_fsync:migrate")
+
+
+def test_a_migrator_that_retries_a_failed_fsync_trusts_pages_that_never_reached_the_disk(
+    retries_fsync: tuple[Exploration, ExploreReport],
+) -> None:
+    """R17: the retry succeeds (the kernel marked the pages clean) and the staged DB is
+    renamed into place; after a power cut its pages are zeros, and the re-run cannot reach
+    the fault-free result. Only the failed-fsync cases show it: without a failed fsync
+    this migrator is the reference."""
+    exploration, report = retries_fsync
+    assert report.exit_status == 1
+    assert {r.case.effect for r in report.broken} == {FAILED_FSYNC}
+    fsync = op_index(exploration, Operation.FSYNC, STAGED_DB)
+    (staged,) = [r for r in report.results if r.case.id == f"{fsync}:{FAILED_FSYNC}"]
+    assert staged.outcome == BROKEN
+    (loss,) = staged.lost
+    assert loss.user == "alice"
+    assert f"{NEW_DB}: fsync #{fsync} (EIO) failed: " in (loss.note or "")
+    assert "page(s) never reached the disk" in (loss.note or "")
+    assert staged.replay.endswith(f"--case {fsync}:{FAILED_FSYNC}")
+
+
+def test_a_migrator_that_stops_at_a_failed_fsync_passes_every_case(strace_backend: None) -> None:
+    """The fix: the first fsync error ends the run, the next one starts the user over."""
+    _, report = explored("py:tests.explore.powerloss.fsync_error_fatal:migrate")
+    assert report.exit_status == 0, report.render()
+    failed = [r for r in report.results if r.case.effect == FAILED_FSYNC]
+    assert failed and all(r.outcome == OK for r in failed), report.render()
+
+
 def test_the_reference_survives_every_power_cut_on_the_same_tree(strace_backend: None) -> None:
     _, report = explored(DEFAULT_MIGRATOR)
     assert report.exit_status == 0, report.render()
     assert report.results
+    # Every fsync of a file failed in turn, each judged (its error landed where meant).
+    failed = [r for r in report.results if r.case.effect == FAILED_FSYNC]
+    assert any(r.case.paths == (STAGED_DB,) for r in failed)
+    assert all(r.outcome != NOT_JUDGED for r in failed), report.render()
