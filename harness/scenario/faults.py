@@ -74,6 +74,7 @@ def _result(process: Process, run: TracedRun, started_at: float, took: float) ->
     return RunResult(
         exit_status=run.returncode,
         output=run.stdout + run.stderr,
+        stderr=run.stderr,
         duration_s=took,
         peak_rss_bytes=None,
         command=shlex.join(process.argv),
