@@ -8,6 +8,7 @@ them explicitly. Every oracle returns passing verdicts too, so a report can say 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -226,7 +227,12 @@ def check_r13(before: Snapshot, after: Snapshot, run: RunResult):
     for name in before.entries["."].names:
         if name in before.users or _is_system_db(name):
             continue
-        out.append(j.untouched("R13", before, after, name, user=None))
+        verdict = j.untouched("R13", before, after, name, user=None)
+        bait = sorted(p for p, e in before.under(name).items() if e.sqlite)
+        if bait:  # say what the bait was: a finding there reads "took X for a user"
+            what = f"; bait: {', '.join(j.first(bait))} (SQLite, where no user lives)"
+            verdict = dataclasses.replace(verdict, expected=verdict.expected + what)
+        out.append(verdict)
     out += _link_targets_untouched("R13", before, after)
     return out
 
