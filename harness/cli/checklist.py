@@ -7,7 +7,8 @@ items beyond it) with each item's result, the rules broken and the replay comman
 writes the Markdown report. Exit status, usable as a CI gate as it is:
 
 - 0: every scenario that ran passed (items skipped here, e.g. ``--large`` ones, say why);
-- 1: a scenario failed: the migrator broke a rule (or crashed);
+- 1: a scenario failed: the migrator broke a rule (or crashed); or a scenario was "not
+  judged" (a fault exploration of a run that changed nothing): not a pass;
 - 2: usage: a bad ``--migrator`` spec, a ``-k``/``-m`` that selects no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(broken_kit)
         print(f"migration-kit checklist: could not collect {names}", file=sys.stderr)
         return EXIT_INTERNAL
-    return EXIT_FAILED if checklist.failed else EXIT_PASSED
+    return EXIT_FAILED if checklist.failed or checklist.not_judged else EXIT_PASSED
 
 
 def _child_problem(code: int, json_path: Path, args: argparse.Namespace) -> tuple[int, str] | None:

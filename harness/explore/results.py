@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.faults.plan import KILL
-from harness.judge.snapshot import TreeDiff
+from harness.judge.snapshot import Snapshot, TreeDiff, entry_changes
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
 
 # SPEC's rule for each kind of fault: a kill is R10; EXDEV is the cross-device rename (R12);
@@ -29,6 +29,31 @@ OK, BROKEN, MISSED = "ok", "broken", "missed"
 OUTCOMES = (OK, BROKEN, MISSED)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
 DETAIL_LINES = 3  # lines of a broken verdict's details in a summary
+
+
+def not_judged_reason(before: Snapshot, after: Snapshot, exit_status: int) -> str | None:
+    """Why an exploration, whose fault-free run took ``before`` to ``after``, can judge
+    nothing (None when it can). Such an exploration is "not judged", never "passed":
+
+    - the fault-free run did not finish (killed by a signal, or timed out): there is no
+      result a faulted run could be compared with;
+    - it changed nothing in the tree (``cmd:true``, a migrator that fails at start, a
+      wrong DATA_DIR): no file operation to fail, so "every case ok" would prove nothing.
+
+    A fault-free run that loses content is judged as it was: its own test reports the loss
+    (the item fails), and the cases judge what the faults add.
+    """
+    if exit_status < 0:
+        return (
+            f"the fault-free run did not finish (signal {-exit_status}): there is no result "
+            "to compare a faulted run with"
+        )
+    if not entry_changes(before.entries, after.entries):
+        return (
+            f"the fault-free run changed nothing in the tree (exit status {exit_status}): "
+            "there is no file operation to fail"
+        )
+    return None
 
 
 def rule_for(effect: str) -> str:
@@ -227,13 +252,14 @@ class ExploreReport:
 
     ``exit_status`` is the ``explore`` command's: 1 when the fault-free run or any case
     broke a rule, or any case was missed (an exploration with holes proves less than it
-    claims), 0 otherwise.
+    claims), or the exploration could judge nothing (``not_judged``), 0 otherwise.
     """
 
     target: Mapping[str, Any]  # migrator, tree, backend, effects: what was explored
     baseline: tuple[Verdict, ...]  # the fault-free run judged (no content lost)
     results: tuple[CaseResult, ...]
     not_explored: str = ""  # operations left out and why
+    not_judged: str = ""  # why nothing could be judged (``not_judged_reason``), or ""
 
     @property
     def broken(self) -> tuple[CaseResult, ...]:
@@ -249,7 +275,8 @@ class ExploreReport:
 
     @property
     def exit_status(self) -> int:
-        return 1 if self.broken or self.missed or self.baseline_broken else 0
+        failed = self.broken or self.missed or self.baseline_broken or self.not_judged
+        return 1 if failed else 0
 
     def render(self) -> str:
         t = self.target
@@ -261,6 +288,9 @@ class ExploreReport:
         ]
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
+        if self.not_judged:
+            lines += ["", f"NOT JUDGED: {self.not_judged}"]
+            return "\n".join(lines)
         if self.baseline_broken:
             lines.append("the fault-free run itself already loses content (not a fault's doing):")
             lines += [f"  {v}" for v in self.baseline_broken]
@@ -280,6 +310,7 @@ class ExploreReport:
                 "baseline": [verdict_to_dict(v) for v in self.baseline],
                 "results": [r.to_dict() for r in self.results],
                 "not_explored": self.not_explored,
+                "not_judged": self.not_judged,
             },
             indent=1,
         )
@@ -292,4 +323,5 @@ class ExploreReport:
             baseline=tuple(verdict_from_dict(v) for v in data["baseline"]),
             results=tuple(CaseResult.from_dict(r) for r in data["results"]),
             not_explored=data.get("not_explored", ""),
+            not_judged=data.get("not_judged", ""),
         )

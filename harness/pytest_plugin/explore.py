@@ -29,7 +29,14 @@ import pytest
 from fixtures.spec import TreeSpec
 from fixtures.validate import SpecError
 from harness.explore import engine as explore
-from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+from harness.explore.results import (
+    CaseResult,
+    ExploreReport,
+    not_judged_reason,
+    verdict_from_dict,
+    verdict_to_dict,
+)
+from harness.pytest_plugin.results import NOT_JUDGED
 
 MARKER = "explore_large"
 LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
@@ -175,13 +182,29 @@ def case_params(config: pytest.Config, exploration: explore.Exploration) -> list
 
 def record(item: pytest.Item, base: explore.Baseline, result: CaseResult) -> None:
     """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
-    target = {
+    item.user_properties.append((TARGET_PROPERTY, json.dumps(target_of(base))))
+    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+
+
+def skip_if_not_judged(item: pytest.Item, base: explore.Baseline, target: dict[str, Any]) -> None:
+    """Stop a test of an exploration that can judge nothing (``not_judged_reason``): it is
+    reported "not judged" (a distinct outcome, never a pass: ``harness.report.checklist``),
+    and ``target`` (the exploration) reaches the controller with the reason."""
+    reason = not_judged_reason(base.before, base.reference, base.exit_status)
+    if reason is None:
+        return
+    item.user_properties.append((NOT_JUDGED, reason))
+    item.user_properties.append((TARGET_PROPERTY, json.dumps({**target, "not_judged": reason})))
+    pytest.skip(f"not judged: {reason}")
+
+
+def target_of(base: explore.Baseline) -> dict[str, Any]:
+    """What a case's reports say about its exploration (the controller groups by it)."""
+    return {
         "target": base.exploration.target(),
         "baseline": [verdict_to_dict(v) for v in base.verdicts],
         "not_explored": base.not_explored(),
     }
-    item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
 
 
 class ExploreRecorder:
@@ -196,11 +219,13 @@ class ExploreRecorder:
         if report.when != "call":
             return
         props = dict(report.user_properties)
-        if CASE_PROPERTY not in props:
+        if TARGET_PROPERTY not in props:
             return
         target = json.loads(props[TARGET_PROPERTY])
         key = json.dumps(target["target"], sort_keys=True)
-        self.targets[key] = target
+        self.targets[key] = {**self.targets.get(key, {}), **target}
+        if CASE_PROPERTY not in props:  # a test that judged nothing (skip_if_not_judged)
+            return
         result = CaseResult.from_dict(json.loads(props[CASE_PROPERTY]))
         self.results.setdefault(key, {})[result.case.id] = result
 
@@ -216,6 +241,7 @@ class ExploreRecorder:
                     )
                 ),
                 not_explored=t["not_explored"],
+                not_judged=t.get("not_judged", ""),
             )
             for key, t in self.targets.items()
         ]

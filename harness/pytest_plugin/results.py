@@ -13,11 +13,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from harness.judge.verdict import RuleBroken
-from harness.report.checklist import ScenarioResult
+from harness.report.checklist import NOT_JUDGED_OUTCOME, ScenarioResult
 from harness.report.items import ALL_ITEMS, BY_MARKER
 
 SEED, REPLAY, RULES, USERS, MESSAGE = "mk_seed", "mk_replay", "mk_rules", "mk_users", "mk_message"
 MARKERS = "mk_markers"  # the checklist markers on the test (never its keywords)
+NOT_JUDGED = "mk_not_judged"  # why a test judged nothing (an exploration with nothing to do)
 MESSAGE_VERDICTS = 8  # broken verdicts quoted in a result's message
 
 
@@ -72,6 +73,8 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
             outcome, message = "error", f"error in {r.when}: {_crash(r)}"
         elif r.skipped and r.when == "setup":
             outcome, message = "skipped", _skip_reason(r)
+    if outcome == "skipped" and NOT_JUDGED in props:
+        outcome, message = NOT_JUDGED_OUTCOME, str(props[NOT_JUDGED])
     markers = list(props.get(MARKERS, ()))
     return ScenarioResult(
         nodeid=nodeid,

@@ -4,7 +4,8 @@
 whole run, in the ``--checklist-json`` format other tools parse (keep it stable):
 
     {"migrator": str, "duration_s": float,
-     "results": [{"nodeid": str, "outcome": "passed"|"failed"|"skipped"|"error",
+     "results": [{"nodeid": str,
+                  "outcome": "passed"|"failed"|"skipped"|"error"|"not judged",
                   "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
                   "seed": int|null, "replay": str|null, "message": str}]}
 
@@ -24,7 +25,11 @@ from pathlib import Path
 from harness.judge.verdict import rule_text
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
 
-OUTCOMES = ("passed", "failed", "skipped", "error")
+# "not judged": the scenario could judge nothing (a fault exploration of a run that changed
+# nothing or did not finish). Never a pass: its item reads NOT JUDGED and the checklist
+# exits 1, as for a failure, since a gate must not pass what it did not judge.
+NOT_JUDGED_OUTCOME = "not judged"
+OUTCOMES = ("passed", "failed", "skipped", "error", NOT_JUDGED_OUTCOME)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class ScenarioResult:
     @property
     def failed(self) -> bool:
         return self.outcome in ("failed", "error")
+
+    @property
+    def not_judged(self) -> bool:
+        return self.outcome == NOT_JUDGED_OUTCOME
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -84,6 +93,11 @@ class ChecklistRun:
     @property
     def failed(self) -> bool:
         return any(r.failed for r in self.results)
+
+    @property
+    def not_judged(self) -> bool:
+        """A scenario judged nothing: not a pass (the checklist exits 1 for it too)."""
+        return any(r.not_judged for r in self.results)
 
     @property
     def outside_items(self) -> list[ScenarioResult]:
@@ -127,6 +141,8 @@ class ItemOutcome:
             return "not run"
         if any(s.failed for s in self.scenarios):
             return "failed"
+        if any(s.not_judged for s in self.scenarios):
+            return NOT_JUDGED_OUTCOME
         if any(s.outcome == "passed" for s in self.scenarios):
             return "passed"
         return "skipped"
@@ -138,7 +154,9 @@ class ItemOutcome:
 
     @property
     def box(self) -> str:
-        return {"passed": "[x]", "skipped": "[-]"}.get(self.status, "[ ]")
+        return {"passed": "[x]", "skipped": "[-]", NOT_JUDGED_OUTCOME: "[?]"}.get(
+            self.status, "[ ]"
+        )
 
     def summary(self) -> str:
         """``passed (3 scenarios)``, ``FAILED: R1, R9 (2 of 5 scenarios)``, ``skipped: why``."""
@@ -148,6 +166,10 @@ class ItemOutcome:
             return "not run"
         if self.status == "skipped":
             return f"skipped: {_first_line(self.scenarios[0].message)}"
+        if self.status == NOT_JUDGED_OUTCOME:
+            first = next(s for s in self.scenarios if s.not_judged)
+            bad = counts[NOT_JUDGED_OUTCOME]
+            return f"NOT JUDGED: {_first_line(first.message)} ({bad} of {_plural(n, 'scenario')})"
         if self.status == "passed":
             extra = f", {counts['skipped']} skipped" if counts["skipped"] else ""
             return f"passed ({_plural(n, 'scenario')}{extra})"
@@ -209,13 +231,18 @@ def _seed_note(run: ChecklistRun) -> str:
 def verdict_line(run: ChecklistRun) -> str:
     """The last line: which items failed, or that every item that ran passed."""
     outcomes = item_outcomes(run.results, ITEMS)
-    failed = [o.item.number for o in item_outcomes(run.results) if o.status == "failed"]
+    every = item_outcomes(run.results)
+    failed = [o.item.number for o in every if o.status == "failed"]
+    unjudged = [o.item.number for o in every if o.status == NOT_JUDGED_OUTCOME]
     outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
+    also = f"; item(s) {', '.join(map(str, unjudged))} not judged" if unjudged else ""
     if failed:
         extra = f"; {outside}" if run.outside_items else ""
-        return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}"
+        return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}{also}"
     if run.outside_items:
-        return f"FAILED: {outside}"
+        return f"FAILED: {outside}{also}"
+    if unjudged:
+        return f"NOT JUDGED: item(s) {', '.join(map(str, unjudged))} judged nothing (not a pass)"
     done = sum(o.status == "passed" for o in outcomes)
     return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails"
 
@@ -278,6 +305,8 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
             out += ["", "Replay:", "", "```sh", s.replay, "```"]
     for s in skipped:
         out += ["", f"`{s.nodeid}` skipped: {_first_line(s.message)}"]
+    for s in (s for s in o.scenarios if s.not_judged):
+        out += ["", f"`{s.nodeid}` not judged (not a pass): {_first_line(s.message)}"]
     return out
 
 
