@@ -32,7 +32,7 @@ from pathlib import Path
 from fixtures.validate import SpecError
 from harness.cli.checklist import child_env, plugin_args
 from harness.explore import engine as explore
-from harness.explore.results import OK, ExploreReport
+from harness.explore.results import OK, ExploreReport, not_judged_report
 from harness.pytest_plugin.explore import load_reports, load_tree
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
 
@@ -169,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         except explore.ExploreError as exc:
             return _fail(str(exc))
         report = _run_here(base, chosen)
+    elif unjudged := not_judged_report(
+        exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
+    ):
+        report = unjudged
     else:
         outcome = run_child(exploration, args, len(base.cases()))
         if isinstance(outcome, int):

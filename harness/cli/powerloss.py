@@ -21,7 +21,7 @@ from fixtures.validate import SpecError
 from harness.explore import engine as explore
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
-from harness.explore.results import OK
+from harness.explore.results import OK, not_judged_report
 from harness.pytest_plugin.explore import load_tree
 from harness.run.adapters import MigratorSpecError
 
@@ -105,6 +105,14 @@ def run_explore(args: argparse.Namespace) -> int:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
                 print(f"\n{result.error()}\n")
+    elif unjudged := not_judged_report(
+        power.target(),
+        power.base.before,
+        power.base.reference,
+        power.base.exit_status,
+        power.base.verdicts,
+    ):
+        report = unjudged
     else:
         outcome = explore_cli.run_child(exploration, args, len(power.cases()), SCENARIO)
         if isinstance(outcome, int):

@@ -325,3 +325,19 @@ class ExploreReport:
             not_explored=data.get("not_explored", ""),
             not_judged=data.get("not_judged", ""),
         )
+
+
+def not_judged_report(
+    target: Mapping[str, Any],
+    before: Snapshot,
+    after: Snapshot,
+    exit_status: int,
+    baseline: Sequence[Verdict],
+    not_explored: str = "",
+) -> ExploreReport | None:
+    """The report of an exploration that can judge nothing (``not_judged_reason``) without
+    running a case, or None when it can: what ``explore`` prints instead of "0 cases ok"."""
+    reason = not_judged_reason(before, after, exit_status)
+    if reason is None:
+        return None
+    return ExploreReport(target, tuple(baseline), (), not_explored, not_judged=reason)

@@ -32,3 +32,23 @@ def test_an_exploration_with_nothing_to_explore_is_not_judged() -> None:
     assert "NOT JUDGED: the fault-free run changed nothing in the tree" in out
     assert "NOT JUDGED: item(s) 14 judged nothing (not a pass)" in out
     assert done.returncode == 1, out[-3000:]
+
+
+@pytest.mark.parametrize("power_loss", [False, True], ids=["faults", "power-loss"])
+def test_explore_says_not_judged_instead_of_zero_cases_ok(power_loss: bool) -> None:
+    argv = [sys.executable, "-m", "harness.cli.main", "explore", "--migrator", "cmd:true"]
+    done = subprocess.run(
+        argv + (["--power-loss"] if power_loss else []),
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    if "unavailable" in out:
+        pytest.skip("no syscall fault backend here")
+    assert "NOT JUDGED: the fault-free run changed nothing in the tree" in out, out[-3000:]
+    assert done.returncode == 1
