@@ -46,6 +46,7 @@ SIDECARS = ("-wal", "-shm", "-journal")
 BACKUP = "peek.db.pre-migration-backup"
 BACKUP_PART = ".peek.db.pre-migration-backup."  # + random + ".part"
 STAGING = ".staging-"
+IMAGE_PART = ".img-"  # + random + ".part": an image being copied into the new folder
 SLUG, NAME = "default", "Default"
 GRACE_DAYS = 30.0
 MARGIN = 1 << 20  # bytes of free space kept beyond what a user's migration writes
@@ -282,6 +283,8 @@ class User:
         found = [p for p in self.root.iterdir() if p.name.startswith(BACKUP_PART)]
         if self.profiles.is_dir():
             found += [p for p in self.profiles.iterdir() if p.name.startswith(STAGING)]
+        if self.new_images.is_dir():
+            found += [p for p in self.new_images.iterdir() if p.name.startswith(IMAGE_PART)]
         return found
 
 
@@ -316,19 +319,23 @@ def write_backup(user: User, clean: Path, content: str, scratch: Path) -> bool:
 def stage(user: User, clean: Path) -> Path:
     """The new profile folder, complete and durable, under a name nobody reads yet."""
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=user.profiles))
-    copy_durably(clean, staging / "datastore.sqlite")
-    images = user.images()
-    if images:
-        (staging / "images").mkdir()
+    try:
+        copy_durably(clean, staging / "datastore.sqlite")
+        images = user.images()
+        if images:
+            (staging / "images").mkdir()
 
-        def copy_one(src: Path) -> None:
-            if copy_durably(src, staging / "images" / src.name) != sha256_of(src):
-                raise UserFailed(f"image {src.name} copied wrong")
+            def copy_one(src: Path) -> None:
+                if copy_durably(src, staging / "images" / src.name) != sha256_of(src):
+                    raise UserFailed(f"image {src.name} copied wrong")
 
-        with ThreadPoolExecutor(max_workers=COPY_WORKERS) as pool:
-            list(pool.map(copy_one, images))
-        fsync_dir(staging / "images")
-    fsync_dir(staging)
+            with ThreadPoolExecutor(max_workers=COPY_WORKERS) as pool:
+                list(pool.map(copy_one, images))
+            fsync_dir(staging / "images")
+        fsync_dir(staging)
+    except BaseException:
+        remove_tree(staging)  # a half-staged folder is a partial copy: never left behind
+        raise
     return staging
 
 
@@ -355,13 +362,18 @@ def move_images(user: User) -> None:
     for src in images:
         dst = user.new_images / src.name
         if not dst.exists() or sha256_of(dst) != sha256_of(src):
-            fd, part = tempfile.mkstemp(prefix=".img-", suffix=".part", dir=user.new_images)
+            fd, name = tempfile.mkstemp(prefix=IMAGE_PART, suffix=".part", dir=user.new_images)
             os.close(fd)
-            os.unlink(part)
-            if copy_durably(src, Path(part)) != sha256_of(src):
-                os.unlink(part)
-                raise UserFailed(f"image {src.name} copied wrong")
-            os.replace(part, dst)
+            part = Path(name)
+            try:
+                part.unlink()
+                if copy_durably(src, part) != sha256_of(src):
+                    raise UserFailed(f"image {src.name} copied wrong")
+                os.replace(part, dst)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    part.unlink()
+                raise
     fsync_dir(user.new_images)
     for src in images:
         src.unlink()
