@@ -372,9 +372,31 @@ def test_r13_catches_a_followed_symlink_and_a_touched_backup(make_tree, tmp_path
     outside.mkdir()
     shutil.copyfile(UserPaths(root, "alice").old_db, outside / "peek.db")
     (root / "mallory").symlink_to(outside)
-    cmd = "mkdir {data_dir}/mallory/profiles && touch -m -d 2001-01-01 {data_dir}/backups/*"
+    cmd = "mkdir {data_dir}/mallory/profiles && touch -m -d 2001-01-01 {data_dir}/backups/*/*"
     failures = broken(oracles.check_r13(*run_cmd(root, cmd)))
     assert len(failures[None]) == 2
+
+
+def test_r13_names_the_bait_a_migrator_took_for_a_user(make_tree):
+    """The bait (a peek.db where no user lives) is named in the finding, so a person reads
+    "it took backups/peek.db for a user", not just "backups/ changed"."""
+    root, _ = make_tree("alice", extras=("server_backups", "bait_dbs"))
+    cmd = "mkdir -p {data_dir}/backups/profiles && mv {data_dir}/backups/peek.db {data_dir}/x"
+    verdicts = oracles.check_r13(*run_cmd(root, cmd))
+    [finding] = [v for v in verdicts if not v.ok]
+    assert finding.expected.startswith("backups/ and everything in it untouched")
+    assert "bait: backups/peek-2026-01-27T21-00-00.000Z.db, backups/peek.db" in finding.expected
+    assert "backups/peek.db: removed" in finding.details
+
+
+def test_default_extras_hold_no_bait_only_the_servers_own_backups(make_tree):
+    """The real server's backups/ holds a zip per user and time; no DB a migrator could
+    take for a user's (the bait is an extra of its own, for R13's hostile scenario)."""
+    root, _ = make_tree("alice", "bob", extras=("server_backups", "dot_entries"))
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    outside = [n for n in names if n.split("/")[0] in ("backups", ".cache")]
+    assert "backups/alice/peek-backup-alice-2026-01-27T03-00-00-000Z.zip" in outside
+    assert not [n for n in outside if n.endswith(".db")]
 
 
 # --- R14 ----------------------------------------------------------------------------------
