@@ -32,7 +32,7 @@ def test_second_run_changes_nothing(trial: Trial) -> None:
     first = trial.migrate(tree)
     trial.judge(first, check_r1(*first), check_exit_status(first.run))
     second = trial.migrate(tree)
-    trial.judge(second, check_r3(first.after, second.after, second.run))
+    trial.judge(second, check_r3(first.after, second.after, second.run, original=first.before))
     trial.judge(second, check_exit_status(second.run))
 
 
@@ -45,4 +45,4 @@ def test_second_run_changes_nothing_after_half_states(
     tree = trial.tree(spec())
     first = trial.migrate(tree)
     second = trial.migrate(tree)
-    trial.judge(second, check_r3(first.after, second.after, second.run))
+    trial.judge(second, check_r3(first.after, second.after, second.run, original=first.before))

@@ -24,12 +24,15 @@ def test_two_processes_migrate_each_user_once(trial: Trial) -> None:
     migrated once (one profile row, no second copy or backup), no content lost, and
     neither run reports a failure: one migrates, the other waits or finds nothing left to
     do. A run that fails because the other moved a file under it has raced it, even when
-    the tree happens to end up right."""
+    the tree happens to end up right. "One migration's files" are what the same migrator
+    leaves when it runs alone on an identical tree, whatever it names them."""
+    alone = trial.migrate(trial.tree(trees.busy_server()))
+    trial.judge(alone, check_exit_status(alone.run))
     tree = trial.tree(trees.busy_server())
     step = trial.migrate_together(tree, 2)
     trial.judge(
         step,
-        check_r15(step.before, step.after, step.runs),
+        check_r15(step.before, step.after, step.runs, alone=alone.after),
         check_no_content_lost(step.before, step.after, rule="R15"),
         as_rule("R15", [check_exit_status(run) for run in step.runs]),
     )

@@ -91,6 +91,7 @@ def _run_case(
 ) -> None:
     exploration, case = chosen
     base = explore_plugin.baseline_for(request.config, exploration)
+    explore_plugin.skip_if_not_judged(request.node, base, explore_plugin.target_of(base))
     result = run_case(base, case, factory=factory)  # on a RAM disk where there is one
     explore_plugin.record(request.node, base, result)
     explore_plugin.raise_outcome(request.node, result)
@@ -100,7 +101,9 @@ def test_fault_free_run_keeps_every_users_content(request: pytest.FixtureRequest
     """The yardstick of every case: the recorded run without a fault loses nothing.
 
     A migrator that already loses content without a fault (the WAL, say) is reported here
-    once; the cases then judge only what the faults add.
+    once; the cases then judge only what the faults add. A fault-free run that changed
+    nothing, or did not finish, leaves nothing to judge: this test and every case say "not
+    judged" (never "passed").
     """
     exploration = explore_plugin.exploration_from_config(
         request.config, effects=SUITE_EFFECTS, distinct_kills=True
@@ -109,6 +112,7 @@ def test_fault_free_run_keeps_every_users_content(request: pytest.FixtureRequest
     if not available:
         pytest.skip(f"{available.backend} fault backend unavailable: {available.reason}")
     base = explore_plugin.baseline_for(request.config, exploration)
+    explore_plugin.skip_if_not_judged(request.node, base, explore_plugin.target_of(base))
     raise_if_broken(
         base.verdicts,
         output=f"exit status {base.exit_status}\n{base.output}",

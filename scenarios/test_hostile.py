@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.judge.oracles import check_no_content_lost, check_r1, check_r13, check_r14
+from fixtures.spec import TreeSpec, UserSpec
+from harness.judge.oracles import (
+    check_exit_status,
+    check_no_content_lost,
+    check_r1,
+    check_r13,
+    check_r14,
+)
 from harness.scenario import Trial
 from scenarios import trees
 
@@ -33,5 +40,26 @@ def test_non_users_untouched_orphans_reported_plain_users_migrated(trial: Trial)
         check_r13(*step),
         check_r14(*step),
         check_r1(*step, users=PLAIN),
+        check_no_content_lost(step.before, step.after),
+    )
+
+
+def test_bait_databases_where_no_user_lives_are_not_taken_for_users(trial: Trial) -> None:
+    """R13's bait on its own: ``backups/peek.db`` and ``.cache/peek.db`` look like user
+    folders to a migrator that lists every directory (the seed's ``readdirSync`` filter).
+    The real server never has them (its backups are zips per user), so the default trees do
+    not carry them; here they are, and a finding names the bait that was taken."""
+    tree = trial.tree(
+        TreeSpec(
+            users=(UserSpec("alice", items=30, images=2), UserSpec("bob", items=12)),
+            extras=("server_backups", "bait_dbs"),
+        )
+    )
+    step = trial.migrate(tree)
+    trial.judge(
+        step,
+        check_r13(*step),
+        check_r1(*step),
+        check_exit_status(step.run),
         check_no_content_lost(step.before, step.after),
     )

@@ -44,6 +44,7 @@ from harness.pytest_plugin.explore import (
     exploration_from_config,
     raise_outcome,
     seeded,
+    skip_if_not_judged,
 )
 from harness.store import codec
 from harness.store.scratch import ram_scratch
@@ -110,14 +111,17 @@ def _judge(config: pytest.Config, power: PowerLoss, shared: Path) -> Judge:
     return known[exploration]
 
 
-def _record(item: pytest.Item, power: PowerLoss, result: CaseResult) -> None:
-    """The case's result in the test's reports, for ``--explore-json`` on the controller."""
-    target = {
+def _target(power: PowerLoss) -> dict[str, Any]:
+    return {
         "target": power.target(),
         "baseline": codec.to_data(power.base.verdicts),
         "not_explored": power.not_explored(),
     }
-    item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
+
+
+def _record(item: pytest.Item, power: PowerLoss, result: CaseResult) -> None:
+    """The case's result in the test's reports, for ``--explore-json`` on the controller."""
+    item.user_properties.append((TARGET_PROPERTY, json.dumps(_target(power))))
     item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
@@ -128,6 +132,7 @@ def _run_case(
 ) -> None:
     exploration, case = chosen
     power = _power(request.config, exploration)
+    skip_if_not_judged(request.node, power.base, _target(power))
     judge = _judge(request.config, power, tmp_path_factory.getbasetemp())
     result = run_case(power, case, judge)
     _record(request.node, power, result)
@@ -142,6 +147,7 @@ def test_replay_reproduces_the_fault_free_run(request: pytest.FixtureRequest) ->
     if not available:
         pytest.skip(f"power loss replays a syscall trace: {available.reason}")
     power = _power(request.config, exploration)
+    skip_if_not_judged(request.node, power.base, _target(power))
     assert power.self_check == (), "\n".join(power.self_check)
     raise_if_broken(
         power.base.verdicts,

@@ -43,6 +43,6 @@ def test_rules_hold_on_generated_trees(trial: Trial, part: int) -> None:
         first = trial.migrate(tree)
         trial.judge(first, check_no_content_lost(first.before, first.after), check_r1(*first))
         second = trial.migrate(tree)
-        trial.judge(second, check_r3(first.after, second.after, second.run))
+        trial.judge(second, check_r3(first.after, second.after, second.run, original=first.before))
 
     rules_hold()

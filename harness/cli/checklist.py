@@ -10,6 +10,8 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
 - 1: a scenario failed: the migrator broke a rule (or crashed); with ``--strict-coverage``,
   also when a fault case was not judged (its fault could not be placed on the recorded
   call; by default such cases are counted next to their item, "judged 499 of 531");
+  and always when an item judged nothing (every scenario of it not judged, e.g. a fault
+  exploration of a run that changed nothing): an item that judged nothing is never a pass;
 - 2: usage: a bad ``--migrator`` spec, a ``-k``/``-m`` that selects no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]
     if broken_kit:
         raise InternalError(f"could not collect {', '.join(broken_kit)}")
-    if checklist.failed:
+    if checklist.failed or checklist.unjudged_items:
         return ExitStatus.FINDINGS
     if args.strict_coverage and checklist.not_judged:
         count = len(checklist.not_judged)

@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.power_loss:
         return _run_power_loss(args)
     from harness.explore.baseline import baseline
+    from harness.explore.results import nothing_judged_report
 
     exploration = exploration_from_args(args)
     started = time.monotonic()
@@ -190,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
     if args.cases:
         chosen = [base.case(c) for c in args.cases]  # an unknown case: ExploreError, usage
         report = _run_here(base, chosen)
+    elif unjudged := nothing_judged_report(
+        exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
+    ):
+        report = unjudged
     else:
         report = run_child(exploration, args, len(base.cases()))
     return finish(report, args, started)
@@ -199,7 +204,7 @@ def _run_power_loss(args: argparse.Namespace) -> int:
     """``--power-loss``: every durability point's power cut, in the modes of the faults."""
     from harness.explore.powerloss.baseline import power_baseline
     from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
-    from harness.explore.results import OK
+    from harness.explore.results import OK, nothing_judged_report
 
     started = time.monotonic()
     exploration = exploration_from_args(args)
@@ -218,6 +223,14 @@ def _run_power_loss(args: argparse.Namespace) -> int:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
                 print(f"\n{result.error()}\n")
+    elif unjudged := nothing_judged_report(
+        power.target(),
+        power.base.before,
+        power.base.reference,
+        power.base.exit_status,
+        power.base.verdicts,
+    ):
+        report = unjudged
     else:
         report = run_child(exploration, args, len(power.cases()), POWER_LOSS_SCENARIO)
     return finish(report, args, started)

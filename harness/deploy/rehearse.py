@@ -150,7 +150,7 @@ def judge(
         *oracles.check_r14(before, after, run),
         *oracles.check_no_content_lost(before, after),
         oracles.check_exit_status(run, failed_users=expected_failures(before)),
-        *oracles.check_r3(after, again_snap, second),
+        *oracles.check_r3(after, again_snap, second, original=before),
     ]
     return Rehearsal(
         subject=subject,

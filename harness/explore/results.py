@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.faults.plan import KILL
-from harness.judge.snapshot import TreeDiff
+from harness.judge.snapshot import Snapshot, TreeDiff, entry_changes
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
 from harness.report import findings as fnd
 from harness.store import codec
@@ -45,6 +45,31 @@ OK, BROKEN, NOT_JUDGED = CaseOutcome.OK, CaseOutcome.BROKEN, CaseOutcome.NOT_JUD
 OUTCOMES: tuple[CaseOutcome, ...] = tuple(CaseOutcome)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
 DETAIL_LINES = 6  # differences of a broken verdict listed in a summary (then "and N more")
+
+
+def nothing_judged_reason(before: Snapshot, after: Snapshot, exit_status: int) -> str | None:
+    """Why an exploration, whose fault-free run took ``before`` to ``after``, can judge
+    nothing (None when it can). Such an exploration is "not judged", never "passed":
+
+    - the fault-free run did not finish (killed by a signal, or timed out): there is no
+      result a faulted run could be compared with;
+    - it changed nothing in the tree (``cmd:true``, a migrator that fails at start, a
+      wrong DATA_DIR): no file operation to fail, so "every case ok" would prove nothing.
+
+    A fault-free run that loses content is judged as it was: its own test reports the loss
+    (the item fails), and the cases judge what the faults add.
+    """
+    if exit_status < 0:
+        return (
+            f"the fault-free run did not finish (signal {-exit_status}): there is no result "
+            "to compare a faulted run with"
+        )
+    if not entry_changes(before.entries, after.entries):
+        return (
+            f"the fault-free run changed nothing in the tree (exit status {exit_status}): "
+            "there is no file operation to fail"
+        )
+    return None
 
 
 def rule_for(effect: str) -> str:
@@ -221,12 +246,15 @@ class ExploreReport:
     broke a rule, 0 otherwise. Cases not judged are counted and shown ("judged 499 of
     531"), never a failure of the migrator; ``status(strict_coverage=True)`` makes them one,
     for a gate that wants every case judged.
+    An exploration that can judge nothing (``nothing_judged``: its fault-free run changed
+    nothing or did not finish) is not a pass either: 1.
     """
 
     target: Mapping[str, Any]  # migrator, tree, backend, effects: what was explored
     baseline: tuple[Verdict, ...]  # the fault-free run judged (no content lost)
     results: tuple[CaseResult, ...]
     not_explored: str = ""  # operations left out and why
+    nothing_judged: str = ""  # why nothing could be judged (``nothing_judged_reason``), or ""
 
     @property
     def broken(self) -> tuple[CaseResult, ...]:
@@ -251,7 +279,8 @@ class ExploreReport:
     def status(self, *, strict_coverage: bool) -> int:
         """1 when a rule is broken, or (``strict_coverage``) a case was not judged; else 0."""
         holes = strict_coverage and bool(self.not_judged)
-        return 1 if self.broken or self.baseline_broken or holes else 0
+        failed = self.broken or self.baseline_broken or self.nothing_judged
+        return 1 if failed or holes else 0
 
     @property
     def findings(self) -> list[fnd.Finding]:
@@ -272,6 +301,9 @@ class ExploreReport:
         ]
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
+        if self.nothing_judged:
+            lines += ["", f"NOT JUDGED: {self.nothing_judged}"]
+            return "\n".join(lines)
         lines += ["", *fnd.terminal_lines(self.findings)]
         if self.baseline_broken:
             lines.append("the fault-free run itself already loses content (not a fault's doing):")
@@ -304,3 +336,20 @@ def load_reports(path: Path) -> list[ExploreReport]:
     """The reports :func:`write_reports` wrote (a child pytest's ``--explore-json``)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return [codec.from_data(ExploreReport, r) for r in data]
+
+
+def nothing_judged_report(
+    target: Mapping[str, Any],
+    before: Snapshot,
+    after: Snapshot,
+    exit_status: int,
+    baseline: Sequence[Verdict],
+    not_explored: str = "",
+) -> ExploreReport | None:
+    """The report of an exploration that can judge nothing (:func:`nothing_judged_reason`)
+    without running a case, or None when it can: what ``explore`` prints instead of "0 cases
+    ok"."""
+    reason = nothing_judged_reason(before, after, exit_status)
+    if reason is None:
+        return None
+    return ExploreReport(target, tuple(baseline), (), not_explored, nothing_judged=reason)

@@ -27,6 +27,32 @@ from harness.contract.content import DbContent, UnreadableDatabase, content_of, 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 1 << 20
+
+# What a file's first bytes say it is, for the kinds that hold a user's data: a file of
+# these kinds added outside user folders is user content (or a partial copy of it), while a
+# lock file or a log is not. Images as the server stores them (fixtures use the same magics),
+# SQLite's WAL header, and zip (the server's own backups are zips of user DBs).
+MAGICS: tuple[tuple[str, bytes, int], ...] = (
+    ("sqlite", SQLITE_HEADER, 0),
+    ("sqlite-wal", b"\x37\x7f\x06\x82", 0),
+    ("sqlite-wal", b"\x37\x7f\x06\x83", 0),
+    ("image", b"\x89PNG\r\n\x1a\n", 0),
+    ("image", b"\xff\xd8\xff", 0),
+    ("image", b"GIF8", 0),
+    ("image", b"WEBP", 8),
+    ("zip", b"PK\x03\x04", 0),
+)
+HEAD = 16
+
+
+def magic_of(head: bytes) -> str | None:
+    """The kind of user data ``head`` (a file's first bytes) starts, or None."""
+    for kind, magic, at in MAGICS:
+        if head[at : at + len(magic)] == magic:
+            return kind
+    return None
+
+
 ROOT = "."
 
 
@@ -43,6 +69,7 @@ class Entry:
     names: tuple[str, ...] = ()  # dirs only, sorted
     error: str | None = None  # why the entry could not be read
     sqlite: bool = False  # a file that starts with SQLite's 16-byte header
+    magic: str | None = None  # files only: ``magic_of`` its first bytes
 
     def changes(self, after: Entry) -> list[str]:
         """How ``after`` differs, in words ([] when a person would call it untouched).
@@ -231,7 +258,7 @@ def _entry(path: Path, st: os.stat_result) -> Entry:
         return Entry("dir", mode, names=names)
     if not stat.S_ISREG(st.st_mode):
         return Entry("other", mode)  # never opened: a fifo would block the snapshot
-    sha, is_sqlite, error = _hash(path)
+    sha, head, error = _hash(path)
     return Entry(
         "file",
         mode,
@@ -239,27 +266,28 @@ def _entry(path: Path, st: os.stat_result) -> Entry:
         mtime_ns=st.st_mtime_ns,
         sha256=sha,
         error=error,
-        sqlite=is_sqlite,
+        sqlite=head[: len(SQLITE_HEADER)] == SQLITE_HEADER,
+        magic=magic_of(head),
     )
 
 
-def _hash(path: Path) -> tuple[str | None, bool, str | None]:
-    """(sha256, starts with SQLite's header, error) streaming 1 MiB at a time."""
+def _hash(path: Path) -> tuple[str | None, bytes, str | None]:
+    """(sha256, the first bytes, error) streaming 1 MiB at a time."""
     h = hashlib.sha256()
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        return None, False, f"cannot open: {exc.strerror or errno.errorcode.get(exc.errno)}"
+        return None, b"", f"cannot open: {exc.strerror or errno.errorcode.get(exc.errno)}"
     head = b""
     try:
         with os.fdopen(fd, "rb", buffering=0) as f:
             while chunk := f.read(CHUNK):
                 if not head:
-                    head = chunk[: len(SQLITE_HEADER)]
+                    head = chunk[:HEAD]
                 h.update(chunk)
     except OSError as exc:
-        return None, False, f"cannot read: {exc.strerror}"
-    return h.hexdigest(), head == SQLITE_HEADER, None
+        return None, b"", f"cannot read: {exc.strerror}"
+    return h.hexdigest(), head, None
 
 
 def read_db(path: Path, rel: str, *, scratch: Path | None = None) -> DbState:

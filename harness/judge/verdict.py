@@ -93,9 +93,27 @@ class Verdict:
         return f"{self.rule} {mark} for {who}: expected {self.expected}; found {self.found}"
 
 
+# What SPEC's words mean where a rule says them (its external contract), added to the text
+# of every rule that uses them, so a finding says what would have satisfied it.
+MEANINGS: dict[str, str] = {
+    "error reported": (
+        "error reported = a non-zero exit status and an error line naming the user: a line "
+        "on stderr, a line saying error, fail or critical, or a JSON event with an error "
+        'level ("level"/"levelname"/"severity": error or critical); the name on a success '
+        "line is not enough"
+    ),
+    "partial files": (
+        "partial files = user content, whole or partial, outside where it belongs: a copy "
+        "of a user's file, a SQLite file that does not open cleanly or holds a user's rows, "
+        "a WAL, an image or a zip; a lock file or a log of the migrator's own is allowed"
+    ),
+}
+
+
 def rule_text(rule: str) -> str:
     situation, expectation = RULES.get(rule, ("?", "?"))
-    return f"{rule} ({situation}): {expectation}"
+    notes = [m for words, m in MEANINGS.items() if words in expectation]
+    return f"{rule} ({situation}): {expectation}" + "".join(f"\n  ({m})" for m in notes)
 
 
 OUTPUT_TAIL = 4000  # characters of the migrator's output kept in a failure

@@ -36,7 +36,13 @@ from harness.explore.exploration import (
     Exploration,
     parse_effects,
 )
-from harness.explore.results import NOT_JUDGED, CaseResult, ExploreReport, write_reports
+from harness.explore.results import (
+    NOT_JUDGED,
+    CaseResult,
+    ExploreReport,
+    nothing_judged_reason,
+    write_reports,
+)
 from harness.faults.availability import Backend
 from harness.judge.verdict import Verdict
 from harness.pytest_plugin.results import NOT_JUDGED as NOT_JUDGED_PROPERTY
@@ -181,13 +187,29 @@ def case_params(config: pytest.Config, exploration: Exploration) -> list[Any]:
 
 def record(item: pytest.Item, base: Baseline, result: CaseResult) -> None:
     """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
-    target = {
+    item.user_properties.append((TARGET_PROPERTY, json.dumps(target_of(base))))
+    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
+
+
+def skip_if_not_judged(item: pytest.Item, base: Baseline, target: dict[str, Any]) -> None:
+    """Stop a test of an exploration that can judge nothing (``nothing_judged_reason``): it is
+    reported "not judged" (a distinct outcome, never a pass: ``harness.report.checklist``),
+    and ``target`` (the exploration) reaches the controller with the reason."""
+    reason = nothing_judged_reason(base.before, base.reference, base.exit_status)
+    if reason is None:
+        return
+    item.user_properties.append((NOT_JUDGED_PROPERTY, reason))
+    item.user_properties.append((TARGET_PROPERTY, json.dumps({**target, "nothing_judged": reason})))
+    pytest.skip(f"not judged: {reason}")
+
+
+def target_of(base: Baseline) -> dict[str, Any]:
+    """What a case's reports say about its exploration (the controller groups by it)."""
+    return {
         "target": base.exploration.target(),
         "baseline": codec.to_data(base.verdicts),
         "not_explored": base.not_explored(),
     }
-    item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
 def raise_outcome(item: pytest.Item, result: CaseResult) -> None:
@@ -218,11 +240,13 @@ class ExploreRecorder:
         if report.when != "call":
             return
         props = dict(report.user_properties)
-        if CASE_PROPERTY not in props:
+        if TARGET_PROPERTY not in props:
             return
         target = json.loads(props[TARGET_PROPERTY])
         key = json.dumps(target["target"], sort_keys=True)
-        self.targets[key] = target
+        self.targets[key] = {**self.targets.get(key, {}), **target}
+        if CASE_PROPERTY not in props:  # a test that judged nothing (skip_if_not_judged)
+            return
         result = codec.from_json(CaseResult, props[CASE_PROPERTY])
         self.results.setdefault(key, {})[result.case.id] = result
 
@@ -238,6 +262,7 @@ class ExploreRecorder:
                     )
                 ),
                 not_explored=t["not_explored"],
+                nothing_judged=t.get("nothing_judged", ""),
             )
             for key, t in self.targets.items()
         ]

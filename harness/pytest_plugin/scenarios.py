@@ -39,6 +39,7 @@ from harness.scenario.replay_command import pythonpath_for
 
 MakeTree = Callable[[TreeSpec], tuple[Path, Manifest]]
 
+
 @pytest.fixture(scope="session")
 def tree_factory() -> TreeFactory:
     """One factory per session; its cache ($MIGRATION_KIT_CACHE or ~/.cache/migration-kit) is

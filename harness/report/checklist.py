@@ -4,7 +4,8 @@
 whole run, in the ``--checklist-json`` format other tools parse (keep it stable):
 
     {"migrator": str, "duration_s": float,
-     "results": [{"nodeid": str, "outcome": "passed"|"failed"|"skipped"|"error",
+     "results": [{"nodeid": str,
+                  "outcome": "passed"|"failed"|"skipped"|"error"|"not judged",
                   "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
                   "seed": int|null, "replay": str|null, "message": str,
                   "not_judged": bool,
@@ -57,7 +58,9 @@ class ItemStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     NOT_RUN = "not run"
-    NOT_JUDGED = "not judged"  # every scenario of it a fault case that could not be placed
+    # No scenario of it passed and some judged nothing (a fault case that could not be
+    # placed, an exploration of a run that changed nothing): never a pass.
+    NOT_JUDGED = "not judged"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,15 @@ class ChecklistRun:
     def not_judged(self) -> list[ScenarioResult]:
         """Fault cases whose fault could not be placed: neither passed nor failed."""
         return [r for r in self.results if r.not_judged]
+
+    @property
+    def unjudged_items(self) -> list[int]:
+        """Items that judged nothing (every scenario that ran not judged): not a pass."""
+        return [
+            o.item.number
+            for o in item_outcomes(self.results)
+            if o.status == ItemStatus.NOT_JUDGED
+        ]
 
     @property
     def outside_items(self) -> list[ScenarioResult]:
@@ -191,7 +203,9 @@ class ItemOutcome:
         if self.status == ItemStatus.SKIPPED:
             return f"skipped: {_first_line(self.scenarios[0].message)}"
         if self.status == ItemStatus.NOT_JUDGED:
-            return f"not judged ({_plural(n, 'scenario')}{self.judged})"
+            first = next(s for s in self.scenarios if s.not_judged)
+            why = _first_line(first.message).removeprefix("not judged: ")
+            return f"NOT JUDGED: {why} ({_plural(n, 'scenario')}{self.judged})"
         if self.status == ItemStatus.PASSED:
             chosen = counts[ScenarioOutcome.SKIPPED] - sum(s.not_judged for s in self.scenarios)
             extra = f", {chosen} skipped" if chosen else ""
@@ -258,11 +272,15 @@ def verdict_line(run: ChecklistRun) -> str:
     outcomes = item_outcomes(run.results, ITEMS)
     failed = [o.item.number for o in item_outcomes(run.results) if o.status == ItemStatus.FAILED]
     outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
+    unjudged = run.unjudged_items
     if failed or run.outside_items:
         parts = [f"item(s) {', '.join(map(str, failed))} broken"] if failed else []
         parts += [outside] if run.outside_items else []
+        parts += [f"item(s) {', '.join(map(str, unjudged))} not judged"] if unjudged else []
         parts.append(fnd.headline(run.findings))
         return "FAILED: " + "; ".join(parts)
+    if unjudged:
+        return f"NOT JUDGED: item(s) {', '.join(map(str, unjudged))} judged nothing (not a pass)"
     status = [o.status for o in outcomes]
     done = status.count(ItemStatus.PASSED)
     holes = f"; {_plural(len(run.not_judged), 'fault case')} not judged" if run.not_judged else ""

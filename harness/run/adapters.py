@@ -240,20 +240,21 @@ class PythonMigrator:
         if grace_days is not None and "grace_days" not in kwargs:
             raise ValueError(f"{self.target} takes no grace_days; run it in a child process")
         child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days)
-        buf = io.StringIO()
+        buf, err = io.StringIO(), io.StringIO()
         started_at, start = time.time(), time.monotonic()
-        with _captured(buf):
+        with _captured(buf, err):
             try:
                 func(Path(os.path.abspath(data_dir)), **kwargs)
                 status = 0
             except SystemExit as exc:
                 status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             except Exception:
-                traceback.print_exc(file=buf)
+                traceback.print_exc(file=_Both(buf, err))
                 status = 1
         return RunResult(
             exit_status=status,
             output=buf.getvalue(),
+            stderr=err.getvalue(),
             duration_s=time.monotonic() - start,
             peak_rss_bytes=None,
             command=f"{self.target}({os.path.abspath(data_dir)!r}, **{kwargs!r})",
@@ -275,20 +276,34 @@ def _run_child(child: ChildProcess, *, command: str, timeout: float, dry_run: bo
 
 
 @contextlib.contextmanager
-def _captured(buf: io.StringIO):
-    """Send prints and log records (INFO and up) to ``buf`` for the duration."""
+def _captured(buf: io.StringIO, err: io.StringIO):
+    """Send prints and log records (INFO and up) to ``buf`` for the duration, and what goes
+    to stderr (log records included, as in a child process) to ``err`` as well."""
     root = logging.getLogger()
-    handler = logging.StreamHandler(buf)
+    to_stderr = _Both(buf, err)
+    handler = logging.StreamHandler(to_stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))  # as the child process logs
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(min(old_level or logging.INFO, logging.INFO))
     try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(to_stderr):
             yield
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+
+
+class _Both(io.TextIOBase):
+    """A text stream writing to two others: stderr is part of the output and kept apart."""
+
+    def __init__(self, *streams: io.StringIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
 
 
 def _import_root(target: str) -> str | None:

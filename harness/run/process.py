@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import shlex
 import signal
 import subprocess
@@ -37,7 +38,7 @@ class RunResult:
     """What one run of a migrator did, as seen from outside."""
 
     exit_status: int  # 0 success; >0 the migrator's failure; <0 killed by that signal
-    output: str  # stdout and stderr interleaved in the order written
+    output: str  # stdout and stderr interleaved in the order read
     duration_s: float
     peak_rss_bytes: int | None  # None when not measurable (in-process runs)
     command: str  # the command line that was run
@@ -45,6 +46,7 @@ class RunResult:
     dry_run: bool = False
     started_at: float = 0.0  # wall-clock time.time() at the start (R11 ages backups by it)
     timed_out: bool = False
+    stderr: str = ""  # stderr alone: a line there reports an error (SPEC's "reported")
 
     @property
     def ok(self) -> bool:
@@ -127,7 +129,7 @@ def run_process(
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             start_new_session=True,
             pass_fds=(report_w,),
         )
@@ -136,9 +138,9 @@ def run_process(
         raise
     finally:
         os.close(report_w)
-    chunks: list[bytes] = []
-    assert proc.stdout is not None
-    reader = threading.Thread(target=_drain, args=(proc.stdout, chunks), daemon=True)
+    chunks: list[tuple[bool, bytes]] = []
+    assert proc.stdout is not None and proc.stderr is not None
+    reader = threading.Thread(target=_drain, args=(proc.stdout, proc.stderr, chunks), daemon=True)
     reader.start()
     exited = threading.Event()
     waiter = threading.Thread(target=_await_exit, args=(proc.pid, exited), daemon=True)
@@ -159,10 +161,12 @@ def run_process(
     duration = time.monotonic() - start
     reader.join(_DRAIN_SECONDS)
     proc.stdout.close()
+    proc.stderr.close()
     exit_status, peak_rss = _read_report(report_r, launcher_status=proc.returncode)
     return RunResult(
         exit_status=exit_status,
-        output=b"".join(chunks).decode("utf-8", errors="replace"),
+        output=b"".join(c for _, c in chunks).decode("utf-8", errors="replace"),
+        stderr=b"".join(c for err, c in chunks if err).decode("utf-8", errors="replace"),
         duration_s=duration,
         peak_rss_bytes=peak_rss,
         command=command,
@@ -186,10 +190,19 @@ def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None]:
     return os.waitstatus_to_exitcode(int(fields[0])), _maxrss_bytes(int(fields[1]))
 
 
-def _drain(stream, chunks: list[bytes]) -> None:
+def _drain(stdout, stderr, chunks: list[tuple[bool, bytes]]) -> None:
+    """Read both pipes as data arrives, keeping (from stderr, bytes) in the order read."""
     try:
-        while chunk := stream.read1(1 << 16):
-            chunks.append(chunk)
+        with selectors.DefaultSelector() as sel:
+            sel.register(stdout, selectors.EVENT_READ, False)
+            sel.register(stderr, selectors.EVENT_READ, True)
+            while sel.get_map():
+                for key, _ in sel.select():
+                    chunk = key.fileobj.read1(1 << 16)
+                    if chunk:
+                        chunks.append((key.data, chunk))
+                    else:
+                        sel.unregister(key.fileobj)
     except (OSError, ValueError):
         pass  # closed under us after the drain timeout
 

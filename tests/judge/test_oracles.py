@@ -177,7 +177,7 @@ def test_r5_catches_a_migrator_that_ignores_both_present(make_tree):
 
 def test_r5_catches_the_empty_new_db_taken_for_the_data(make_tree):
     root, _ = make_tree(UserSpec("dave", state="both_different"))
-    cmd = "rm {data_dir}/dave/peek.db; echo 'dave: already migrated'; exit 1"
+    cmd = "rm {data_dir}/dave/peek.db; echo 'dave: already migrated' >&2; exit 1"
     failures = broken(oracles.check_r5(*run_cmd(root, cmd)))
     assert failures == {"dave": ["1 entry changed"]}
 
@@ -218,15 +218,16 @@ def test_r7_catches_a_silent_skip_and_others_left_behind(make_tree):
 
 def test_r8_holds_for_untouched_reported_users_or_complete_ones(make_tree):
     root, _ = make_tree("alice", "bob")
-    assert holds(oracles.check_r8(*run_cmd(root, "echo 'no space for alice, bob'; exit 1")))
+    assert holds(oracles.check_r8(*run_cmd(root, "echo 'no space for alice, bob' >&2; exit 1")))
     assert holds(oracles.check_r8(*run_toy(root)))
 
 
 def test_r8_catches_a_half_migration_and_partial_files(make_tree):
     root, _ = make_tree("alice", "bob")
     before, _, run = run_toy(root)
-    UserPaths(root, "alice").backup.unlink()
-    (root / ".migration-copy.tmp").write_bytes(b"partial")
+    paths = UserPaths(root, "alice")
+    (root / ".migration-copy.tmp").write_bytes(paths.backup.read_bytes()[:8192])
+    paths.backup.unlink()
     failures = broken(oracles.check_r8(before, Snapshot.take(root), run))
     assert set(failures) == {None, "alice"}
     assert failures["alice"][0].startswith("half migrated: no backup")
@@ -234,8 +235,86 @@ def test_r8_catches_a_half_migration_and_partial_files(make_tree):
 
 def test_r8_catches_an_untouched_user_not_reported(make_tree):
     root, _ = make_tree("alice", "bob")
-    failures = broken(oracles.check_r8(*run_cmd(root, "echo 'no space for alice'; exit 1")))
+    failures = broken(oracles.check_r8(*run_cmd(root, "echo 'no space for alice' >&2; exit 1")))
     assert failures == {"bob": ["the output never names bob"]}
+
+
+def test_r8_lets_a_migrator_keep_a_lock_file_and_a_log_of_its_own(make_tree):
+    """A lock file or a log outside user folders holds no user content (SPEC): no finding."""
+    root, _ = make_tree("alice", "bob")
+    cmd = "touch {data_dir}/.migration.lock && echo 'alice: ok' > {data_dir}/migration.log"
+    before, _, _ = run_cmd(root, cmd)
+    _, after, run = run_toy(root)
+    verdicts = oracles.check_r8(before, after, run)
+    assert holds(verdicts)
+    assert "migrator's own files (.migration.lock, migration.log" in verdicts[0].found
+
+
+@pytest.mark.parametrize(
+    ("leftover", "why"),
+    [
+        ("cp {data_dir}/alice/peek.db {data_dir}/.tmp-copy", "a copy of alice/peek.db"),
+        ("head -c 6000 {data_dir}/alice/peek.db > {data_dir}/.part", "does not open cleanly"),
+        (
+            "sqlite3 {data_dir}/alice/peek.db '.backup {data_dir}/.tmp.sqlite'",
+            "a SQLite file holding rows of alice/peek.db",
+        ),
+        ("for f in {data_dir}/alice/images/*; do head -c 100 $f; done > {data_dir}/.img", "image"),
+    ],
+    ids=["whole copy", "partial DB", "DB with the rows", "partial image"],
+)
+def test_r8_catches_user_content_added_outside_user_folders(make_tree, leftover, why):
+    """A file outside user folders holding user content, whole or partial, is a finding."""
+    if "sqlite3" in leftover and shutil.which("sqlite3") is None:
+        pytest.skip("no sqlite3 command")
+    root, _ = make_tree(UserSpec("alice", items=30, images=2), "bob")
+    before, _, _ = run_cmd(root, "true")
+    run_cmd(root, leftover)
+    verdicts = oracles.check_r8(before, *run_toy(root)[1:])
+    assert set(broken(verdicts)) == {None}
+    assert why in verdicts[0].details
+
+
+# --- error reported (R5, R7, R8, R14) ----------------------------------------------------
+
+
+def _run(output: str, *, stderr: str = "", status: int = 1) -> RunResult:
+    return RunResult(status, output, 0.1, None, "cmd", "replay", stderr=stderr)
+
+
+@pytest.mark.parametrize(
+    ("output", "stderr"),
+    [
+        ("alice: copy: failed: disk full\n", ""),
+        ("ERROR migrate: alice could not be migrated\n", ""),
+        ("CRITICAL: rollback failed for alice\n", ""),
+        ('{"level": "error", "user": "alice", "msg": "no space"}\n', ""),
+        ('{"levelname": "CRITICAL", "message": "alice stranded"}\n', ""),
+        ("alice: no space left\n", "alice: no space left\n"),
+    ],
+    ids=["fail word", "error word", "critical word", "json level", "json levelname", "stderr"],
+)
+def test_error_reported_by_an_error_line_naming_the_user(output, stderr):
+    from harness.judge.oracles import judgments
+
+    assert judgments.error_reported("R7", _run(output, stderr=stderr), "alice").ok
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "Migrated alice data to profiles/default/datastore.sqlite\nsomething failed\n",
+        '{"level": "info", "user": "alice", "msg": "migrated"}\n{"level": "error"}\n',
+        "error: alice-2 failed\n",
+    ],
+    ids=["success line names the user", "json info event", "another user's error"],
+)
+def test_error_not_reported_by_a_name_on_a_success_line(output):
+    """Peek names every user on success: a non-zero exit and the name somewhere is luck."""
+    from harness.judge.oracles import judgments
+
+    verdict = judgments.error_reported("R7", _run(output), "alice")
+    assert not verdict.ok
 
 
 # --- R11 ----------------------------------------------------------------------------------
@@ -295,9 +374,31 @@ def test_r13_catches_a_followed_symlink_and_a_touched_backup(make_tree, tmp_path
     outside.mkdir()
     shutil.copyfile(UserPaths(root, "alice").old_db, outside / "peek.db")
     (root / "mallory").symlink_to(outside)
-    cmd = "mkdir {data_dir}/mallory/profiles && touch -m -d 2001-01-01 {data_dir}/backups/*"
+    cmd = "mkdir {data_dir}/mallory/profiles && touch -m -d 2001-01-01 {data_dir}/backups/*/*"
     failures = broken(oracles.check_r13(*run_cmd(root, cmd)))
     assert len(failures[None]) == 2
+
+
+def test_r13_names_the_bait_a_migrator_took_for_a_user(make_tree):
+    """The bait (a peek.db where no user lives) is named in the finding, so a person reads
+    "it took backups/peek.db for a user", not just "backups/ changed"."""
+    root, _ = make_tree("alice", extras=("server_backups", "bait_dbs"))
+    cmd = "mkdir -p {data_dir}/backups/profiles && mv {data_dir}/backups/peek.db {data_dir}/x"
+    verdicts = oracles.check_r13(*run_cmd(root, cmd))
+    [finding] = [v for v in verdicts if not v.ok]
+    assert finding.expected.startswith("backups/ and everything in it untouched")
+    assert "bait: backups/peek-2026-01-27T21-00-00.000Z.db, backups/peek.db" in finding.expected
+    assert "backups/peek.db: removed" in finding.details
+
+
+def test_default_extras_hold_no_bait_only_the_servers_own_backups(make_tree):
+    """The real server's backups/ holds a zip per user and time; no DB a migrator could
+    take for a user's (the bait is an extra of its own, for R13's hostile scenario)."""
+    root, _ = make_tree("alice", "bob", extras=("server_backups", "dot_entries"))
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    outside = [n for n in names if n.split("/")[0] in ("backups", ".cache")]
+    assert "backups/alice/peek-backup-alice-2026-01-27T03-00-00-000Z.zip" in outside
+    assert not [n for n in outside if n.endswith(".db")]
 
 
 # --- R14 ----------------------------------------------------------------------------------
@@ -338,6 +439,40 @@ def test_r15_catches_the_traces_of_a_second_migration(make_tree):
     shutil.copyfile(paths.new_db, paths.new_db.with_name("datastore.sqlite.migrating"))
     failures = broken(oracles.check_r15(before, Snapshot.take(root), [run]))
     assert failures == {"alice": ["also: alice/profiles/default/datastore.sqlite.migrating"]}
+
+
+def _images_backup(root: Path) -> None:
+    """What a migrator of another style may leave by design: a backup of the images."""
+    for uid in ("alice", "bob"):
+        (root / uid / "images.pre-migration-backup").mkdir()
+
+
+def test_r15_judges_against_the_same_migrators_single_run(make_tree):
+    """A file the migrator also makes when it runs alone is one migration's file."""
+    alone_root, _ = make_tree("alice", "bob", name="alone")
+    run_toy(alone_root)
+    _images_backup(alone_root)
+    alone = Snapshot.take(alone_root)
+    root, _ = make_tree("alice", "bob")
+    before, _, run = run_toy(root)
+    _images_backup(root)
+    after = Snapshot.take(root)
+    assert broken(oracles.check_r15(before, after, [run]))  # not SPEC's layout
+    assert holds(oracles.check_r15(before, after, [run], alone=alone))
+
+
+def test_r15_catches_what_the_single_run_does_not_make(make_tree):
+    alone_root, _ = make_tree("alice", "bob", name="alone")
+    run_toy(alone_root)
+    alone = Snapshot.take(alone_root)
+    root, _ = make_tree("alice", "bob")
+    before, _, run = run_toy(root)
+    _images_backup(root)
+    failures = broken(oracles.check_r15(before, Snapshot.take(root), [run], alone=alone))
+    assert failures == {
+        "alice": ["also: alice/images.pre-migration-backup"],
+        "bob": ["also: bob/images.pre-migration-backup"],
+    }
 
 
 # --- R16 ----------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_diff_reports_lost_rows_and_images_per_user(make_tree):
 def test_diff_reports_a_touched_file_and_a_lost_database(make_tree):
     root, _ = make_tree("alice", "bob", extras=("server_backups",))
     before = Snapshot.take(root)
-    backup = next((root / "backups").iterdir())
+    backup = next((root / "backups").rglob("*.zip"))  # the server's: backups/<user>/*.zip
     os.utime(backup, ns=(0, 0))
     shutil.rmtree(root / "bob")
     result = diff(before, Snapshot.take(root))

@@ -58,10 +58,24 @@ def test_data_dir_placeholder_is_replaced_shell_quoted(data_dir):
 
 
 def test_exit_status_and_interleaved_output(data_dir):
-    result = parse_migrator("cmd:echo one; echo two >&2; echo three; exit 3").run(data_dir)
+    """stdout and stderr both in the output (in the order read: writes a moment apart keep
+    their order, a burst to both pipes may not), and stderr also on its own, since a line
+    there reports an error (SPEC's "reported")."""
+    result = parse_migrator("cmd:echo one; echo two >&2; sleep 0.2; echo three; exit 3").run(
+        data_dir
+    )
     assert result.exit_status == 3
     assert not result.ok
-    assert result.output == "one\ntwo\nthree\n"
+    assert sorted(result.output.splitlines()[:2]) == ["one", "two"]
+    assert result.output.splitlines()[2] == "three"
+    assert result.stderr == "two\n"
+
+
+@pytest.mark.parametrize("inprocess", [True, False], ids=["in-process", "child"])
+def test_log_records_are_stderr_prints_are_not(data_dir, inprocess):
+    result = parse_migrator("py:toy_migrator_probe:record", inprocess=inprocess).run(data_dir)
+    assert "logged" in result.stderr and "data_dir=" not in result.stderr
+    assert "logged" in result.output and "data_dir=" in result.output
 
 
 def test_a_hanging_migrator_is_killed_at_the_timeout(data_dir):

@@ -6,6 +6,7 @@ or "migration finished" mean the same thing in every rule that says them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -135,26 +136,116 @@ def _within(path: str, user: str | None) -> str:
 
 def mentions(output: str, uid: str) -> bool:
     """Whether ``output`` names ``uid`` as a word (``user-1`` is not in ``user-10``)."""
-    return re.search(rf"(?<![\w-]){re.escape(uid)}(?![\w-])", output) is not None
+    return re.search(_word(uid), output) is not None
+
+
+def _word(uid: str) -> str:
+    return rf"(?<![\w-]){re.escape(uid)}(?![\w-])"
+
+
+# A line that says it reports a failure: error, fail, critical as words (their inflections
+# too: "Failed to migrate alice", "ERROR", "errors").
+_ERROR_WORD = re.compile(r"\b(?:error|fail|critical)\w*", re.IGNORECASE)
+_ERROR_LEVELS = frozenset({"error", "critical", "fatal"})
+
+
+def error_lines(run: RunResult, uid: str) -> list[str]:
+    """The lines of ``run``'s output that report a failure of ``uid`` (SPEC: "reported").
+
+    A line names ``uid`` as a word and is either on stderr, or says error, fail or critical,
+    or is a JSON event whose level (``level``, ``levelname`` or ``severity``) is an error
+    level. The user's name alone is not enough: a server may name every user on success,
+    and a failure exit status with a success line would then pass by luck.
+    """
+    named = re.compile(_word(uid))
+    stderr = {line.strip() for line in run.stderr.splitlines()}
+    return [
+        line
+        for line in run.output.splitlines()
+        if named.search(line)
+        and (line.strip() in stderr or _ERROR_WORD.search(line) or _json_error(line))
+    ]
+
+
+def _json_error(line: str) -> bool:
+    text = line.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(event, dict):
+        return False
+    levels = (event.get(k) for k in ("level", "levelname", "severity"))
+    return any(isinstance(v, str) and v.lower() in _ERROR_LEVELS for v in levels)
 
 
 def error_reported(rule: str, run: RunResult, uid: str) -> Verdict:
-    """SPEC's contract (non-zero exit when a user failed) and a person's need: the output
-    names the user, so they know whose data to look at."""
+    """SPEC's contract (non-zero exit when a user failed) and a person's need: an error line
+    names the user (``error_lines``), so they know whose data to look at."""
     problems = []
     if run.exit_status == 0:
         problems.append("exit status 0")
-    if not mentions(run.output, uid):
-        problems.append(f"the output never names {uid}")
+    if not error_lines(run, uid):
+        if mentions(run.output, uid):
+            problems.append(
+                f"{uid} is named in no error line (stderr, error/fail/critical, JSON error event)"
+            )
+        else:
+            problems.append(f"the output never names {uid}")
     return Verdict(
         rule,
         uid,
         not problems,
-        f"the failure reported: non-zero exit status and {uid} named in the output",
-        "; ".join(problems) or f"exit status {run.exit_status}, {uid} named",
+        f"the failure reported: non-zero exit status and an error line naming {uid}",
+        "; ".join(problems) or f"exit status {run.exit_status}, an error line names {uid}",
         damage=Damage.NOT_REPORTED,
         place="exit status" if run.exit_status == 0 else "output",
     )
+
+
+def user_content(rel: str, before: Snapshot, after: Snapshot) -> str | None:
+    """Why the file ``rel`` of ``after`` holds user content, or None when it holds none.
+
+    User content, or a partial copy of it: the bytes of a file that was in a user folder
+    ``before``; a SQLite file that does not open cleanly (a partial copy) or that shares a
+    row with a user's DB; a WAL, an image or a zip by its first bytes. A lock file or a log
+    holds none of these, and SPEC lets a migrator keep such files of its own. Not caught:
+    a truncated copy of an image stored without a magic number (``.bin``).
+    """
+    entry = after.entries[rel]
+    if entry.kind != "file":
+        return None
+    if entry.size:
+        for path, old in before.entries.items():
+            if old.sha256 == entry.sha256 and path.split("/", 1)[0] in before.users:
+                return f"a copy of {path}"
+    if entry.sqlite:
+        db = after.databases.get(rel)
+        if db is None or not db.sound:
+            return "a SQLite file that does not open cleanly (a partial copy?)"
+        owner = _sharing_rows(db, before)
+        return f"a SQLite file holding rows of {owner}" if owner else None
+    if entry.magic is not None:
+        return f"starts like {_MAGIC_WORDS.get(entry.magic, entry.magic)}"
+    return None
+
+
+_MAGIC_WORDS = {"sqlite-wal": "a SQLite WAL", "image": "an image", "zip": "a zip archive"}
+
+
+def _sharing_rows(db: DbState, before: Snapshot) -> str | None:
+    """The first user (or DB path) of ``before`` a row of ``db`` also belongs to."""
+    assert db.content is not None
+    for rel, other in sorted(before.databases.items()):
+        if other.content is None or rel == layout.SYSTEM_DB:
+            continue
+        for name, table in db.content.tables.items():
+            theirs = other.content.tables.get(name)
+            if theirs and table.rows.items() & theirs.rows.items():
+                return rel
+    return None
 
 
 def profile_row(rule: str, after: Snapshot, uid: str) -> Verdict:

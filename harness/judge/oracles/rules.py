@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.contract import layout
 from harness.judge.oracles import judgments as j
-from harness.judge.snapshot import Snapshot, entry_changes
+from harness.judge.snapshot import Entry, Snapshot, entry_changes
 from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
 
@@ -67,12 +67,24 @@ def check_r2(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users 
     return out
 
 
-def check_r3(first: Snapshot, second: Snapshot, run: RunResult, *, users: Users = None):
+def check_r3(
+    first: Snapshot,
+    second: Snapshot,
+    run: RunResult,
+    *,
+    users: Users = None,
+    original: Snapshot | None = None,
+):
     """Run twice: ``first`` is the tree after the first run, ``second`` after the second,
     ``run`` the second run. Nothing changes, backup mtimes included (a re-created backup
     restarts its grace clock). system.db is compared by its rows: the server's own live DB
-    may be checkpointed by anyone who opens it, which changes bytes, not rows."""
-    out = [_outside_users_untouched("R3", first, second, system_rows=True)]
+    may be checkpointed by anyone who opens it, which changes bytes, not rows.
+
+    ``original`` (the tree before the first run), when given, tells which files outside
+    user folders the migrator made itself: a lock file or a log of its own may change (SPEC
+    lets it keep them) as long as it holds no user content."""
+    own = frozenset() if original is None else _added_outside(original, first)
+    out = [_outside_users_untouched("R3", first, second, system_rows=True, own=own)]
     for uid in sorted(first.users) if users is None else users:
         out.append(j.untouched("R3", first, second, uid, user=uid))
     return out
@@ -147,10 +159,13 @@ def check_r7(
 
 def check_r8(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users = None):
     """Disk nearly full: each legacy user either completely migrated or untouched with the
-    error reported, and no partial file left anywhere (outside user folders included). For
+    error reported, and no partial file left anywhere (outside user folders included: a
+    file the migrator added there is a finding when it holds user content or a partial copy
+    of it, ``judgments.user_content``; a lock file or a log is its own business). For
     "after space is freed, a re-run migrates them": run again and apply ``check_r1`` with the
     original ``before``."""
-    out = [_outside_users_untouched("R8", before, after, system_rows=False)]
+    own = _added_outside(before, after)
+    out = [_outside_users_untouched("R8", before, after, system_rows=False, own=own)]
     for uid in j.legacy_users(before) if users is None else users:
         stayed, verdicts = j.untouched_or_finished("R8", before, after, uid)
         out += [*verdicts, j.error_reported("R8", run, uid)] if stayed else verdicts
@@ -221,7 +236,12 @@ def check_r13(before: Snapshot, after: Snapshot, run: RunResult):
     for name in before.entries["."].names:
         if name in before.users or _is_system_db(name):
             continue
-        out.append(j.untouched("R13", before, after, name, user=None))
+        verdict = j.untouched("R13", before, after, name, user=None)
+        bait = sorted(p for p, e in before.under(name).items() if e.sqlite)
+        if bait:  # say what the bait was: a finding there reads "took X for a user"
+            what = f"; bait: {', '.join(j.first(bait))} (SQLite, where no user lives)"
+            verdict = dataclasses.replace(verdict, expected=verdict.expected + what)
+        out.append(verdict)
     out += _link_targets_untouched("R13", before, after)
     return out
 
@@ -237,23 +257,39 @@ def check_r14(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users
     return out
 
 
-def check_r15(before: Snapshot, after: Snapshot, runs: Sequence[RunResult], *, users: Users = None):
+def check_r15(
+    before: Snapshot,
+    after: Snapshot,
+    runs: Sequence[RunResult],
+    *,
+    users: Users = None,
+    alone: Snapshot | None = None,
+):
     """Two migrators started together (``runs``): each legacy user migrated exactly once:
     R1's outcome, one profile row, and nothing in the user's folder beyond what one
     migration makes (a second copy, temp file or backup of a backup means two migrations
-    raced). The risk: both processes moving the same files."""
+    raced). The risk: both processes moving the same files.
+
+    "What one migration makes" is ``alone``: the same migrator run by itself on an identical
+    tree (same spec, same seed), so a migrator's own names (a backup of the images folder,
+    say) are judged against its own habits. Without ``alone``, the files SPEC's layout
+    names."""
     out: list[Verdict] = []
     for uid in j.legacy_users(before) if users is None else users:
         out += j.migration_finished("R15", before, after, uid, source=before.users[uid].live)
-        extra = sorted(
-            p for p in after.under(uid).keys() - before.under(uid).keys() if not _made(uid, p)
-        )
+        added = after.under(uid).keys() - before.under(uid).keys()
+        if alone is None:
+            extra = sorted(p for p in added if not _made(uid, p))
+            expected = "nothing beyond one migration's files (SPEC's layout)"
+        else:
+            extra = sorted(added - alone.under(uid).keys())
+            expected = "nothing beyond the files the same migrator makes when it runs alone"
         out.append(
             Verdict(
                 "R15",
                 uid,
                 not extra,
-                "nothing beyond one migration's files",
+                expected,
                 "nothing else" if not extra else f"also: {', '.join(j.first(extra))}",
                 damage=Damage.LEFT_OVER,
                 place="the user's folder",
@@ -312,31 +348,57 @@ def _is_system_db(name: str) -> bool:
     )
 
 
+def _outside(snap: Snapshot) -> dict[str, Entry]:
+    """Entries outside user folders, system.db and its sidecars left out."""
+    return {
+        p: e
+        for p, e in snap.entries.items()
+        if p != "." and p.split("/", 1)[0] not in snap.users and not _is_system_db(p)
+    }
+
+
+def _added_outside(before: Snapshot, after: Snapshot) -> frozenset[str]:
+    """Paths outside user folders that ``after`` has and ``before`` had not."""
+    return frozenset(_outside(after).keys() - _outside(before).keys())
+
+
 def _outside_users_untouched(
-    rule: str, before: Snapshot, after: Snapshot, *, system_rows: bool
+    rule: str,
+    before: Snapshot,
+    after: Snapshot,
+    *,
+    system_rows: bool,
+    own: frozenset[str] = frozenset(),
 ) -> Verdict:
-    """Nothing outside user folders added, removed or changed. system.db is the server's
-    live DB, so its bytes are not compared; with ``system_rows`` its rows are (a run that
-    should change nothing), without, they are the per-user profile verdicts' business."""
-
-    def outside(snap: Snapshot):
-        return {
-            p: e
-            for p, e in snap.entries.items()
-            if p != "." and p.split("/", 1)[0] not in snap.users and not _is_system_db(p)
-        }
-
-    changes = [str(c) for c in entry_changes(outside(before), outside(after))]
+    """Nothing outside user folders added, removed or changed, except the migrator's own
+    files (``own``: the paths it added) while they hold no user content (SPEC: a lock file
+    or a log may stay; a copy, partial or whole, of a user's data may not). A symlink or
+    anything but a file or folder is never its own. system.db is the server's live DB, so
+    its bytes are not compared; with ``system_rows`` its rows are (a run that should change
+    nothing), without, they are the per-user profile verdicts' business."""
+    changes, kept = [], []
+    for change in entry_changes(_outside(before), _outside(after)):
+        entry = after.entries.get(change.path)
+        if change.path not in own or (entry and entry.kind not in ("file", "dir")):
+            changes.append(str(change))
+        elif entry and (why := j.user_content(change.path, before, after)):
+            changes.append(f"{change}: {why}")
+        elif entry and entry.kind == "file":
+            kept.append(change.path)
     b, a = before.databases.get(layout.SYSTEM_DB), after.databases.get(layout.SYSTEM_DB)
     if system_rows and (b and b.digest) != (a and a.digest):
         changes.append("system.db: its rows changed")
+    found = "nothing changed" if not changes else f"{len(changes)} change(s)"
+    if kept and not changes:
+        found += f" but the migrator's own files ({', '.join(j.first(kept))}: no user content)"
     return Verdict(
         rule,
         None,
         not changes,
         "nothing added, removed or changed outside user folders"
-        + (" (system.db: same rows)" if system_rows else ""),
-        "nothing changed" if not changes else f"{len(changes)} change(s)",
+        + (" (system.db: same rows)" if system_rows else "")
+        + (", but files of the migrator's own that hold no user content" if own else ""),
+        found,
         "\n".join(f"  {c}" for c in j.first(changes)),
         damage=Damage.CHANGED,
         evidence=tuple(changes),

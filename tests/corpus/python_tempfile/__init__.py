@@ -1,0 +1,1 @@
+"""A correct migrator in Python's tempfile style (``migrate``) and its broken twin."""

@@ -1,0 +1,54 @@
+"""A migrator that changes nothing (``cmd:true``) is not judged by the fault exploration:
+item 14 reads "not judged" (never "passed") and ``migration-kit checklist`` exits 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from kitrun import ROOT, TIMEOUT_S, child_env
+
+pytestmark = pytest.mark.proof
+
+
+def test_an_exploration_with_nothing_to_explore_is_not_judged() -> None:
+    argv = [sys.executable, "-m", "harness.cli.main", "checklist", "--migrator", "cmd:true"]
+    argv += ["-m", "faults", "-k", "test_fault_free_run or test_fault_case", "-n", "0"]
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    if "fault backend unavailable" in out:
+        pytest.skip("no syscall fault backend here")
+    assert "[?] 14. Every single fault at every file operation" in out, out[-3000:]
+    assert "NOT JUDGED: the fault-free run changed nothing in the tree" in out
+    assert "NOT JUDGED: item(s) 14 judged nothing (not a pass)" in out
+    assert done.returncode == 1, out[-3000:]
+
+
+@pytest.mark.parametrize("power_loss", [False, True], ids=["faults", "power-loss"])
+def test_explore_says_not_judged_instead_of_zero_cases_ok(power_loss: bool) -> None:
+    argv = [sys.executable, "-m", "harness.cli.main", "explore", "--migrator", "cmd:true"]
+    done = subprocess.run(
+        argv + (["--power-loss"] if power_loss else []),
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    if "unavailable" in out:
+        pytest.skip("no syscall fault backend here")
+    assert "NOT JUDGED: the fault-free run changed nothing in the tree" in out, out[-3000:]
+    assert done.returncode == 1
