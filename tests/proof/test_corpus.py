@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from kitrun import ROOT, TIMEOUT_S, child_env
+
+from tests.proof.kitrun import ROOT, TIMEOUT_S, child_env
 
 pytestmark = pytest.mark.proof
 

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from kitrun import ROOT, TIMEOUT_S, child_env
+
+from tests.proof.kitrun import ROOT, TIMEOUT_S, child_env
 
 pytestmark = pytest.mark.proof
 

@@ -73,7 +73,8 @@ def test_exit_status_and_interleaved_output(data_dir):
 
 @pytest.mark.parametrize("inprocess", [True, False], ids=["in-process", "child"])
 def test_log_records_are_stderr_prints_are_not(data_dir, inprocess):
-    result = parse_migrator("py:toy_migrator_probe:record", inprocess=inprocess).run(data_dir)
+    migrator = parse_migrator("py:tests.run.toy_migrator_probe:record", inprocess=inprocess)
+    result = migrator.run(data_dir)
     assert "logged" in result.stderr and "data_dir=" not in result.stderr
     assert "logged" in result.output and "data_dir=" in result.output
 
