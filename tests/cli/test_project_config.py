@@ -72,7 +72,8 @@ def test_found_walking_up_paths_relative_to_the_file(tmp_path: Path) -> None:
 def test_a_pyproject_without_the_table_is_passed_over(tmp_path: Path) -> None:
     outer = project(tmp_path, 'migrator = "py:projmig:migrate"\n')
     inner = outer / "sub"
-    (inner / "pyproject.toml").write_text('[project]\nname = "inner"\n[tool.ruff]\nline-length = 1\n')
+    # It names the kit, but has no table for it.
+    (inner / "pyproject.toml").write_text('[project]\ndependencies = ["migration-kit"]\n')
     assert config.load(inner).path == outer / "pyproject.toml"
     assert not config.load(tmp_path)  # above the project: none
 
