@@ -38,6 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.options import add_timeout
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
 
@@ -63,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="'py:package.module:function' or 'cmd:<shell command>' (DATA_DIR is set, "
         f"{{data_dir}} is replaced); default {DEFAULT_MIGRATOR}, the reference migrator",
     )
+    add_timeout(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(

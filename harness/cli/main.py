@@ -26,6 +26,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from harness.cli.options import apply_timeout
 from harness.contract import config as project_config
 from harness.contract.errors import ExitStatus, KitError
 
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except KitError as exc:
         return _fail(str(exc), exc.exit_status)
     args = parser.parse_args(argv)
+    apply_timeout(args)
     return guard(args.handler, args)
 
 

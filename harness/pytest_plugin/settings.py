@@ -13,6 +13,7 @@ the controller's options) sees one value.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.contract import config as project_config
+from harness.contract.settings import TIMEOUT_ENV
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,13 @@ DEFAULTS: tuple[Default, ...] = (
 )
 
 
+TIMEOUT_INI = "mk_timeout"
+
+
 def add_ini(parser: pytest.Parser) -> None:
     for d in DEFAULTS:
         parser.addini(d.ini, f"migration-kit: {d.help}", default=None)
+    parser.addini(TIMEOUT_INI, f"migration-kit: seconds a migrator run may take (${TIMEOUT_ENV})")
 
 
 def apply(config: pytest.Config) -> project_config.Config:
@@ -71,7 +77,25 @@ def apply(config: pytest.Config) -> project_config.Config:
                 sys.path.insert(0, root)
         if value is not None:
             setattr(config.option, d.dest, _typed(d, value))
+    _timeout(config, project)
     return project
+
+
+def _timeout(config: pytest.Config, project: project_config.Config) -> None:
+    """The runs' timeout travels in the environment (the workers inherit it); one already
+    set (by ``migration-kit --timeout``, or by hand) stands."""
+    if os.environ.get(TIMEOUT_ENV):
+        return
+    text = config.getini(TIMEOUT_INI) or project.get("timeout")
+    if not text:
+        return
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise pytest.UsageError(f"ini key {TIMEOUT_INI} = {text!r}: expected seconds above 0")
+    os.environ[TIMEOUT_ENV] = repr(seconds)
 
 
 def _typed(d: Default, value: str) -> object:

@@ -134,6 +134,15 @@ def test_the_command_line_overrides_the_table(tmp_path: Path, monkeypatch) -> No
     assert parsed(["explore"], found).workers == "3"
     assert parsed(["rehearse", "DIR"], found).migrator == "py:projmig:migrate"
     assert not hasattr(parsed(["status", "DIR"], found), "config_path")
+    assert parsed(["replay", "F.json"], found).migrator == "py:projmig:migrate"
+
+
+def test_timeout_from_the_table_or_the_command_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    found = config.load(project(tmp_path, "timeout = 90\n"))
+    assert parsed(["checklist"], found).timeout == 90.0
+    assert parsed(["rehearse", "DIR", "--timeout", "5"], found).timeout == 5.0
+    assert parsed(["checklist"], config.Config()).timeout is None
 
 
 def test_a_value_the_command_refuses_names_file_and_key(tmp_path: Path, monkeypatch) -> None:
@@ -164,6 +173,25 @@ def test_checklist_needs_no_flags_in_a_configured_project(tmp_path: Path) -> Non
     assert "dry_run=True" in (root / "ran.txt").read_text(), done
     report = (root / "build" / "checklist.md").read_text()
     assert "- Migrator: `py:projmig:migrate`" in report
+
+
+SLOW = """
+import time
+
+
+def migrate(data_dir, *, dry_run=False):
+    time.sleep(20)
+"""
+
+
+def test_the_configured_timeout_reaches_the_scenarios(tmp_path: Path) -> None:
+    """``timeout`` bounds each migrator run inside the child pytest (through the
+    environment); ``--timeout`` on the command line would override it."""
+    root = project(tmp_path, 'migrator = "py:slowmig:migrate"\ntimeout = 1\nworkers = 0\n')
+    (root / "slowmig.py").write_text(SLOW)
+    done = run(checklist_argv("-m", "dry_run", "--report", "r.md"), cwd=root)
+    assert done.returncode == 1, done
+    assert "killed after the timeout" in (root / "r.md").read_text(), done
 
 
 def test_a_bad_table_stops_the_command_naming_file_and_key(tmp_path: Path) -> None:
