@@ -102,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--strict-coverage",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="exit 1 when a fault case was not judged (its fault could not be placed)",
     )
     p.set_defaults(handler=run)

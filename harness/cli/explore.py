@@ -130,7 +130,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     p.add_argument(
         "--strict-coverage",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="exit 1 when a case was not judged (its fault could not be placed on the "
         "recorded call); by default such cases are counted and shown, not a failure",
     )

@@ -135,6 +135,9 @@ def test_the_command_line_overrides_the_table(tmp_path: Path, monkeypatch) -> No
     assert parsed(["rehearse", "DIR"], found).migrator == "py:projmig:migrate"
     assert not hasattr(parsed(["status", "DIR"], found), "config_path")
     assert parsed(["replay", "F.json"], found).migrator == "py:projmig:migrate"
+    strict = config.load(project(tmp_path, "strict-coverage = true\n", name="strict"))
+    assert parsed(["checklist"], strict).strict_coverage is True
+    assert parsed(["explore", "--no-strict-coverage"], strict).strict_coverage is False
 
 
 def test_timeout_from_the_table_or_the_command_line(tmp_path: Path, monkeypatch) -> None:
