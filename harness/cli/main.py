@@ -80,7 +80,7 @@ def configure(
     """Make ``[tool.migration-kit]`` (``config``, default: the one found from here) the
     defaults of the command ``argv`` names, when it is one of :data:`CONFIGURED`.
 
-    A key becomes the default of the option with its name (``field-dir``: ``--field-dir``),
+    A key becomes the default of the option of its name (``field-dir``: ``--field-dir``),
     converted and checked by that option's own type, so a value the command would refuse on
     its command line is refused here, naming the file and the key. A key the command has no
     option for is left alone: it belongs to another command (``layout``, ``timeout``). The
@@ -93,14 +93,13 @@ def configure(
     config = project_config.load() if config is None else config
     if not config:
         return config
-    actions = {a.dest: a for a in sub._actions}
     defaults: dict[str, object] = {}
     for key in project_config.KEYS:
         dest = project_config.dest(key)
-        if dest not in config.values or dest not in actions:
+        action = _option(sub, key)
+        if dest not in config.values or action is None:
             continue
         value = config.values[dest]
-        action = actions[dest]
         if isinstance(value, str) and callable(action.type):
             try:
                 value = action.type(value)
@@ -108,11 +107,21 @@ def configure(
                 raise project_config.ConfigError(
                     f"{config.path}: [tool.migration-kit] {key}: {exc}"
                 ) from None
-        defaults[dest] = value
+        defaults[action.dest] = value
     sub.set_defaults(**defaults, config_path=config.path)
     if config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))
     return config
+
+
+def _option(sub: argparse.ArgumentParser, key: str) -> argparse.Action | None:
+    """The option a table key sets: ``--KEY`` whatever its destination (``--ready-line``
+    may keep its value in ``mk_ready_line``), else the option keeping its value under the
+    key's name (``workers``: ``-n``)."""
+    for action in sub._actions:
+        if f"--{key}" in action.option_strings:
+            return action
+    return next((a for a in sub._actions if a.dest == project_config.dest(key)), None)
 
 
 def _subparser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser | None:

@@ -148,6 +148,17 @@ def test_timeout_from_the_table_or_the_command_line(tmp_path: Path, monkeypatch)
     assert parsed(["checklist"], config.Config()).timeout is None
 
 
+def test_a_key_sets_the_option_of_its_name_whatever_its_dest(tmp_path: Path, monkeypatch) -> None:
+    """``--ready-line`` (a serve: migrator's option) may keep its value as ``mk_ready_line``."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    found = config.load(project(tmp_path, 'ready-line = "listening"\n'))
+    parser = cli.build_parser()
+    sub = cli._subparser(parser, ["checklist"])
+    sub.add_argument("--ready-line", dest="mk_ready_line", default=None)
+    cli.configure(parser, ["checklist"], found)
+    assert parser.parse_args(["checklist"]).mk_ready_line == "listening"
+
+
 def test_a_value_the_command_refuses_names_file_and_key(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
     found = config.load(project(tmp_path, "workers = 0\n"))
