@@ -15,6 +15,14 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
 - 2: usage: a bad ``--migrator`` spec, a ``-k``/``-m`` that selects no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
+For CI: ``--junitxml FILE`` is pytest's own JUnit XML of the child run (each failure's
+message opens with the rules and users broken and holds the replay command); in GitHub
+Actions (``GITHUB_ACTIONS=true``) the run also appends a job summary to
+``$GITHUB_STEP_SUMMARY`` (the findings first, under 1 MiB) and prints one ``::error``
+annotation per distinct finding, at most 10, the most severe first (``harness.report.ci``).
+Every option defaults from the project's ``[tool.migration-kit]`` table
+(:mod:`harness.contract.config`), the command line overriding it.
+
 The child runs ``sys.executable -m pytest`` (the interpreter the kit is installed in) from
 the directory holding the ``scenarios`` package, so that a person's own ``pytest.ini`` or
 ``conftest.py`` in the current directory cannot change what the checklist runs.
@@ -26,15 +34,18 @@ report and the adapters when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.options import add_timeout
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
 
 if TYPE_CHECKING:
+    from harness.report.checklist import ChecklistRun
     from harness.run.adapters import Migrator
 
 PYTEST_NO_TESTS, PYTEST_USAGE = 5, 4
@@ -55,10 +66,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="'py:package.module:function' or 'cmd:<shell command>' (DATA_DIR is set, "
         f"{{data_dir}} is replaced); default {DEFAULT_MIGRATOR}, the reference migrator",
     )
+    add_timeout(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(
         "--json", type=Path, metavar="FILE", help="keep the per-scenario results as JSON"
+    )
+    p.add_argument(
+        "--junitxml",
+        type=Path,
+        metavar="FILE.xml",
+        help="write JUnit XML (pytest's), each failure's message naming the rules, the users "
+        "and the replay command",
+    )
+    p.add_argument(
+        "--field-dir",
+        type=Path,
+        metavar="DIR",
+        help="field specs (migration-kit capture) replayed as regression scenarios "
+        "(default $MIGRATION_KIT_FIELD_DIR, else scenarios/field/)",
     )
     p.add_argument(
         "-n",
@@ -78,7 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--strict-coverage",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="exit 1 when a fault case was not judged (its fault could not be placed)",
     )
     p.set_defaults(handler=run)
@@ -104,6 +131,10 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
         argv += ["-k", args.keyword]
     if args.markexpr:
         argv += ["-m", args.markexpr]
+    if getattr(args, "junitxml", None):
+        argv += ["--junitxml", str(Path(args.junitxml).absolute())]
+    if getattr(args, "field_dir", None):
+        argv += ["--field-dir", str(Path(args.field_dir).absolute())]
     return argv
 
 
@@ -128,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(markdown(checklist), encoding="utf-8")
         print(f"report: {args.report}")
+    if args.junitxml:
+        print(f"junit xml: {args.junitxml}")
+    _github(checklist)
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]
     if broken_kit:
         raise InternalError(f"could not collect {', '.join(broken_kit)}")
@@ -141,6 +175,25 @@ def run(args: argparse.Namespace) -> int:
         )
         return ExitStatus.FINDINGS
     return ExitStatus.OK
+
+
+def _github(checklist: ChecklistRun) -> None:
+    """In GitHub Actions: the job summary and the findings' annotations (see the module)."""
+    from harness.report import ci
+    from harness.report.checklist import markdown, verdict_line
+
+    if not ci.in_github_actions(os.environ):
+        return
+    findings = checklist.findings
+    text = ci.summary_markdown(
+        "migration-kit checklist",
+        verdict_line(checklist),
+        findings,
+        markdown(checklist, with_findings=False),
+    )
+    ci.write_summary(text, os.environ)
+    for line in ci.annotations(findings):
+        print(line)
 
 
 def _check_child(code: int, json_path: Path, args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from harness.cli.options import add_timeout
 from harness.contract.errors import ExitStatus, UsageError
 from harness.contract.settings import CAPTURE_SALT_ENV, DEFAULT_MIGRATOR, FIELD_DIR_ENV
 
@@ -97,6 +98,7 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
         help="where the tree is made (default: the system temp dir)",
     )
     p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+    add_timeout(p)
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ on the recorded call: the exploration has a hole, shown as "judged 499 of 531");
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -129,7 +130,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     p.add_argument(
         "--strict-coverage",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="exit 1 when a case was not judged (its fault could not be placed on the "
         "recorded call); by default such cases are counted and shown, not a failure",
     )
@@ -245,7 +247,27 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float) -> i
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(report.to_json(), encoding="utf-8")
-    return report.status(strict_coverage=getattr(args, "strict_coverage", False))
+    status = report.status(strict_coverage=getattr(args, "strict_coverage", False))
+    _github(report, status)
+    return status
+
+
+def _github(report: ExploreReport, status: int) -> None:
+    """In GitHub Actions: a job summary (the findings first, then the report as the
+    terminal shows it) and one annotation per distinct finding, the most severe first."""
+    from harness.report import ci
+
+    if not ci.in_github_actions(os.environ):
+        return
+    verdict = "PASSED: no case broke a rule" if status == ExitStatus.OK else "FAILED"
+    if report.broken:
+        verdict = f"FAILED: {len(report.broken)} of {report.judged} judged case(s) broke a rule"
+    body = "~~~text\n" + report.render() + "\n~~~"
+    findings = report.findings
+    text = ci.summary_markdown("migration-kit explore", verdict, findings, body)
+    ci.write_summary(text, os.environ)
+    for line in ci.annotations(findings):
+        print(line)
 
 
 def _run_here(base: Baseline, cases: list) -> ExploreReport:

@@ -8,6 +8,12 @@ status DIR`` start without importing the rest of the kit.
 A handler takes the parsed arguments and returns an exit status (:class:`ExitStatus`), or
 raises a :class:`KitError` that carries its own. :func:`guard` is the one place an error
 becomes an exit status.
+
+The commands that judge a migrator (:data:`CONFIGURED`) take their options' defaults from the
+project's ``[tool.migration-kit]`` table (:mod:`harness.contract.config`), so that in a
+project that has one, ``migration-kit checklist`` needs no flags; the command line still
+overrides every key. Other commands never read the file: a typo in it cannot break
+``migration-kit status``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from harness.cli.options import apply_timeout
+from harness.contract import config as project_config
 from harness.contract.errors import ExitStatus, KitError
 
 # Modules that add subcommands, in the order ``--help`` lists them.
@@ -34,6 +42,8 @@ COMMAND_MODULES = (
     "harness.cli.bench",
 )
 PROG = "migration-kit"
+# The commands whose options default from ``[tool.migration-kit]``.
+CONFIGURED = ("checklist", "explore", "rehearse", "replay")
 INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
 READER_GONE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
 Handler = Callable[[argparse.Namespace], int]
@@ -51,8 +61,78 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        configure(parser, argv)
+    except KitError as exc:
+        return _fail(str(exc), exc.exit_status)
+    args = parser.parse_args(argv)
+    apply_timeout(args)
     return guard(args.handler, args)
+
+
+def configure(
+    parser: argparse.ArgumentParser,
+    argv: list[str],
+    config: project_config.Config | None = None,
+) -> project_config.Config:
+    """Make ``[tool.migration-kit]`` (``config``, default: the one found from here) the
+    defaults of the command ``argv`` names, when it is one of :data:`CONFIGURED`.
+
+    A key becomes the default of the option of its name (``field-dir``: ``--field-dir``),
+    converted and checked by that option's own type, so a value the command would refuse on
+    its command line is refused here, naming the file and the key. A key the command has no
+    option for is left alone: it belongs to another command (``layout``, ``timeout``). The
+    project's folder goes first on ``sys.path``, so a ``py:`` migrator in it is found from
+    any directory below it, as pytest's rootdir makes a project's modules importable.
+    """
+    sub = _subparser(parser, argv)
+    if sub is None:
+        return project_config.Config()
+    config = project_config.load() if config is None else config
+    if not config:
+        return config
+    defaults: dict[str, object] = {}
+    for key in project_config.KEYS:
+        dest = project_config.dest(key)
+        action = _option(sub, key)
+        if dest not in config.values or action is None:
+            continue
+        value = config.values[dest]
+        if isinstance(value, str) and callable(action.type):
+            try:
+                value = action.type(value)
+            except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+                raise project_config.ConfigError(
+                    f"{config.path}: [tool.migration-kit] {key}: {exc}"
+                ) from None
+        defaults[action.dest] = value
+    sub.set_defaults(**defaults, config_path=config.path)
+    if config.root is not None and str(config.root) not in sys.path:
+        sys.path.insert(0, str(config.root))
+    return config
+
+
+def _option(sub: argparse.ArgumentParser, key: str) -> argparse.Action | None:
+    """The option a table key sets: ``--KEY`` whatever its destination (``--ready-line``
+    may keep its value in ``mk_ready_line``), else the option keeping its value under the
+    key's name (``workers``: ``-n``)."""
+    for action in sub._actions:
+        if f"--{key}" in action.option_strings:
+            return action
+    return next((a for a in sub._actions if a.dest == project_config.dest(key)), None)
+
+
+def _subparser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser | None:
+    """The subcommand's parser when ``argv`` names one of :data:`CONFIGURED`, else None."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in CONFIGURED:
+        return None
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
 
 
 def guard(handler: Handler, args: argparse.Namespace) -> int:

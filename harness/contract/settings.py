@@ -16,6 +16,7 @@ DEFAULT_MIGRATOR = "py:migrator.server:migrate"
 CACHE_ENV = "MIGRATION_KIT_CACHE"  # where fixture builds are cached
 CAPTURE_SALT_ENV = "MIGRATION_KIT_CAPTURE_SALT_FILE"  # capture's secret salt for user ids
 FIELD_DIR_ENV = "MIGRATION_KIT_FIELD_DIR"  # field specs that run as regression scenarios
+TIMEOUT_ENV = "MIGRATION_KIT_TIMEOUT"  # seconds a migrator run may take (default 600)
 
 
 def default_cache_dir() -> Path:

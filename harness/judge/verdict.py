@@ -117,12 +117,16 @@ def rule_text(rule: str) -> str:
 
 
 OUTPUT_TAIL = 4000  # characters of the migrator's output kept in a failure
+HEADLINE_USERS = 4  # users named per rule in a failure's first line
 
 
 class RuleBroken(KitError, AssertionError):
     """One or more rules broken by a migrator on a tree; ``str()`` is the full report.
 
-    An ``AssertionError`` so that pytest reports it as a failed check, not a crash.
+    An ``AssertionError`` so that pytest reports it as a failed check, not a crash. Its
+    first line names the rules and the users (:meth:`headline`), and its last block the
+    replay command: a CI system that shows a failure's message (JUnit XML's ``message``, an
+    annotation) shows what broke for whom, and the whole message says how to rerun it.
     """
 
     exit_status = ExitStatus.FINDINGS
@@ -151,8 +155,24 @@ class RuleBroken(KitError, AssertionError):
         """The rules broken, each once, in order of first appearance."""
         return tuple(dict.fromkeys(v.rule for v in self.verdicts))
 
-    def render(self) -> str:
+    def headline(self) -> str:
+        """``R1 broken for user alice, user bob; R7 broken for the tree``."""
+        who: dict[str, list[str]] = {}
+        for v in self.verdicts:
+            name = f"user {v.user}" if v.user is not None else "the tree"
+            if name not in who.setdefault(v.rule, []):
+                who[v.rule].append(name)
         parts = []
+        for rule, names in who.items():
+            shown = names[:HEADLINE_USERS]
+            more = len(names) - len(shown)
+            parts.append(
+                f"{rule} broken for {', '.join(shown)}" + (f" and {more} more" if more else "")
+            )
+        return "; ".join(parts)
+
+    def render(self) -> str:
+        parts = [self.headline()]
         for title, body in self.blocks:
             parts.append(f"{title}\n{'-' * len(title)}\n{body.rstrip()}")
         return "\n\n".join(parts)

@@ -7,7 +7,9 @@ and renders results. Other parts of the kit add their fixtures, options and repo
 What this file adds for the scenarios (``pytest --pyargs scenarios``):
 
 - options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``,
-  ``--field-dir DIR`` and ``--desktop-migrator SPEC``;
+  ``--field-dir DIR`` and ``--desktop-migrator SPEC``; unset, they default from pytest's
+  ini keys (``mk_migrator``, ...) and then the project's ``[tool.migration-kit]`` table
+  (:mod:`harness.pytest_plugin.settings`);
 - a marker per checklist item (``harness.report.items``) and ``large``;
 - fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
   which skip with the backend's reason where it cannot run);
@@ -31,6 +33,7 @@ from fixtures.manifest import Manifest
 from fixtures.spec import TreeSpec
 from harness.faults import mounts, strace
 from harness.pytest_plugin import results as res
+from harness.pytest_plugin import settings
 from harness.report.checklist import ChecklistRun, summary_lines
 from harness.report.items import ALL_ITEMS
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
@@ -117,6 +120,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the desktop (or mobile) migrator scenarios/test_desktop.py holds to the "
         "non-destructive rules; default $MIGRATION_KIT_DESKTOP_MIGRATOR, else the reference",
     )
+    settings.add_ini(parser)
     group.addoption(  # for `migration-kit checklist`, which prints the checklist itself
         "--no-checklist-summary",
         dest="mk_no_summary",
@@ -132,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{item.marker}: checklist item {item.number}, {item.text} ({', '.join(item.rules)})",
         )
     config.addinivalue_line("markers", f"{res.LARGE}: {LARGE_REASON}")
+    settings.apply(config)  # the command line, else the ini file, else [tool.migration-kit]
     try:
         config.stash[MIGRATOR_KEY] = parse_migrator(config.getoption("mk_migrator"))
     except MigratorSpecError as exc:

@@ -301,8 +301,10 @@ def summary_lines(run: ChecklistRun) -> list[str]:
     return [*lines, *checklist_lines(run, replays=True)]
 
 
-def markdown(run: ChecklistRun) -> str:
-    """The report file: a table of items, then per item its scenarios, rules and replays."""
+def markdown(run: ChecklistRun, *, with_findings: bool = True) -> str:
+    """The report file: the findings, a table of items, then per item its scenarios, rules
+    and replays (``with_findings=False``: without the findings, which a GitHub job summary
+    puts first itself)."""
     outcomes = item_outcomes(run.results)
     counts = {o: sum(r.outcome == o for r in run.results) for o in OUTCOMES}
     out = [
@@ -318,7 +320,8 @@ def markdown(run: ChecklistRun) -> str:
         seeds = ", ".join(map(str, run.seeds))
         out.append(f"- Seed: {seeds} (`--mk-seed N` regenerates the same trees)")
     out.append("- Rules: `migration-kit rules` prints SPEC's rules as this kit judges them")
-    out += ["", *fnd.markdown_lines(run.findings)]
+    if with_findings:
+        out += ["", *fnd.markdown_lines(run.findings)]
     out += ["", "## Checklist items", ""]
     out += ["| # | Item | Result | Rules broken |", "|---|---|---|---|"]
     for o in outcomes:

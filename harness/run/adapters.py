@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.contract.errors import KitError
-from harness.contract.settings import DEFAULT_MIGRATOR
+from harness.contract.settings import DEFAULT_MIGRATOR, TIMEOUT_ENV
 from harness.run.process import RunResult, replay_line, run_process
 from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
 
@@ -73,7 +73,7 @@ class Migrator(Protocol):
         dry_run: bool = False,
         grace_days: float | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,  # None: default_timeout()
     ) -> RunResult: ...
 
 
@@ -154,7 +154,7 @@ class CommandMigrator:
         dry_run: bool = False,
         grace_days: float | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,  # None: default_timeout()
     ) -> RunResult:
         child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
         return _run_child(child, command=child.argv[-1], timeout=timeout, dry_run=dry_run)
@@ -210,7 +210,7 @@ class PythonMigrator:
         dry_run: bool = False,
         grace_days: float | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,  # None: default_timeout()
     ) -> RunResult:
         if self.inprocess:
             return self._run_here(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
@@ -264,11 +264,29 @@ class PythonMigrator:
         )
 
 
-def _run_child(child: ChildProcess, *, command: str, timeout: float, dry_run: bool) -> RunResult:
+def default_timeout() -> float:
+    """Seconds a migrator run may take before it is killed: ``$MIGRATION_KIT_TIMEOUT`` (what
+    ``--timeout`` and ``timeout`` in ``[tool.migration-kit]`` set, so that child pytests and
+    their xdist workers inherit it), else :data:`DEFAULT_TIMEOUT`."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise KitError(f"${TIMEOUT_ENV}={text!r}: expected a number of seconds above 0")
+    return seconds
+
+
+def _run_child(
+    child: ChildProcess, *, command: str, timeout: float | None, dry_run: bool
+) -> RunResult:
     return run_process(
         child.argv,
         env=child.env,
-        timeout=timeout,
+        timeout=default_timeout() if timeout is None else timeout,
         command=command,
         replay=child.replay,
         dry_run=dry_run,

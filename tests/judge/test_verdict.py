@@ -56,3 +56,15 @@ def test_rule_broken_needs_a_failure():
 
 def test_every_oracle_rule_has_spec_text():
     assert {f"R{n}" for n in range(1, 18)} <= RULES.keys()
+
+
+def test_the_first_line_names_rules_and_users_and_the_text_holds_the_replay():
+    """What a CI system shows of a failure (JUnit's message, an annotation) opens with it."""
+    users = [Verdict("R1", f"u{n}", False, "x", "y") for n in range(6)]
+    tree = Verdict("R7", None, False, "x", "y")
+    error = RuleBroken([*users, LOST, tree], replay="pytest --pyargs s::t")
+    first, rest = str(error).split("\n", 1)
+    assert first == (
+        "R1 broken for user u0, user u1, user u2, user u3 and 3 more; R7 broken for the tree"
+    )
+    assert "replay: pytest --pyargs s::t" in rest

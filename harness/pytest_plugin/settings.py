@@ -1,0 +1,107 @@
+"""Where the plugin's options take their values when the command line gives none.
+
+In order: the command line; pytest's own ini file (``mk_migrator = ...`` under
+``[tool.pytest.ini_options]``, ``pytest.ini``, ...), for the plugin's own options; then the
+project's ``[tool.migration-kit]`` table (:mod:`harness.contract.config`), the one the
+``migration-kit`` commands read, so ``pytest --pyargs scenarios`` and ``migration-kit
+checklist`` judge the same migrator in a project that names it once.
+
+Resolved once, at configure time on the controller, into ``config.option``: everything
+that reads an option (the fixtures, the replay commands, pytest-xdist's workers, which get
+the controller's options) sees one value.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.contract import config as project_config
+from harness.contract.settings import TIMEOUT_ENV
+
+
+@dataclass(frozen=True)
+class Default:
+    """An option (``dest``) that defaults from the ini key ``ini``, then from the project
+    table's ``key`` (a :func:`~harness.contract.config.dest` name; "" for none)."""
+
+    dest: str
+    ini: str
+    help: str
+    key: str = ""
+    path: bool = False  # a path: relative to the ini file's folder
+
+
+DEFAULTS: tuple[Default, ...] = (
+    Default("mk_migrator", "mk_migrator", "the migrator spec (--migrator)", "migrator"),
+    Default("mk_field_dir", "mk_field_dir", "field specs' folder (--field-dir)", "field_dir", True),
+    Default("mk_seed", "mk_seed", "the trees' seed (--mk-seed)"),
+    Default("mk_desktop_migrator", "mk_desktop_migrator", "the desktop migrator spec"),
+    Default("mk_effects", "mk_effects", "effects to explore (--effects)"),
+    Default("mk_explore_backend", "mk_explore_backend", "syscall or inprocess"),
+)
+
+
+TIMEOUT_INI = "mk_timeout"
+
+
+def add_ini(parser: pytest.Parser) -> None:
+    for d in DEFAULTS:
+        parser.addini(d.ini, f"migration-kit: {d.help}", default=None)
+    parser.addini(TIMEOUT_INI, f"migration-kit: seconds a migrator run may take (${TIMEOUT_ENV})")
+
+
+def apply(config: pytest.Config) -> project_config.Config:
+    """Fill in every option of :data:`DEFAULTS` the command line left unset; the project
+    table read (empty when there is none). A bad table is pytest's usage error."""
+    try:
+        project = project_config.load(config.invocation_params.dir)
+    except project_config.ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    for d in DEFAULTS:
+        if getattr(config.option, d.dest, None) is not None:
+            continue
+        value = config.getini(d.ini) or None
+        if value is not None and d.path and config.inipath is not None:
+            value = str(config.inipath.parent / Path(value))
+        if value is None and d.key and project.get(d.key) is not None:
+            value = str(project.get(d.key))
+            root = str(project.root)
+            if d.key == "migrator" and project.root is not None and root not in sys.path:
+                # A py: migrator in the project's folder is found from anywhere below it,
+                # as the ``migration-kit`` commands find it.
+                sys.path.insert(0, root)
+        if value is not None:
+            setattr(config.option, d.dest, _typed(d, value))
+    _timeout(config, project)
+    return project
+
+
+def _timeout(config: pytest.Config, project: project_config.Config) -> None:
+    """The runs' timeout travels in the environment (the workers inherit it); one already
+    set (by ``migration-kit --timeout``, or by hand) stands."""
+    if os.environ.get(TIMEOUT_ENV):
+        return
+    text = config.getini(TIMEOUT_INI) or project.get("timeout")
+    if not text:
+        return
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise pytest.UsageError(f"ini key {TIMEOUT_INI} = {text!r}: expected seconds above 0")
+    os.environ[TIMEOUT_ENV] = repr(seconds)
+
+
+def _typed(d: Default, value: str) -> object:
+    if d.dest != "mk_seed":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise pytest.UsageError(f"ini key {d.ini} = {value!r}: expected a whole number") from None
