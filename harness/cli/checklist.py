@@ -8,12 +8,16 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
 
 - 0: every scenario that ran passed (items skipped here, e.g. ``--large`` ones, say why);
 - 1: a scenario failed: the migrator broke a rule (or crashed);
-- 2: usage: a bad ``--migrator`` spec, a ``-k``/``-m`` that selects no scenario;
+- 2: usage: a bad ``--migrator`` spec, a migrator that cannot start (said once, before any
+  scenario, with its output: see ``harness.scenario.preflight``), a ``-k``/``-m`` that selects
+  no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
 The child runs ``sys.executable -m pytest`` (the interpreter the kit is installed in) from
 the directory holding the ``scenarios`` package, so that a person's own ``pytest.ini`` or
-``conftest.py`` in the current directory cannot change what the checklist runs.
+``conftest.py`` in the current directory cannot change what the checklist runs; the
+migrator itself runs in the current directory (``--migrator-cwd``), so that
+``cmd:node server/migrate.js`` means there what it means in the person's shell.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ import tempfile
 from pathlib import Path
 
 import scenarios
+from harness.cli.options import open_migrator, timeout_option
 from harness.report.checklist import ChecklistRun, checklist_lines, markdown
-from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
+from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError
+from harness.scenario.preflight import MigratorCannotStart
 from harness.scenario.replay_command import pythonpath_for
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -49,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="'py:package.module:function' or 'cmd:<shell command>' (DATA_DIR is set, "
         f"{{data_dir}} is replaced); default {DEFAULT_MIGRATOR}, the reference migrator",
     )
+    timeout_option(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(
@@ -106,6 +113,7 @@ def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
     argv = [sys.executable, "-m", "pytest", "--pyargs", "scenarios", "-q", "--tb=short"]
     argv += plugin_args()
     argv += ["--migrator", migrator.spec, "--checklist-json", str(json_path)]
+    argv += migrator_options(migrator)
     argv += ["--no-checklist-summary", "-n", args.workers]
     if args.large:
         argv.append("--large")
@@ -116,6 +124,12 @@ def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
     if args.markexpr:
         argv += ["-m", args.markexpr]
     return argv
+
+
+def migrator_options(migrator: Migrator) -> list[str]:
+    """The child pytest's options that make its migrator this one: its directory, its
+    timeout (``--migrator`` itself is the caller's)."""
+    return ["--migrator-cwd", migrator.cwd, "--migrator-timeout", f"{migrator.timeout:g}"]
 
 
 def child_env(migrator: Migrator) -> dict[str, str]:
@@ -130,8 +144,8 @@ def child_env(migrator: Migrator) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        migrator = parse_migrator(args.migrator)
-    except MigratorSpecError as exc:
+        migrator = open_migrator(args.migrator, args)
+    except (MigratorSpecError, MigratorCannotStart) as exc:
         print(f"migration-kit checklist: {exc}", file=sys.stderr)
         return EXIT_USAGE
     root = Path(scenarios.__file__).resolve().parent.parent

@@ -19,10 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fixtures.validate import SpecError
+from harness.cli.options import open_migrator, timeout_option
 from harness.deploy import capture, plan, rehearse
 from harness.deploy import field_replay as replay
 from harness.deploy.survey import DataDirError
-from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError, parse_migrator
+from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError
+from harness.scenario.preflight import MigratorCannotStart
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXPLORE_MODULE = "harness.cli.explore"
@@ -33,6 +35,7 @@ BAD_INPUT = (
     rehearse.RehearsalError,
     replay.FieldError,
     MigratorSpecError,
+    MigratorCannotStart,
     SpecError,
 )
 
@@ -143,6 +146,7 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
         help="where the tree is made (default: the system temp dir)",
     )
     p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+    timeout_option(p)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -173,8 +177,8 @@ def run_capture(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _migrator(args: argparse.Namespace):
-    return parse_migrator(args.migrator)
+def _migrator(args: argparse.Namespace) -> Migrator:
+    return open_migrator(args.migrator, args)
 
 
 def explore_available() -> bool:
@@ -206,6 +210,8 @@ def run_replay(args: argparse.Namespace) -> int:
                 str(Path(args.field).absolute()),
                 "--migrator",
                 migrator.spec,
+                "--timeout",
+                f"{args.timeout:g}",
                 "-n",
                 "auto",
             ]

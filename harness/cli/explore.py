@@ -31,10 +31,12 @@ from pathlib import Path
 
 from fixtures.validate import SpecError
 from harness.cli.checklist import child_env, plugin_args
+from harness.cli.options import timeout_option
 from harness.explore import engine as explore
 from harness.explore.results import OK, ExploreReport
 from harness.pytest_plugin.explore import load_reports, load_tree
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
+from harness.scenario.preflight import MigratorCannotStart, preflight
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SCENARIO = "scenarios.test_faults_explore::test_fault_case"
@@ -95,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run only case K:EFFECT (operation K of the trace; repeatable), here, with the "
         "full failure text: what a report's replay command does",
     )
+    timeout_option(p, default=explore.TIMEOUT)
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument(
         "--every-write",
@@ -139,8 +142,10 @@ def exploration_from_args(args: argparse.Namespace) -> explore.Exploration:
         effects=explore.parse_effects(args.effects),
         every_write=args.every_write,
         distinct_kills=args.distinct_kills,
+        timeout=args.timeout,
     )
-    exploration.open_migrator()  # a typo in the spec is a usage error, before any work
+    # A typo in the spec, or a migrator that cannot start, is a usage error before any work.
+    preflight(exploration.open_migrator())
     return exploration
 
 
@@ -151,7 +156,14 @@ def run(args: argparse.Namespace) -> int:
         return run_explore(args)
     try:
         exploration = exploration_from_args(args)
-    except (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError) as exc:
+    except (
+        OSError,
+        SpecError,
+        TypeError,
+        MigratorSpecError,
+        MigratorCannotStart,
+        explore.ExploreError,
+    ) as exc:
         return _fail(str(exc))
     available = explore.backend_available(exploration.backend)
     if not available:
@@ -213,6 +225,7 @@ def child_argv(
     argv += ["-q", "--tb=no", "-rN", *plugin_args()]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
+    argv += ["--migrator-timeout", f"{exploration.timeout:g}"]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
     if exploration.tree != explore.DEFAULT_TREE:
         argv += ["--explore-tree", exploration.tree.to_json()]

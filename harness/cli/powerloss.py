@@ -24,9 +24,17 @@ from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
 from harness.explore.results import OK
 from harness.pytest_plugin.explore import load_tree
 from harness.run.adapters import MigratorSpecError
+from harness.scenario.preflight import MigratorCannotStart
 
 SCENARIO = "scenarios.test_power_loss::test_power_loss"
-_USAGE_ERRORS = (OSError, SpecError, TypeError, MigratorSpecError, explore.ExploreError)
+_USAGE_ERRORS = (
+    OSError,
+    SpecError,
+    TypeError,
+    MigratorSpecError,
+    MigratorCannotStart,
+    explore.ExploreError,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -90,7 +90,9 @@ from harness.run.process import RunResult
 from harness.scenario.replay_command import pythonpath_for
 
 BACKENDS = ("syscall", "inprocess")
-TIMEOUT = 120.0  # one migrator run on a small tree takes well under a second
+# The default of ``--timeout`` here: one migrator run on an exploration's small tree takes
+# well under a second, so a run still going after two minutes hangs.
+TIMEOUT = 120.0
 
 # The default tree: small, but the kinds of user a real data dir has. alice is a busy
 # legacy user (half her rows only in peek.db-wal, three images), bob a quiet legacy user,
@@ -162,6 +164,7 @@ class Exploration:
     # next operation leaves, so it can only repeat that case. Not for power loss (R17),
     # where an fsync is everything.
     distinct_kills: bool = False
+    timeout: float = TIMEOUT  # seconds one run may take; not part of what is explored
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -172,7 +175,9 @@ class Exploration:
 
     def open_migrator(self) -> Migrator:
         """The migrator, in this process for the in-process backend."""
-        return parse_migrator(self.migrator, inprocess=self.backend == "inprocess")
+        return parse_migrator(
+            self.migrator, inprocess=self.backend == "inprocess", timeout=self.timeout
+        )
 
     def target(self) -> dict[str, Any]:
         """What a report says was explored."""
@@ -193,6 +198,8 @@ class Exploration:
             args += ["--tree", spec_to_json(self.tree)]
         if self.backend != "syscall":
             args += ["--backend", self.backend]
+        if self.timeout != TIMEOUT:
+            args += ["--timeout", f"{self.timeout:g}"]
         args += ["--case", case_id]
         line = shlex.join(args)
         pythonpath = pythonpath_for(self.open_migrator())
@@ -368,12 +375,12 @@ def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactor
         factory.make(exploration.tree, tree)
         if exploration.backend == "inprocess":
             with inprocess.record() as recording:
-                run = migrator.run(tree, timeout=TIMEOUT)
+                run = migrator.run(tree)
             trace = Trace(ops=tuple(recording.ops), cwd=os.getcwd())
             status, output = run.exit_status, run.output
         else:
             argv, env = process_of(migrator, tree, private_tmp(Path(tmp)))
-            recorded = record(argv, cwd=os.getcwd(), env=env, timeout=TIMEOUT)
+            recorded = record(argv, cwd=os.getcwd(), env=env, timeout=exploration.timeout)
             trace = recorded.trace
             status, output = recorded.run.returncode, recorded.run.stdout + recorded.run.stderr
         copy_tree(tree, result_dir)
@@ -564,7 +571,7 @@ def run_case(
     else:
         faulted_run = _run_syscall(base, migrator, tree, plan, more)
     faulted = _snapshot(tree)
-    rerun = migrator.run(tree, timeout=TIMEOUT, env=more)
+    rerun = migrator.run(tree, env=more)
     final = _snapshot(tree)
     verdicts = judge(base, case, faulted_run, faulted, rerun, final)
     broken = any(not v.ok for v in verdicts)
@@ -602,7 +609,7 @@ def _run_syscall(
         base.trace,
         cwd=os.getcwd(),
         env=env,
-        timeout=TIMEOUT,
+        timeout=migrator.timeout,
         moved={base.recorded_root: str(tree)},
     )
     run = injected.run
@@ -618,7 +625,7 @@ def _run_inprocess(migrator: Migrator, tree: Path, plan: FaultPlan, case: Case) 
     run: RunResult | None = None
     with inprocess.inject(plan) as fault:
         try:
-            run = migrator.run(tree, timeout=TIMEOUT)
+            run = migrator.run(tree)
         except inprocess.SimulatedCrash as exc:
             crash = exc
     fired = fault.fired

@@ -136,6 +136,7 @@ def exploration_from_config(
             effects=explore.parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
+            timeout=config.getoption("mk_migrator_timeout", None) or explore.TIMEOUT,
         )
     except (OSError, SpecError, TypeError, explore.ExploreError) as exc:
         raise pytest.UsageError(f"exploration options: {exc}") from None

@@ -29,16 +29,17 @@ from harness.run.adapters import CommandMigrator, Migrator, PythonMigrator
 from harness.run.process import RunResult
 from harness.scenario.model import Step, Tree
 
-TIMEOUT = 300.0
-
 
 @dataclass(frozen=True)
 class Process:
-    """How to start a migrator on one tree: argv, full environment, and a replay line."""
+    """How to start a migrator on one tree: argv, full environment, the directory it runs
+    in, a replay line and the seconds it is given."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str]
     replay: str
+    cwd: str
+    timeout: float
 
 
 def process_of(migrator: Migrator, data_dir: Path) -> Process:
@@ -50,7 +51,7 @@ def process_of(migrator: Migrator, data_dir: Path) -> Process:
     if not isinstance(migrator, (CommandMigrator, PythonMigrator)):
         raise TypeError(f"cannot start {migrator!r} as a process for the syscall backend")
     child = migrator.process(data_dir)
-    return Process(tuple(child.argv), child.env, child.replay)
+    return Process(tuple(child.argv), child.env, child.replay, child.cwd, migrator.timeout)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def _result(process: Process, run: TracedRun, started_at: float, took: float) ->
         replay=process.replay,
         started_at=started_at,
         timed_out=run.timed_out,
+        timeout_s=process.timeout,
     )
 
 
@@ -88,7 +90,9 @@ def record_run(migrator: Migrator, tree: Tree) -> Recording:
     process = process_of(migrator, tree.path)
     before = tree.snapshot()
     started_at, start = time.time(), time.monotonic()
-    recorded = record(list(process.argv), cwd=tree.path, env=process.env, timeout=TIMEOUT)
+    recorded = record(
+        list(process.argv), cwd=process.cwd, env=process.env, timeout=process.timeout
+    )
     run = _result(process, recorded.run, started_at, time.monotonic() - start)
     return Recording(Step(tree, before, tree.snapshot(), (run,)), recorded.trace)
 
@@ -103,9 +107,9 @@ def inject_run(migrator: Migrator, tree: Tree, plan: FaultPlan, recording: Recor
         list(process.argv),
         plan,
         recording.trace,
-        cwd=tree.path,
+        cwd=process.cwd,
         env=process.env,
-        timeout=TIMEOUT,
+        timeout=process.timeout,
         moved=moved,
     )
     run = _result(process, injected.run, started_at, time.monotonic() - start)

@@ -49,7 +49,7 @@ def record_baseline(
         argv,
         cwd=os.getcwd(),
         env=env,
-        timeout=explore.TIMEOUT,
+        timeout=migrator.timeout,
         data_limit=DATA_LIMIT,
         positions=True,
     )

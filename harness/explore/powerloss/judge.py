@@ -159,7 +159,7 @@ class Judge:
             for v in check_no_content_lost(base.before, crashed, rule=RULE)
             if (v.user, v.expected) not in already
         ]
-        rerun = base.exploration.open_migrator().run(tree, timeout=explore.TIMEOUT)
+        rerun = base.exploration.open_migrator().run(tree)
         final = Snapshot.take(tree)
         verdicts += check_converged(final, base.reference, rule=RULE)
         if all(v.ok for v in verdicts):

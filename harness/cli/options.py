@@ -1,0 +1,42 @@
+"""Options every command that runs a migrator shares: ``--timeout``, and how the migrator
+is opened (parsed, given its timeout and directory, and started once on an empty tree)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from harness.run.adapters import DEFAULT_TIMEOUT, Migrator, parse_migrator
+from harness.scenario.preflight import preflight
+
+
+def timeout_option(p: argparse.ArgumentParser, default: float = DEFAULT_TIMEOUT) -> None:
+    """``--timeout SECONDS``: every command that runs a migrator has it."""
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=default,
+        metavar="SECONDS",
+        help="kill a migrator run that takes longer, with everything it started, and report "
+        f"that it did not finish (the other runs go on); default {default:g}",
+    )
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if seconds > 0 and math.isfinite(seconds):
+        return seconds
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds > 0")
+
+
+def open_migrator(spec: str | None, args: argparse.Namespace) -> Migrator:
+    """The migrator ``spec`` names, run in this directory with ``--timeout``, once started
+    on an empty data dir: :class:`MigratorSpecError` or
+    :class:`~harness.scenario.preflight.MigratorCannotStart` (both usage: exit status 2)
+    when it cannot run at all."""
+    migrator = parse_migrator(spec, timeout=args.timeout)
+    preflight(migrator)
+    return migrator
