@@ -2,7 +2,9 @@
 
 Each package contributes its subcommands through a ``register(subparsers)`` function, so this
 module only assembles them. A subcommand handler takes the parsed arguments and returns the
-exit status: 0 fine, 1 the data or the migrator needs a person, 2 usage or bad input.
+exit status: 0 fine, 1 the data or the migrator needs a person, 2 usage or bad input;
+130 and 143 when SIGINT or SIGTERM stopped it (after ending everything it started and
+removing its scratch folders: ``harness.run.session``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from harness.run.session import EXIT_TERMINATED, Terminated, kit_session
 
 # Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -44,10 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args))
+        with kit_session():  # nothing the command starts outlives it, stopped or not
+            return int(args.handler(args))
     except KeyboardInterrupt:
         print("migration-kit: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("migration-kit: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ from harness.run.adapters import (
     parse_migrator,
 )
 from harness.run.process import RunResult
+from harness.run.session import scratch_root
 from harness.scenario.replay_command import pythonpath_for
 
 BACKENDS = ("syscall", "inprocess")
@@ -118,10 +119,16 @@ RAM_SCRATCH_FREE = 512 << 20
 
 def scratch_dir() -> str | None:
     """The directory cases' trees go in: the RAM disk when usable, else None (the system
-    temporary directory)."""
+    temporary directory). Inside a ``migration-kit`` command, the command's own scratch
+    folder there, which it removes even when a worker was killed in the middle of a case."""
     if not RAM_SCRATCH.is_dir() or not os.access(RAM_SCRATCH, os.W_OK):
         return None
-    return str(RAM_SCRATCH) if shutil.disk_usage(RAM_SCRATCH).free > RAM_SCRATCH_FREE else None
+    if shutil.disk_usage(RAM_SCRATCH).free <= RAM_SCRATCH_FREE:
+        return None
+    session = scratch_root()
+    return str(session) if session is not None and session.is_relative_to(RAM_SCRATCH) else str(
+        RAM_SCRATCH
+    )
 
 
 def _snapshot(root: Path) -> Snapshot:
