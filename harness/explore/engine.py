@@ -87,7 +87,7 @@ from harness.run.adapters import (
     parse_migrator,
 )
 from harness.run.process import RunResult
-from harness.run.session import scratch_root
+from harness.run.session import ram_scratch
 from harness.scenario.replay_command import pythonpath_for
 
 BACKENDS = ("syscall", "inprocess")
@@ -125,10 +125,7 @@ def scratch_dir() -> str | None:
         return None
     if shutil.disk_usage(RAM_SCRATCH).free <= RAM_SCRATCH_FREE:
         return None
-    session = scratch_root()
-    return str(session) if session is not None and session.is_relative_to(RAM_SCRATCH) else str(
-        RAM_SCRATCH
-    )
+    return str(ram_scratch() or RAM_SCRATCH)
 
 
 def _snapshot(root: Path) -> Snapshot:

@@ -11,9 +11,12 @@ with its scratch folders on disk. So a command runs inside :func:`kit_session`:
 - SIGTERM ends it as SIGINT does: an exception that unwinds every ``with`` and ``finally``
   (each run kills its own processes, each scratch folder is removed) instead of an exit
   that skips them;
-- :data:`SCRATCH_VAR` names a folder of the session's own, removed at the end, for scratch
-  space that processes it cannot unwind (a killed worker's) would leave behind
-  (:func:`scratch_root`).
+- the processes it starts get ``TMPDIR`` set to a folder of the session's own, removed at
+  the end, so the scratch space of a process that cannot unwind (a killed pytest worker's, a
+  migrator's) goes with it; a RAM-disk folder likewise (:data:`RAM_SCRATCH_VAR`, where the
+  explorer copies its trees). The command itself keeps the system's temporary directory
+  (``rehearse --keep`` keeps its tree there), and so do pytest's retained ``tmp_path``
+  folders (``PYTEST_DEBUG_TEMPROOT``), which a person may want to look at after a failure.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from types import FrameType
 from harness.run.process import kill_tagged
 
 SESSION_VAR = "MIGRATION_KIT_SESSION"
-SCRATCH_VAR = "MIGRATION_KIT_SCRATCH"
+RAM_SCRATCH_VAR = "MIGRATION_KIT_RAM_SCRATCH"
+PYTEST_TEMPROOT_VAR = "PYTEST_DEBUG_TEMPROOT"
 EXIT_TERMINATED = 128 + signal.SIGTERM
 # Where a session's scratch folder goes when it can: a RAM disk, as the explorer prefers.
 RAM_DISK = Path("/dev/shm")
@@ -48,9 +52,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated(f"signal {signum}")
 
 
-def scratch_root() -> Path | None:
-    """The session's scratch folder, when this process runs inside one."""
-    value = os.environ.get(SCRATCH_VAR)
+def ram_scratch() -> Path | None:
+    """The session's folder on the RAM disk, when this process runs inside a session."""
+    value = os.environ.get(RAM_SCRATCH_VAR)
     return Path(value) if value and Path(value).is_dir() else None
 
 
@@ -62,11 +66,16 @@ def kit_session() -> Iterator[None]:
     session opened elsewhere still kills its processes and removes its folder at the end.
     """
     token = f"{os.getpid()}-{time.time_ns()}"
-    base = RAM_DISK if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK) else None
-    scratch = Path(tempfile.mkdtemp(prefix="mk-session-", dir=base))
-    saved = {name: os.environ.get(name) for name in (SESSION_VAR, SCRATCH_VAR)}
-    os.environ[SESSION_VAR] = token
-    os.environ[SCRATCH_VAR] = str(scratch)
+    system_tmp = tempfile.gettempdir()
+    folders = [Path(tempfile.mkdtemp(prefix="mk-session-", dir=system_tmp))]
+    chosen = {SESSION_VAR: token, "TMPDIR": str(folders[0])}
+    chosen[PYTEST_TEMPROOT_VAR] = os.environ.get(PYTEST_TEMPROOT_VAR, system_tmp)
+    if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK):
+        folders.append(Path(tempfile.mkdtemp(prefix="mk-session-", dir=RAM_DISK)))
+        chosen[RAM_SCRATCH_VAR] = str(folders[1])
+    saved = {name: os.environ.get(name) for name in chosen}
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, system_tmp  # this process keeps it
+    os.environ.update(chosen)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     try:
@@ -77,8 +86,10 @@ def kit_session() -> Iterator[None]:
             interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             kill_tagged(SESSION_VAR, token)
-            _remove(scratch)
+            for folder in folders:
+                _remove(folder)
         finally:
+            tempfile.tempdir = saved_tempdir
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
