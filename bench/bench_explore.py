@@ -1,6 +1,6 @@
 """Print what a fault exploration costs: every kill point of a 3-user tree, and strace's share.
 
-Run: ``python bench/bench_explore.py [--migrator SPEC] [--workers 1,2] [--repeat R]``.
+Run: ``python -m bench.bench_explore [--migrator SPEC] [--workers 1,2] [--repeat R]``.
 
 1. The exploration of every kill point of the default tree (three users: two legacy, one
    with rows in the WAL and images, one already migrated) against the migrator, run the way
@@ -22,22 +22,27 @@ Figures, never assertions.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from bench.common import against, print_table, take_turns, timed
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, spec_from_json
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available, process_of
+from harness.explore.baseline import baseline
+from harness.explore.exploration import DEFAULT_TREE, Exploration
 from harness.explore.powerloss.baseline import DATA_LIMIT
 from harness.faults.strace import DETERMINISM_ENV, run_traced
 from harness.faults.trace import record
 from harness.run.adapters import DEFAULT_MIGRATOR
+from harness.store.scratch import ram_scratch
 
 # How the migrator's process is run in each case of the strace measurement.
 RUNS = {
@@ -63,25 +68,29 @@ def explore_seconds(migrator: str, workers: str) -> tuple[float, dict]:
 
 
 def strace_overhead(
-    migrator: str, repeat: int, tree_spec: TreeSpec = explore.DEFAULT_TREE
+    migrator: str, repeat: int, tree_spec: TreeSpec = DEFAULT_TREE
 ) -> dict[str, list[float]]:
     """Seconds per run of each of :data:`RUNS`, taken in turns (``bench/others.py`` calls
     this for the suite's table)."""
-    exploration = explore.Exploration(migrator=migrator, tree=tree_spec)
+    exploration = Exploration(migrator=migrator, tree=tree_spec)
     factory = TreeFactory()
     runner = exploration.open_migrator()
-    times: dict[str, list[float]] = {name: [] for name in RUNS}
-    with tempfile.TemporaryDirectory(prefix="mk-bench-strace-", dir=explore.scratch_dir()) as t:
-        for i in range(repeat):
-            for n, (name, run) in enumerate(RUNS.items()):
-                tree = Path(t) / f"{n}-{i}"
+    with tempfile.TemporaryDirectory(prefix="mk-bench-strace-", dir=ram_scratch()) as t:
+        fresh = itertools.count()
+
+        def on_a_fresh_tree(
+            run: Callable[[list[str], dict[str, str]], object],
+        ) -> Callable[[], float]:
+            def once() -> float:
+                tree = Path(t) / str(next(fresh))
                 factory.make(exploration.tree, tree)
-                argv, env = explore.process_of(runner, tree)
+                argv, env = process_of(runner, tree)
                 env = {**DETERMINISM_ENV, **env}  # what run_traced adds: like for like
-                start = time.monotonic()
-                run(argv, env)
-                times[name].append(time.monotonic() - start)
-    return times
+                return timed(lambda: run(argv, env))
+
+            return once
+
+        return take_turns({name: on_a_fresh_tree(run) for name, run in RUNS.items()}, repeat)
 
 
 def main() -> None:
@@ -92,41 +101,29 @@ def main() -> None:
     parser.add_argument("--tree", help="TreeSpec JSON (file or text) for the strace measurement")
     parser.add_argument("--strace-only", action="store_true", help="skip the exploration")
     args = parser.parse_args()
-    available = explore.backend_available("syscall")
+    available = backend_available("syscall")
     if not available:
         print(f"syscall backend unavailable: {available.reason}")
         return
     print(f"migrator: {args.migrator}; cpus: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
     if not args.strace_only:
         explore_speed(args.migrator, args.workers)
-    tree_spec = explore.DEFAULT_TREE
+    tree_spec = DEFAULT_TREE
     if args.tree:
         text = Path(args.tree).read_text() if Path(args.tree).is_file() else args.tree
         tree_spec = spec_from_json(text)
     times = strace_overhead(args.migrator, args.repeat, tree_spec)
-    tree_name = "the default tree" if tree_spec == explore.DEFAULT_TREE else args.tree
-    print(
+    tree_name = "the default tree" if tree_spec == DEFAULT_TREE else args.tree
+    title = (
         f"strace on a fault-free run of {tree_name} (median of {args.repeat} in turns; "
-        f"range of each round's ratio; load now {os.getloadavg()[0]:.1f}):"
+        f"load now {os.getloadavg()[0]:.1f})"
     )
-    print_ratios(times)
-
-
-def print_ratios(times: dict[str, list[float]]) -> None:
-    """Each case's median, its ratio to plain's median, and the range of per-round ratios."""
-    plain = statistics.median(times["plain"])
-    for name, values in times.items():
-        median = statistics.median(values)
-        ratios = [v / p for v, p in zip(values, times["plain"], strict=True)]
-        print(
-            f"  {name:<24} {median * 1000:7.0f} ms  {median / plain:.2f}x  "
-            f"({min(ratios):.2f}-{max(ratios):.2f})"
-        )
+    print_table(title, against("plain", times, target=1.2))
 
 
 def explore_speed(migrator: str, workers_list: str) -> None:
     """Part 1: the kill-point exploration with each number of workers, and the speed-up."""
-    base = explore.baseline(explore.Exploration(migrator=migrator, effects=("kill",)))
+    base = baseline(Exploration(migrator=migrator, effects=("kill",)))
     print(f"kill points of the default tree: {len(base.cases())} cases")
     first = None
     for workers in workers_list.split(","):

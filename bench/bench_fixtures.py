@@ -1,6 +1,6 @@
 """How fast the fixture kit makes trees: prints figures beside their targets, asserts nothing.
 
-    python bench/bench_fixtures.py [--quick]
+    python -m bench.bench_fixtures [--quick]
 
 Every cold measurement runs in a fresh child process (started with ``sys.executable``),
 so nothing is cached in memory and the child's peak RSS is its own (``os.wait4``).
@@ -18,18 +18,11 @@ printed beside wall seconds because they suffer less from other people's work.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import textwrap
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-MIB = 1 << 20
+from bench.common import MIB, last_json_line, python_child, remove, scratch_dir
 
 REALISTIC = """
 import json, resource, sys, time
@@ -102,21 +95,10 @@ print(json.dumps({"cold": t1 - t0, "copy": t2 - t1}))
 
 def child(code: str, *args: str) -> tuple[dict, float, float]:
     """Run ``code`` in a fresh interpreter; (its JSON line, wall seconds, peak RSS in MB)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd=REPO,
-    )
-    out = proc.stdout.read() if proc.stdout else b""
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if proc.returncode:
-        raise SystemExit(f"benchmark child failed with status {proc.returncode}")
-    return json.loads(out.decode().strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+    done, wall, peak = python_child(["-c", textwrap.dedent(code), *args])
+    if done.returncode:
+        raise SystemExit(f"benchmark child failed with status {done.returncode}:\n{done.stderr}")
+    return last_json_line(done.stdout), wall, peak / MIB
 
 
 def verdict(value: float, target: float) -> str:
@@ -129,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     size = (16 if args.quick else 128) * MIB
     users = 1000 if args.quick else 10_000
-    scratch = Path(tempfile.mkdtemp(prefix="mk-bench-"))
+    scratch = scratch_dir("mk-bench-")
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         real, _, rss = child(REALISTIC, str(scratch / "real.db"), str(size))
@@ -177,7 +159,7 @@ def main() -> None:
         )
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove(scratch)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Print how long the power-loss exploration of a 3-user tree takes, phase by phase.
 
-Run: ``python bench/bench_powerloss.py [--migrator SPEC] [--tree SPEC.json]``. The phases:
+Run: ``python -m bench.bench_powerloss [--migrator SPEC] [--tree SPEC.json]``. The phases:
 recording the fault-free run with every written byte (strace ``-s``), replaying the trace
 into every crash image (one pass), the replay's self-check, and judging each distinct crash
 state (write it out, snapshot it, re-run the migrator, snapshot again). The recording goes
@@ -17,23 +17,26 @@ import time
 from pathlib import Path
 
 from fixtures.spec import TreeSpec
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available
+from harness.explore.exploration import DEFAULT_TREE, Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, run_case
-from harness.explore.powerloss.judge import Judge, scratch_root
+from harness.explore.powerloss.judge import Judge
+from harness.run.adapters import DEFAULT_MIGRATOR
+from harness.store.scratch import ram_scratch
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--migrator", default=explore.DEFAULT_MIGRATOR)
+    parser.add_argument("--migrator", default=DEFAULT_MIGRATOR)
     parser.add_argument("--tree", default=None, help="a TreeSpec JSON file (default: 3 users)")
     args = parser.parse_args(argv)
-    available = explore.backend_available("syscall")
+    available = backend_available("syscall")
     if not available:
         print(f"skipped: {available.reason}")
         return 0
-    tree = TreeSpec.from_json(Path(args.tree).read_text()) if args.tree else explore.DEFAULT_TREE
-    exploration = explore.Exploration(migrator=args.migrator, tree=tree)
+    tree = TreeSpec.from_json(Path(args.tree).read_text()) if args.tree else DEFAULT_TREE
+    exploration = Exploration(migrator=args.migrator, tree=tree)
     print(f"tree: {len(tree.users)} users ({', '.join(u.user_id for u in tree.users)})")
     with tempfile.TemporaryDirectory(prefix="mk-bench-powerloss-") as cache:
         started = time.monotonic()
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         replayed = time.monotonic()
         problems = power.self_check
         checked = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="mk-bench-", dir=scratch_root()) as tmp:
+        with tempfile.TemporaryDirectory(prefix="mk-bench-", dir=ram_scratch()) as tmp:
             judge = Judge(base, Path(tmp))
             results = [run_case(power, c, judge) for c in cases]
         judged = time.monotonic()

@@ -1,6 +1,6 @@
 """Print what tracing costs: a Python child copies, fsyncs and renames 200 files.
 
-Run: ``python bench/bench_strace.py [--files N] [--repeat R]``. Prints the median wall time
+Run: ``python -m bench.bench_strace [--files N] [--repeat R]``. Prints the median wall time
 of the same workload run plain, under the trace recorder at both its levels (for fault
 points: every syscall that can be one; for a power-loss replay: lseek and the written bytes
 too), the first also without ``--seccomp-bpf``, and under an injection's options (one
@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.common import against, print_table, take_turns, timed
 from harness.explore.powerloss.baseline import DATA_LIMIT
 from harness.faults import mounts
 from harness.faults.strace import DETERMINISM_ENV, backend_available, run_traced
@@ -69,24 +68,20 @@ def cases(root: Path) -> dict[str, Callable[[], object]]:
 
 
 def measure(root: Path, files: int, repeat: int) -> dict[str, list[float]]:
-    runs = cases(root)
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, run in runs.items():
+    """Seconds per run of each case, taken in turns, each on a freshly made tree."""
+
+    def on_a_fresh_tree(run: Callable[[], object]) -> Callable[[], float]:
+        def once() -> float:
             make_tree(root, files)
-            start = time.perf_counter()
-            run()
-            samples[name].append(time.perf_counter() - start)
-    return samples
+            return timed(run)
+
+        return once
+
+    return take_turns({name: on_a_fresh_tree(run) for name, run in cases(root).items()}, repeat)
 
 
 def report(title: str, samples: dict[str, list[float]]) -> None:
-    base = statistics.median(samples["plain"])
-    print(title)
-    for name, values in samples.items():
-        median = statistics.median(values)
-        spread = f"{min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms"
-        print(f"  {name:<24} {median * 1000:8.1f} ms  {median / base:5.2f}x   ({spread})")
+    print_table(title, against("plain", samples))
 
 
 def main() -> int:

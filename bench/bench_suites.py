@@ -91,10 +91,11 @@ def checklist(repeat: int) -> list[Figure]:
 def exploration(repeat: int) -> list[Figure]:
     """Every kill point of the default 3-user tree with -n 2 and -n 1, and the speed-up."""
     from bench.bench_explore import explore_seconds  # imports the explorer: only when run
-    from harness.explore import engine as explore
+    from harness.explore.baseline import baseline
+    from harness.explore.exploration import Exploration
 
     names = {w: f"kill-point exploration, 3 users, -n {w}" for w in WORKERS}
-    explore.baseline(explore.Exploration(migrator=DEFAULT_MIGRATOR, effects=("kill",)))
+    baseline(Exploration(migrator=DEFAULT_MIGRATOR, effects=("kill",)))
     cases: list[int] = []
     broken: list[int] = []
 

@@ -101,6 +101,20 @@ def ratio(
     return fig
 
 
+def against(
+    base: str, samples: dict[str, list[float]], *, target: float | None = None
+) -> list[Figure]:
+    """Cases that took turns, in seconds: ``base`` first, then each other case and its
+    ratio to ``base`` (paired run by run, so a slow minute of the disk cancels out)."""
+    plain = Figure(base, "s", samples[base])
+    figures = [plain]
+    for name, values in samples.items():
+        if name != base:
+            case = Figure(name, "s", values)
+            figures += [case, ratio(f"{name} / {base}", case, plain, target=target)]
+    return figures
+
+
 def timed(fn: Callable[[], object]) -> float:
     """Wall seconds of one call."""
     start = time.perf_counter()

@@ -3,7 +3,8 @@
     migration-kit bench [--quick]        (or: python -m bench.suite [--quick])
 
 Sections, in this order, each printed as it finishes and all gathered in one table at the
-end: the machine as measured; the fixture kit's builds (``bench_fixtures``); the
+end: the machine as measured; ``migration-kit``'s start-up (``--help`` and ``status DIR``
+against 0.3 s, ``bench_startup``); the fixture kit's builds (``bench_fixtures``); the
 reference migrator against its floor and the Node seed, with a profile
 (``bench_migrate``); and, without ``--quick``, the checklist and the kill-point
 exploration with 1 and 2 workers (``bench_suites``), strace's overhead, and the strace and
@@ -21,12 +22,12 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import bench_migrate, bench_suites, others
+from bench import bench_migrate, bench_startup, bench_suites, others
 from bench.common import Figure, machine, markdown_table, remove, scratch_dir
 from fixtures.factory import TreeFactory
 
-SECTIONS = ("fixtures", "migrate", "suites", "faults")
-QUICK_SECTIONS = ("fixtures", "migrate")
+SECTIONS = ("startup", "fixtures", "migrate", "suites", "faults")
+QUICK_SECTIONS = ("startup", "fixtures", "migrate")
 PROFILE_USERS = 2000  # enough for the proportions; a profiled 10,000-user run adds minutes
 
 
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     factory = TreeFactory()
     scratch = scratch_dir("mk-bench-")
     try:
+        if "startup" in chosen:
+            _section(
+                "migration-kit start-up",
+                lambda: bench_startup.startup(sizes.repeat, factory, scratch),
+                table,
+            )
         if "fixtures" in chosen:
             tree_users = 500 if args.quick else 10_000
             _section(
@@ -94,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             _section("kill-point exploration", lambda: bench_suites.exploration(1), table)
         if "faults" in chosen:
             _section("strace overhead", lambda: others.strace_overhead(sizes.repeat * 2), table)
-            others.passthrough("bench_strace.py")
-            others.passthrough("bench_powerloss.py")
+            others.passthrough("bench_strace")
+            others.passthrough("bench_powerloss")
     finally:
         remove(scratch)
     took = time.monotonic() - started

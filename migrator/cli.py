@@ -4,6 +4,9 @@ Registered into ``migration-kit`` (``harness.cli.main``) and runnable alone as
 ``python -m migrator``. Exit status: 0 fine, 1 a user failed or needs a person, 2 bad input.
 Bad input is one line naming the path and what to do, never a traceback, and nothing is
 written before the input has been checked.
+
+Registering the commands imports only ``layout`` (for the help texts): each handler imports
+what it runs, so ``migration-kit status DIR`` does not pay for the migration's modules.
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from migrator import cleanup, layout, log, server, status
-from migrator.datadir import DataDirError
-from migrator.report import MigrationFailed
+from migrator import layout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -79,6 +80,10 @@ def _data_dir(arg: str | None) -> Path | None:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
+    from migrator import log, server
+    from migrator.datadir import DataDirError
+    from migrator.report import MigrationFailed
+
     data_dir = _data_dir(args.data_dir)
     if data_dir is None:
         return _bad(f"no data dir given: pass DATA_DIR or set ${layout.DATA_DIR_ENV}")
@@ -100,6 +105,9 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from migrator import status
+    from migrator.datadir import DataDirError
+
     try:
         found = status.collect(Path(args.data_dir))
     except DataDirError as exc:
@@ -111,6 +119,9 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_cleanup(args: argparse.Namespace) -> int:
+    from migrator import cleanup, log, server
+    from migrator.datadir import DataDirError
+
     if args.grace_days is not None and not args.grace_days >= 0:
         return _bad(f"--grace-days {args.grace_days}: must be zero or more days")
     try:

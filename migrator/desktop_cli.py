@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from migrator.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-from migrator.desktop import DesktopError, migrate_desktop
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_migrate_desktop(args: argparse.Namespace) -> int:
+    from migrator.desktop import DesktopError, migrate_desktop  # imported when it runs
+
     try:
         migrate_desktop(Path(args.user_data), dry_run=args.dry_run)
     except DesktopError as exc:

@@ -10,29 +10,33 @@ operation, no content is lost at any moment, and the next start finishes the job
 (an I/O error at a single file operation), R10 (the process killed at one), R12 (profiles/ on
 another filesystem: EXDEV on every rename into it).
 
-Each fault is real: the migrator runs as a process under strace (the syscall backend, for
-``cmd:`` migrators in any language and ``py:`` callables alike) and exactly one operation
-fails or is preceded by SIGKILL to the whole process group. Where the fault falls is read
-off a fault-free recording of the same migrator on the same tree, so the sites below mean
-the same thing for every migrator. The exhaustive version (every operation, every effect)
-is the ``faults`` item beyond the checklist.
+Each fault is real, and each is one of the fault explorer's cases (item 14, "every single
+fault at every file operation"): the explorer records the migrator's fault-free run on this
+tree under strace (the syscall backend, for ``cmd:`` migrators in any language and ``py:``
+callables alike), each site below picks one case out of that recording by where it falls in
+bob's folder, so the sites mean the same thing for every migrator, and the explorer runs and
+judges it (``harness.explore.cases.run_case``): exactly one operation fails or is preceded by
+SIGKILL to the whole process group, then a clean re-run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fixtures.factory import TreeFactory
+from harness.explore.baseline import Baseline
+from harness.explore.baseline import baseline as fault_free_baseline
+from harness.explore.cases import run_case
+from harness.explore.exploration import Exploration
+from harness.explore.results import MISSED, OK
+from harness.explore.sites import FaultSite, check_fault_free, site_failure
 from harness.faults import mounts
 from harness.faults.plan import KILL, Operation
-from harness.judge.oracles import (
-    check_converged,
-    check_exit_status,
-    check_no_content_lost,
-    check_r1,
-)
+from harness.judge.oracles import check_exit_status, check_r1
 from harness.run.adapters import Migrator
-from harness.scenario import FaultSite, Recording, Trial, as_rule
+from harness.scenario import Trial, as_rule
 from scenarios import trees
 
 pytestmark = pytest.mark.rollback
@@ -55,47 +59,36 @@ SITES = (
 
 
 @pytest.fixture(scope="module")
-def recording(
-    needs_strace: None,
-    migrator: Migrator,
-    tree_factory: TreeFactory,
-    tmp_path_factory: pytest.TempPathFactory,
-    mk_seed: int,
-) -> Recording:
-    """The migrator's fault-free run on the tree, under strace: where each site falls, and
-    the result every faulted tree must converge to. Recorded once per module (per xdist
-    worker); each test judges it again, so a wrong fault-free run fails every one."""
-    trial = Trial(migrator, tree_factory, tmp_path_factory.mktemp("fault-free"), seed=mk_seed)
-    return trial.record(trial.tree(trees.three_users()))
+def baseline(
+    needs_strace: None, migrator: Migrator, tree_factory: TreeFactory, mk_seed: int
+) -> Baseline:
+    """The fault explorer's recording of the migrator's fault-free run on the tree: the
+    cases a site picks from, and the result every faulted tree must converge to. Recorded
+    once and kept on disk (every xdist worker, and ``migration-kit explore`` on the same
+    tree, read the same one); each test judges it again, so a wrong fault-free run fails
+    every one."""
+    tree = dataclasses.replace(trees.three_users(), seed=mk_seed)
+    return fault_free_baseline(Exploration(migrator.spec, tree), factory=tree_factory)
 
 
 @pytest.mark.parametrize("site", SITES, ids=lambda s: s.id)
 def test_single_fault_loses_nothing_and_a_rerun_finishes(
-    trial: Trial, recording: Recording, site: FaultSite
+    trial: Trial, baseline: Baseline, site: FaultSite
 ) -> None:
-    """R9/R10: after the faulted run every user's rows and images are still somewhere a
-    person or the next run finds them; a clean re-run then leaves exactly the tree a
-    fault-free run leaves. A faulted run that exits 0 must already have that tree."""
-    trial.judge(recording.step, check_r1(*recording.step), check_exit_status(recording.step.run))
-    plan = site.plan(recording, USER)
-    if plan is None:
+    """R9/R10 (R8 for the full disk, R12 for EXDEV): after the faulted run every user's
+    rows and images are still somewhere a person or the next run finds them; a clean re-run
+    then leaves exactly the tree a fault-free run leaves. A faulted run that exits 0 must
+    already have that tree."""
+    check_fault_free(baseline, seed=trial.seed, replay=trial.replay)
+    case = site.pick(baseline.cases(), USER)
+    if case is None:
         pytest.skip(f"the migrator's run has no {site.describe()} of {USER}")
 
-    tree = trial.tree(trees.three_users())
-    faulted = trial.inject(tree, plan, recording)
-    if faulted.fault is not None and not faulted.fault.hits:
-        pytest.skip(f"the fault did not land ({plan.format()}): the run did not repeat itself")
-    verdicts = check_no_content_lost(faulted.before, faulted.after, rule=site.rule)
-    if faulted.run.exit_status == 0:
-        verdicts += check_converged(faulted.after, recording.after, rule="contract")
-    trial.judge(faulted, verdicts)
-
-    rerun = trial.migrate(tree)
-    trial.judge(
-        rerun,
-        check_converged(rerun.after, recording.after, rule=site.rule),
-        check_exit_status(rerun.run),
-    )
+    result = run_case(baseline, case, factory=trial.factory)
+    if result.outcome == MISSED:
+        pytest.skip(f"the fault did not land ({result.fault}): the run did not repeat itself")
+    if result.outcome != OK:
+        raise site_failure(baseline, result, site, USER, seed=trial.seed, replay=trial.replay)
 
 
 @pytest.mark.usefixtures("needs_mounts")

@@ -26,7 +26,9 @@ import pytest
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, UserSpec
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available
+from harness.explore.cases import run_case
+from harness.explore.exploration import DEFAULT_TREE, Exploration
 from harness.explore.results import OK, Case
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin import explore as explore_plugin
@@ -55,7 +57,7 @@ BIGGER_TREE = TreeSpec(
     ),
     extras=("server_backups", "dot_entries", "stray_files"),
 )
-LARGE_TREES = {"default": explore.DEFAULT_TREE, "bigger": BIGGER_TREE}
+LARGE_TREES = {"default": DEFAULT_TREE, "bigger": BIGGER_TREE}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -84,12 +86,12 @@ def _large_params(config: pytest.Config) -> list[Any]:
 
 def _run_case(
     request: pytest.FixtureRequest,
-    chosen: tuple[explore.Exploration, Case],
+    chosen: tuple[Exploration, Case],
     factory: TreeFactory,
 ) -> None:
     exploration, case = chosen
     base = explore_plugin.baseline_for(request.config, exploration)
-    result = explore.run_case(base, case, factory=factory)  # on a RAM disk where there is one
+    result = run_case(base, case, factory=factory)  # on a RAM disk where there is one
     explore_plugin.record(request.node, base, result)
     if result.outcome != OK:
         raise result.error()
@@ -104,7 +106,7 @@ def test_fault_free_run_keeps_every_users_content(request: pytest.FixtureRequest
     exploration = explore_plugin.exploration_from_config(
         request.config, effects=SUITE_EFFECTS, distinct_kills=True
     )
-    available = explore.backend_available(exploration.backend)
+    available = backend_available(exploration.backend)
     if not available:
         pytest.skip(f"{available.backend} fault backend unavailable: {available.reason}")
     base = explore_plugin.baseline_for(request.config, exploration)
@@ -117,7 +119,7 @@ def test_fault_free_run_keeps_every_users_content(request: pytest.FixtureRequest
 
 def test_fault_case(
     request: pytest.FixtureRequest,
-    suite_case: tuple[explore.Exploration, Case],
+    suite_case: tuple[Exploration, Case],
     tree_factory: TreeFactory,
 ) -> None:
     """One fault at one operation of the default tree's migration, then a clean re-run:
@@ -128,7 +130,7 @@ def test_fault_case(
 @pytest.mark.explore_large
 def test_fault_case_exhaustive(
     request: pytest.FixtureRequest,
-    large_case: tuple[explore.Exploration, Case],
+    large_case: tuple[Exploration, Case],
     tree_factory: TreeFactory,
 ) -> None:
     """Every applicable effect (EIO, ENOSPC, EACCES, EXDEV, kill) at every operation of the

@@ -26,11 +26,14 @@ from hypothesis import strategies as st
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec
 from fixtures.strategies import tree_specs
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available
+from harness.explore.baseline import record_baseline
+from harness.explore.cases import run_case
 from harness.explore.results import OK
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin import explore as explore_plugin
 from harness.scenario import parts
+from harness.store.scratch import ram_scratch
 
 pytestmark = pytest.mark.faults
 
@@ -47,7 +50,7 @@ def test_any_single_fault_on_any_small_tree(pytestconfig: pytest.Config, part: i
     if pytestconfig.getoption("mk_explore_backend", None) is None:
         backend = "inprocess" if chosen.migrator.startswith("py:") else "syscall"
         chosen = dataclasses.replace(chosen, backend=backend)
-    available = explore.backend_available(chosen.backend)
+    available = backend_available(chosen.backend)
     if not available:
         pytest.skip(f"{available.backend} fault backend unavailable: {available.reason}")
     factory = TreeFactory(use_cache=False)  # random trees would only fill the cache
@@ -61,14 +64,14 @@ def test_any_single_fault_on_any_small_tree(pytestconfig: pytest.Config, part: i
     @given(tree=trees, data=st.data())
     def one_fault(tree: TreeSpec, data: st.DataObject) -> None:
         exploration = dataclasses.replace(chosen, tree=tree)
-        with tempfile.TemporaryDirectory(prefix="mk-property-", dir=explore.scratch_dir()) as tmp:
-            base = explore.record_baseline(exploration, Path(tmp) / "baseline", factory)
+        with tempfile.TemporaryDirectory(prefix="mk-property-", dir=ram_scratch()) as tmp:
+            base = record_baseline(exploration, Path(tmp) / "baseline", factory)
             raise_if_broken(base.verdicts, output=base.output)
             cases = base.cases()
             if not cases:  # the migrator had nothing to do on this tree: no fault to place
                 return
             case = data.draw(st.sampled_from(cases), label="case")
-            result = explore.run_case(base, case, factory=factory)
+            result = run_case(base, case, factory=factory)
             if result.outcome != OK:
                 raise result.error()
 

@@ -30,12 +30,13 @@ from typing import Any
 import pytest
 
 from fixtures import variants
-from harness.explore import engine as explore
+from harness.explore.backends import backend_available
+from harness.explore.baseline import cache_key
+from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, run_case
-from harness.explore.powerloss.judge import Judge, JudgementStore, scratch_root
+from harness.explore.powerloss.judge import Judge, JudgementStore
 from harness.explore.results import OK, Case, CaseResult
-from harness.explore.results import verdict_to_dict as _verdict
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin.explore import (
     CASE_PROPERTY,
@@ -43,6 +44,8 @@ from harness.pytest_plugin.explore import (
     exploration_from_config,
     seeded,
 )
+from harness.store import codec
+from harness.store.scratch import ram_scratch
 
 pytestmark = pytest.mark.power_loss
 
@@ -50,8 +53,8 @@ pytestmark = pytest.mark.power_loss
 # different new DB), one without a DB, an old backup, and what is not a user at all.
 LARGE_TREE = variants.demo()
 
-_POWER = pytest.StashKey[dict[explore.Exploration, PowerLoss]]()
-_JUDGES = pytest.StashKey[dict[explore.Exploration, Judge]]()
+_POWER = pytest.StashKey[dict[Exploration, PowerLoss]]()
+_JUDGES = pytest.StashKey[dict[Exploration, Judge]]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -70,9 +73,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("large_power_case", _params(config, exploration))
 
 
-def _params(config: pytest.Config, exploration: explore.Exploration) -> list[Any]:
+def _params(config: pytest.Config, exploration: Exploration) -> list[Any]:
     """One param per (crash point, kind), the same in every worker (the baseline is shared)."""
-    available = explore.backend_available("syscall")
+    available = backend_available("syscall")
     if not available:
         reason = f"power loss replays a syscall trace: {available.reason}"
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="unavailable")]
@@ -83,7 +86,7 @@ def _params(config: pytest.Config, exploration: explore.Exploration) -> list[Any
     ]
 
 
-def _power(config: pytest.Config, exploration: explore.Exploration) -> PowerLoss:
+def _power(config: pytest.Config, exploration: Exploration) -> PowerLoss:
     known = config.stash.setdefault(_POWER, {})
     if exploration not in known:
         known[exploration] = PowerLoss(power_baseline(exploration))
@@ -95,12 +98,12 @@ def _judge(config: pytest.Config, power: PowerLoss, shared: Path) -> Judge:
     known = config.stash.setdefault(_JUDGES, {})
     exploration = power.base.exploration
     if exploration not in known:
-        scratch = tempfile.TemporaryDirectory(prefix="mk-powerloss-", dir=scratch_root())
+        scratch = tempfile.TemporaryDirectory(prefix="mk-powerloss-", dir=ram_scratch())
         config.add_cleanup(scratch.cleanup)
         # Under xdist, every worker's basetemp is a folder of this session's own basetemp.
         store = None
         if hasattr(config, "workerinput"):
-            key = explore.cache_key(exploration)
+            key = cache_key(exploration)
             store = JudgementStore(shared.parent / f"powerloss-{key}")
         known[exploration] = Judge(power.base, Path(scratch.name), store=store)
     return known[exploration]
@@ -110,16 +113,16 @@ def _record(item: pytest.Item, power: PowerLoss, result: CaseResult) -> None:
     """The case's result in the test's reports, for ``--explore-json`` on the controller."""
     target = {
         "target": power.target(),
-        "baseline": [_verdict(v) for v in power.base.verdicts],
+        "baseline": codec.to_data(power.base.verdicts),
         "not_explored": power.not_explored(),
     }
     item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
 def _run_case(
     request: pytest.FixtureRequest,
-    chosen: tuple[explore.Exploration, Case],
+    chosen: tuple[Exploration, Case],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     exploration, case = chosen
@@ -135,7 +138,7 @@ def test_replay_reproduces_the_fault_free_run(request: pytest.FixtureRequest) ->
     """The model is only worth its crash states if, with nothing dropped, it ends where the
     real run ended: every file with the same bytes (SQLite's mmap'ed -shm aside)."""
     exploration = exploration_from_config(request.config)
-    available = explore.backend_available("syscall")
+    available = backend_available("syscall")
     if not available:
         pytest.skip(f"power loss replays a syscall trace: {available.reason}")
     power = _power(request.config, exploration)
@@ -149,7 +152,7 @@ def test_replay_reproduces_the_fault_free_run(request: pytest.FixtureRequest) ->
 
 def test_power_loss(
     request: pytest.FixtureRequest,
-    power_case: tuple[explore.Exploration, Case],
+    power_case: tuple[Exploration, Case],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """A power cut at one point of the default tree's migration, leaving one kind of crash
@@ -160,7 +163,7 @@ def test_power_loss(
 @pytest.mark.explore_large
 def test_power_loss_bigger_tree(
     request: pytest.FixtureRequest,
-    large_power_case: tuple[explore.Exploration, Case],
+    large_power_case: tuple[Exploration, Case],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The same on a busier tree: WAL rows, a half-migrated user, a user failing by design,

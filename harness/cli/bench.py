@@ -16,34 +16,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.contract.errors import UsageError
+
 CHECKOUT = Path(__file__).resolve().parents[2]
-EXIT_USAGE = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
         help="measure the kit and the reference migrator against their targets (figures only)",
-        description="Run every benchmark (fixture builds, the reference migrator against the "
-        "cp+fsync floor and the Node seed, peak RSS, the checklist and the kill-point "
-        "exploration with 1 and 2 workers) and print one table: median, range, target.",
+        description="Run every benchmark (the command's start-up, fixture builds, the "
+        "reference migrator against the cp+fsync floor and the Node seed, peak RSS, the "
+        "checklist and the kill-point exploration with 1 and 2 workers) and print one "
+        "table: median, range, target.",
     )
     p.add_argument("--quick", action="store_true", help="a reduced set that takes about a minute")
     p.add_argument("--repeat", type=int, metavar="N", help="runs per measurement (default 3)")
     p.add_argument(
-        "--only", metavar="SECTIONS", help="comma-separated: fixtures,migrate,suites,faults"
+        "--only",
+        metavar="SECTIONS",
+        help="comma-separated: startup,fixtures,migrate,suites,faults",
     )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not (CHECKOUT / "bench" / "suite.py").is_file():
-        print(
-            f"migration-kit bench: no bench/ next to {CHECKOUT / 'harness'}; the benchmarks "
-            "run from a source checkout (pip install -e .)",
-            file=sys.stderr,
+        raise UsageError(
+            f"bench: no bench/ next to {CHECKOUT / 'harness'}; the benchmarks run from a "
+            "source checkout (pip install -e .)"
         )
-        return EXIT_USAGE
     argv = [sys.executable, "-m", "bench.suite"]
     if args.quick:
         argv.append("--quick")

@@ -9,7 +9,7 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
 - 0: every scenario that ran passed (items skipped here, e.g. ``--large`` ones, say why);
 - 1: a scenario failed: the migrator broke a rule (or crashed);
 - 2: usage: a bad ``--migrator`` spec, a migrator that cannot start (said once, before any
-  scenario, with its output: see ``harness.scenario.preflight``), a ``-k``/``-m`` that selects
+  scenario, with its output: ``harness.scenario.preflight``), a ``-k``/``-m`` that selects
   no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
@@ -18,25 +18,25 @@ the directory holding the ``scenarios`` package, so that a person's own ``pytest
 ``conftest.py`` in the current directory cannot change what the checklist runs; the
 migrator itself runs in the current directory (``--migrator-cwd``), so that
 ``cmd:node server/migrate.js`` means there what it means in the person's shell.
+
+Registering the command imports nothing of the kit but its names; the handler imports the
+report and the adapters when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import scenarios
 from harness.cli.options import open_migrator, timeout_option
-from harness.report.checklist import ChecklistRun, checklist_lines, markdown
-from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError
-from harness.scenario.preflight import MigratorCannotStart
-from harness.scenario.replay_command import pythonpath_for
+from harness.contract.errors import ExitStatus, InternalError, UsageError
+from harness.contract.settings import DEFAULT_MIGRATOR
 
-EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from harness.run.adapters import Migrator
+
 PYTEST_NO_TESTS, PYTEST_USAGE = 5, 4
 
 
@@ -86,34 +86,11 @@ def _workers(value: str) -> str:
     raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers or 'auto'")
 
 
-# A child pytest (the checklist's, the explorations') loads the kit's plugin and
-# pytest-xdist, and no other installed plugin (PYTEST_DISABLE_PLUGIN_AUTOLOAD, set in
-# :func:`child_env`): what else a person has installed cannot change what the scenarios run
-# (pytest-randomly's order, say), and no process pays for plugins the scenarios do not use.
-# They cost every pytest process, the controller and each xdist worker, over a second of
-# start-up before any scenario runs: Faker's plugin imports every locale, Hypothesis' imports
-# all of Hypothesis for its end-of-run summary (the scenarios' properties run Hypothesis
-# inside the test, which its plugin does not see), and pytest rewrites the asserts of every
-# module of every distribution that has a plugin, Hypothesis' and the kit's included.
-# The cache stays out too: a run must not depend on the one before.
-AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
-CHILD_PLUGINS = ("migration_kit", "xdist")
-
-
-def plugin_args() -> list[str]:
-    """The ``-p`` options of a child pytest (its environment is :func:`child_env`)."""
-    argv = ["-p", "no:cacheprovider"]
-    for name in CHILD_PLUGINS:
-        argv += ["-p", name]
-    return argv
-
-
-def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) -> list[str]:
-    """The child pytest: the scenarios, this migrator, the results to ``json_path``."""
-    argv = [sys.executable, "-m", "pytest", "--pyargs", "scenarios", "-q", "--tb=short"]
-    argv += plugin_args()
+def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) -> list[str]:
+    """The child pytest's arguments: the scenarios, this migrator, the results to
+    ``json_path``."""
+    argv = ["--pyargs", "scenarios", "-q", "--tb=short"]
     argv += ["--migrator", migrator.spec, "--checklist-json", str(json_path)]
-    argv += migrator_options(migrator)
     argv += ["--no-checklist-summary", "-n", args.workers]
     if args.large:
         argv.append("--large")
@@ -126,39 +103,18 @@ def child_argv(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
     return argv
 
 
-def migrator_options(migrator: Migrator) -> list[str]:
-    """The child pytest's options that make its migrator this one: its directory, its
-    timeout (``--migrator`` itself is the caller's)."""
-    return ["--migrator-cwd", migrator.cwd, "--migrator-timeout", f"{migrator.timeout:g}"]
-
-
-def child_env(migrator: Migrator) -> dict[str, str]:
-    """This environment, plus the migrator's import root where the child needs it, with
-    plugin autoloading off (see :data:`CHILD_PLUGINS`)."""
-    env = {**os.environ, AUTOLOAD_OFF: "1"}
-    pythonpath = pythonpath_for(migrator)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    return env
-
-
 def run(args: argparse.Namespace) -> int:
-    try:
-        migrator = open_migrator(args.migrator, args)
-    except (MigratorSpecError, MigratorCannotStart) as exc:
-        print(f"migration-kit checklist: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    import scenarios
+    from harness.cli.child_pytest import run_pytest
+    from harness.report.checklist import ChecklistRun, checklist_lines, markdown
+
+    # A bad spec or a migrator that cannot start: usage, said once, before any scenario.
+    migrator = open_migrator(args.migrator, args)
     root = Path(scenarios.__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="mk-checklist-") as tmp:
         json_path = args.json.absolute() if args.json else Path(tmp) / "checklist.json"
-        done = subprocess.run(
-            child_argv(args, migrator, json_path), cwd=root, env=child_env(migrator), check=False
-        )
-        problem = _child_problem(done.returncode, json_path, args)
-        if problem is not None:
-            status, message = problem
-            print(f"migration-kit checklist: {message}", file=sys.stderr)
-            return status
+        status = run_pytest(child_args(args, migrator, json_path), migrator, cwd=root)
+        _check_child(status, json_path, args)
         checklist = ChecklistRun.load(json_path)
     print()
     print("== server migration checklist ==")
@@ -170,22 +126,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {args.report}")
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]
     if broken_kit:
-        names = ", ".join(broken_kit)
-        print(f"migration-kit checklist: could not collect {names}", file=sys.stderr)
-        return EXIT_INTERNAL
-    return EXIT_FAILED if checklist.failed else EXIT_PASSED
+        raise InternalError(f"could not collect {', '.join(broken_kit)}")
+    return ExitStatus.FINDINGS if checklist.failed else ExitStatus.OK
 
 
-def _child_problem(code: int, json_path: Path, args: argparse.Namespace) -> tuple[int, str] | None:
-    """Why the child's run cannot be read as a checklist result, with the exit status."""
+def _check_child(code: int, json_path: Path, args: argparse.Namespace) -> None:
+    """Raise why the child's run cannot be read as a checklist result, if it cannot."""
     if code == PYTEST_NO_TESTS:
         options = (("-k", args.keyword), ("-m", args.markexpr))
         chosen = " ".join(f"{o} {v!r}" for o, v in options if v)
-        return EXIT_USAGE, f"no scenario selected ({chosen or 'none collected'})"
+        raise UsageError(f"no scenario selected ({chosen or 'none collected'})")
     if code == PYTEST_USAGE:
-        return EXIT_USAGE, "pytest refused the arguments (see above)"
+        raise UsageError("pytest refused the arguments (see above)")
     if code not in (0, 1):
-        return EXIT_INTERNAL, f"the scenarios did not run to the end (pytest exit status {code})"
+        raise InternalError(f"the scenarios did not run to the end (pytest exit status {code})")
     if not json_path.is_file():
-        return EXIT_INTERNAL, f"the scenario run wrote no results ({json_path})"
-    return None
+        raise InternalError(f"the scenario run wrote no results ({json_path})")

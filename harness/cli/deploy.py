@@ -3,70 +3,27 @@
 What a person does with a real data dir before and after a deploy (the seed's deployment
 strategy and Immediate Action): preview the run, rehearse it on a copy, and turn a field
 failure into a test. Exit status: 0 fine, 1 something needs a person (a warning, a rule
-broken), 2 bad input. Bad input is one line on stderr naming the path and what to do,
-never a traceback, and nothing is written to the data dir in any case.
+broken), 2 bad input. Bad input (a ``KitError``, a data dir that is none, a file that cannot
+be read) becomes one line on stderr naming the path and what to do at ``migration-kit``'s
+one boundary (:func:`harness.cli.main.guard`), never a traceback, and nothing is written to
+the data dir in any case. Registering imports none of :mod:`harness.deploy`: the handlers do.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
-import os
 import sys
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-from fixtures.validate import SpecError
 from harness.cli.options import open_migrator, timeout_option
-from harness.deploy import capture, plan, rehearse
-from harness.deploy import field_replay as replay
-from harness.deploy.survey import DataDirError
-from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError
-from harness.scenario.preflight import MigratorCannotStart
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXPLORE_MODULE = "harness.cli.explore"
-
-BAD_INPUT = (
-    DataDirError,
-    capture.CaptureError,
-    rehearse.RehearsalError,
-    replay.FieldError,
-    MigratorSpecError,
-    MigratorCannotStart,
-    SpecError,
+from harness.contract.errors import ExitStatus, UsageError
+from harness.contract.settings import (
+    CAPTURE_SALT_ENV,
+    DEFAULT_MIGRATOR,
+    DEFAULT_TIMEOUT,
+    FIELD_DIR_ENV,
 )
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Bad input and file errors become one line and exit status 2, never a traceback."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except BAD_INPUT as exc:
-            return _bad(str(exc))
-        except BrokenPipeError:  # the reader went away (| head): stop quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_FAILED
-        except OSError as exc:
-            where = exc.filename or "a file"
-            return _bad(
-                f"{where}: {exc.strerror or exc}; check that the path exists and that you may "
-                "read it (run as the server's user), then retry"
-            )
-
-    return run
-
-
-def _bad(message: str) -> int:
-    print(f"migration-kit: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, metavar="N", help="processes (default: auto)"
     )
-    p.set_defaults(handler=_guarded(run_plan))
+    p.set_defaults(handler=run_plan)
 
     p = subparsers.add_parser(
         "capture",
@@ -98,17 +55,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="PATH",
-        help=f"secret salt for ids (default: ${capture.SALT_ENV} or "
+        help=f"secret salt for ids (default: ${CAPTURE_SALT_ENV} or "
         "~/.config/migration-kit/capture-salt, created on first use)",
     )
-    p.set_defaults(handler=_guarded(run_capture))
+    p.set_defaults(handler=run_capture)
 
     p = subparsers.add_parser(
         "replay",
         help="rebuild a field spec's look-alike and judge a migrator on it",
         description="Build the look-alike tree FIELD.json describes and judge the migrator "
         "with every applicable rule (dry run, run, second run). Field specs in "
-        f"scenarios/field/ (or ${replay.FIELD_DIR_ENV}) run as regression scenarios.",
+        f"scenarios/field/ (or ${FIELD_DIR_ENV}) run as regression scenarios.",
     )
     p.add_argument("field", metavar="FIELD.json")
     _migrator_options(p)
@@ -117,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also run the fault exploration (migration-kit explore) on the look-alike",
     )
-    p.set_defaults(handler=_guarded(run_replay))
+    p.set_defaults(handler=run_replay)
 
     p = subparsers.add_parser(
         "rehearse",
@@ -128,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data_dir", metavar="DATA_DIR")
     _migrator_options(p)
-    p.set_defaults(handler=_guarded(run_rehearse))
+    p.set_defaults(handler=run_rehearse)
 
 
 def _migrator_options(p: argparse.ArgumentParser) -> None:
@@ -151,13 +108,17 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
-        return _bad(f"--workers {args.workers}: must be 1 or more")
+        raise UsageError(f"--workers {args.workers}: must be 1 or more")
+    from harness.deploy import plan
+
     found = plan.collect(Path(args.data_dir), workers=args.workers)
     (plan.render_json if args.json else plan.render_text)(found, sys.stdout)
-    return EXIT_FAILED if found.needs_person else EXIT_OK
+    return ExitStatus.FINDINGS if found.needs_person else ExitStatus.OK
 
 
 def run_capture(args: argparse.Namespace) -> int:
+    from harness.deploy import capture
+
     data_dir = Path(args.data_dir).absolute()
     out = Path(args.out).absolute()
     capture.check_out(out, data_dir)  # before anything is read
@@ -174,54 +135,32 @@ def run_capture(args: argparse.Namespace) -> int:
         "keep the salt private"
     )
     print(f"replay it: migration-kit replay {spec_path}")
-    return EXIT_OK
-
-
-def _migrator(args: argparse.Namespace) -> Migrator:
-    return open_migrator(args.migrator, args)
-
-
-def explore_available() -> bool:
-    """Whether the fault exploration (``migration-kit explore``) is part of this kit yet."""
-    try:
-        return importlib.util.find_spec(EXPLORE_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
+    return ExitStatus.OK
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    if args.explore and not explore_available():
-        return _bad(
-            "--explore: the fault exploration (migration-kit explore) is not available yet "
-            "in this kit; run replay without --explore"
-        )
-    migrator = _migrator(args)
-    result = replay.replay(args.field, migrator, scratch=args.scratch, keep=args.keep)
+    from harness.deploy import field_replay, rehearse
+
+    migrator = open_migrator(args.migrator, args)
+    result = field_replay.replay(args.field, migrator, scratch=args.scratch, keep=args.keep)
     rehearse.render_text(result, sys.stdout)
-    status = EXIT_OK if result.ok else EXIT_FAILED
+    status = ExitStatus.OK if result.ok else ExitStatus.FINDINGS
     if args.explore:
-        from harness.cli import main as cli  # the exploration is its own command; run it as one
+        from harness.cli import explore
 
         sys.stdout.flush()
-        explored = cli.main(
-            [
-                "explore",
-                "--tree",
-                str(Path(args.field).absolute()),
-                "--migrator",
-                migrator.spec,
-                "--timeout",
-                f"{args.timeout:g}",
-                "-n",
-                "auto",
-            ]
-        )
-        status = max(status, explored)
+        tree = str(Path(args.field).absolute())
+        options = ["--tree", tree, "--migrator", migrator.spec, "-n", "auto"]
+        if args.timeout != DEFAULT_TIMEOUT:  # else explore's own default, for small trees
+            options += ["--timeout", f"{args.timeout:g}"]
+        status = max(status, explore.run(explore.parse(options)))
     return status
 
 
 def run_rehearse(args: argparse.Namespace) -> int:
-    migrator = _migrator(args)
+    from harness.deploy import rehearse
+
+    migrator = open_migrator(args.migrator, args)
     result = rehearse.rehearse(args.data_dir, migrator, scratch=args.scratch, keep=args.keep)
     rehearse.render_text(result, sys.stdout)
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return ExitStatus.OK if result.ok else ExitStatus.FINDINGS

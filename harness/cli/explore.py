@@ -11,8 +11,14 @@ Three modes, one exploration (``--migrator``, ``--tree``, ``--backend``, ``--eff
   with the whole failure text; this is the replay command a report prints;
 - ``--list``: the cases, without running any.
 
+``--power-loss`` runs the power-cut exploration (R17) in the same three modes, with the
+same options: the same child pytest on ``scenarios/test_power_loss.py``, ``--case
+K:power-loss-synced`` replayed here. ``replay --explore`` runs this command's handler on
+:func:`parse`'s arguments.
+
 The trace is recorded once, here, before the child starts (so a migrator that cannot even
-start fails fast), and kept in the cache the child's workers read.
+start fails fast), and kept in the cache the child's workers read. Registering the command
+imports nothing of the engines: the handler does, when it runs.
 
 Exit status: 0 no case broke a rule; 1 a case broke a rule, a case was missed (the fault did
 not land on the recorded call, so the exploration has a hole), or the fault-free run itself
@@ -23,23 +29,22 @@ lost content; 2 usage (bad migrator, tree, effect or case; a backend that cannot
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fixtures.validate import SpecError
-from harness.cli.checklist import child_env, plugin_args
 from harness.cli.options import timeout_option
-from harness.explore import engine as explore
-from harness.explore.results import OK, ExploreReport
-from harness.pytest_plugin.explore import load_reports, load_tree
-from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
-from harness.scenario.preflight import MigratorCannotStart, preflight
+from harness.contract.errors import ExitStatus, InternalError, UsageError
+from harness.contract.settings import DEFAULT_MIGRATOR, EXPLORE_TIMEOUT
 
-EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from harness.explore.baseline import Baseline
+    from harness.explore.exploration import Exploration
+    from harness.explore.results import ExploreReport
+
 SCENARIO = "scenarios.test_faults_explore::test_fault_case"
+POWER_LOSS_SCENARIO = "scenarios.test_power_loss::test_power_loss"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "operation); after each, check that no content is lost and that a clean re-run "
         "reaches the fault-free result. Exit 0: no case broke a rule; 1: one did; 2: usage.",
     )
+    add_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """``migration-kit explore ARGV``'s arguments, for a command that runs an exploration
+    itself (``replay --explore``): the defaults are this command's, whatever they become."""
+    parser = argparse.ArgumentParser(prog="migration-kit explore")
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--migrator",
         metavar="SPEC",
@@ -84,8 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=explore.BACKENDS,
-        default="syscall",
+        default="syscall",  # the exploration checks the name (usage error if unknown)
         help="syscall: strace, any migrator process (default); inprocess: a py: callable "
         "in this process, Python's file calls only, kills simulated",
     )
@@ -97,7 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run only case K:EFFECT (operation K of the trace; repeatable), here, with the "
         "full failure text: what a report's replay command does",
     )
-    timeout_option(p, default=explore.TIMEOUT)
+    timeout_option(p, default=EXPLORE_TIMEOUT)
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument(
         "--every-write",
@@ -118,7 +135,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fsynced survives, or directory changes did and unsynced data did not; cases "
         "K:power-loss-synced / K:power-loss-committed (harness.explore.powerloss)",
     )
-    p.set_defaults(handler=run)
 
 
 def _workers(value: str) -> str:
@@ -127,65 +143,79 @@ def _workers(value: str) -> str:
     raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers (>= 1) or 'auto'")
 
 
-def _fail(message: str, status: int = EXIT_USAGE) -> int:
-    print(f"migration-kit explore: {message}", file=sys.stderr)
-    return status
+def exploration_from_args(args: argparse.Namespace) -> Exploration:
+    """The exploration the arguments name; a usage error (a ``KitError``) when they name
+    none, and when its backend cannot run here."""
+    from fixtures.spec import TreeSpec
+    from harness.explore.backends import backend_available
+    from harness.explore.exploration import DEFAULT_TREE, Exploration, parse_effects
+    from harness.scenario.preflight import preflight
 
-
-def exploration_from_args(args: argparse.Namespace) -> explore.Exploration:
-    """The exploration the arguments name; ``ValueError`` (usage) when they name none."""
-    tree = load_tree(args.tree) if args.tree else explore.DEFAULT_TREE
-    exploration = explore.Exploration(
+    tree = TreeSpec.load(args.tree) if args.tree else DEFAULT_TREE
+    exploration = Exploration(
         migrator=args.migrator.strip(),
         tree=tree,
         backend=args.backend,
-        effects=explore.parse_effects(args.effects),
+        effects=parse_effects(args.effects),
         every_write=args.every_write,
         distinct_kills=args.distinct_kills,
         timeout=args.timeout,
     )
     # A typo in the spec, or a migrator that cannot start, is a usage error before any work.
     preflight(exploration.open_migrator())
+    available = backend_available(exploration.backend)
+    if not available:
+        raise UsageError(f"{available.backend} fault backend unavailable: {available.reason}")
     return exploration
 
 
 def run(args: argparse.Namespace) -> int:
+    """The handler: the fault exploration, or with ``--power-loss`` the power-cut one."""
     if args.power_loss:
-        from harness.cli.powerloss import run_explore
+        return _run_power_loss(args)
+    from harness.explore.baseline import baseline
 
-        return run_explore(args)
-    try:
-        exploration = exploration_from_args(args)
-    except (
-        OSError,
-        SpecError,
-        TypeError,
-        MigratorSpecError,
-        MigratorCannotStart,
-        explore.ExploreError,
-    ) as exc:
-        return _fail(str(exc))
-    available = explore.backend_available(exploration.backend)
-    if not available:
-        return _fail(f"{available.backend} fault backend unavailable: {available.reason}")
+    exploration = exploration_from_args(args)
     started = time.monotonic()
-    base = explore.baseline(exploration)
+    base = baseline(exploration)
     if args.list:
         for case in base.cases():
             print(f"{case.id:>10}  {case.describe_op()}")
         print(f"{len(base.cases())} case(s); {base.not_explored() or 'every operation explored'}")
-        return EXIT_OK
+        return ExitStatus.OK
     if args.cases:
-        try:
-            chosen = [base.case(c) for c in args.cases]
-        except explore.ExploreError as exc:
-            return _fail(str(exc))
+        chosen = [base.case(c) for c in args.cases]  # an unknown case: ExploreError, usage
         report = _run_here(base, chosen)
     else:
-        outcome = run_child(exploration, args, len(base.cases()))
-        if isinstance(outcome, int):
-            return outcome
-        report = outcome
+        report = run_child(exploration, args, len(base.cases()))
+    return finish(report, args, started)
+
+
+def _run_power_loss(args: argparse.Namespace) -> int:
+    """``--power-loss``: every durability point's power cut, in the modes of the faults."""
+    from harness.explore.powerloss.baseline import power_baseline
+    from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
+    from harness.explore.results import OK
+
+    started = time.monotonic()
+    exploration = exploration_from_args(args)
+    if exploration.backend != "syscall":
+        raise UsageError("power loss replays a syscall trace: --backend syscall")
+    power = PowerLoss(power_baseline(exploration))
+    chosen = [power.case(c) for c in args.cases] if args.cases else None
+    if args.list:
+        for case in power.cases():
+            print(f"{case.id:>24}  {case.describe_op()}")
+        print(f"{len(power.cases())} case(s); {power.not_explored()}")
+        return ExitStatus.OK
+    if chosen is not None:
+        report = explore_power_loss(exploration, cases=[c.id for c in chosen])
+        for result in report.results:
+            print(f"case {result.case.id}: {result.fault}: {result.outcome}")
+            if result.outcome != OK:
+                print(f"\n{result.error()}\n")
+    else:
+        report = run_child(exploration, args, len(power.cases()), POWER_LOSS_SCENARIO)
     return finish(report, args, started)
 
 
@@ -201,11 +231,14 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float) -> i
     return report.exit_status
 
 
-def _run_here(base: explore.Baseline, cases: list) -> ExploreReport:
+def _run_here(base: Baseline, cases: list) -> ExploreReport:
     """The replay: each case in this process, its whole failure text printed."""
+    from harness.explore.cases import run_case
+    from harness.explore.results import OK
+
     results = []
     for case in cases:
-        result = explore.run_case(base, case)
+        result = run_case(base, case)
         results.append(result)
         print(f"case {case.id}: {case.describe()}: {result.outcome}")
         if result.outcome != OK:
@@ -213,21 +246,21 @@ def _run_here(base: explore.Baseline, cases: list) -> ExploreReport:
     return base.report(results)
 
 
-def child_argv(
-    exploration: explore.Exploration,
+def child_args(
+    exploration: Exploration,
     args: argparse.Namespace,
     out: Path,
     scenario: str = SCENARIO,
 ) -> list[str]:
-    """The child pytest: this exploration's cases as xdist-spread tests of ``scenario``,
-    results to ``out``."""
-    argv = [sys.executable, "-m", "pytest", "--pyargs", scenario]
-    argv += ["-q", "--tb=no", "-rN", *plugin_args()]
+    """The child pytest's own arguments: this exploration's cases as xdist-spread tests of
+    ``scenario``, results to ``out``."""
+    from harness.explore.exploration import DEFAULT_TREE
+
+    argv = ["--pyargs", scenario, "-q", "--tb=no", "-rN"]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
-    argv += ["--migrator-timeout", f"{exploration.timeout:g}"]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
-    if exploration.tree != explore.DEFAULT_TREE:
+    if exploration.tree != DEFAULT_TREE:
         argv += ["--explore-tree", exploration.tree.to_json()]
     if exploration.every_write:
         argv.append("--explore-every-write")
@@ -237,29 +270,26 @@ def child_argv(
 
 
 def run_child(
-    exploration: explore.Exploration,
+    exploration: Exploration,
     args: argparse.Namespace,
     case_count: int,
     scenario: str = SCENARIO,
-) -> ExploreReport | int:
+) -> ExploreReport:
     """The ``case_count`` cases as xdist tests of ``scenario`` in a child pytest: its one
-    report, or :data:`EXIT_INTERNAL` (said on stderr) when it did not run to the end."""
+    report; an :class:`InternalError` when it did not run to the end."""
+    from harness.cli.child_pytest import run_pytest
+    from harness.explore.results import load_reports
+
     print(f"{case_count} case(s) with -n {args.workers}", flush=True)
     # The child runs in this directory, as the recording did: a cmd: migrator's relative
     # paths mean the same thing, and the recorded trace's working directory is the same.
     with tempfile.TemporaryDirectory(prefix="mk-explore-") as tmp:
         out = Path(tmp) / "explore.json"
         migrator = exploration.open_migrator()
-        done = subprocess.run(
-            child_argv(exploration, args, out, scenario), env=child_env(migrator), check=False
-        )
-        if done.returncode not in (0, 1) or not out.is_file():
-            return _fail(
-                f"the cases did not run to the end (pytest exit {done.returncode})", EXIT_INTERNAL
-            )
+        status = run_pytest(child_args(exploration, args, out, scenario), migrator)
+        if status not in (0, 1) or not out.is_file():
+            raise InternalError(f"the cases did not run to the end (pytest exit {status})")
         reports = load_reports(out)
     if len(reports) != 1:
-        return _fail(
-            f"expected one exploration in the child's results, got {len(reports)}", EXIT_INTERNAL
-        )
+        raise InternalError(f"expected one exploration in the child's results, got {len(reports)}")
     return reports[0]

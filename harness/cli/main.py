@@ -1,19 +1,28 @@
 """``migration-kit``: one command, a subcommand per job.
 
-Each package contributes its subcommands through a ``register(subparsers)`` function, so this
-module only assembles them. A subcommand handler takes the parsed arguments and returns the
-exit status: 0 fine, 1 the data or the migrator needs a person, 2 usage or bad input;
-130 and 143 when SIGINT or SIGTERM stopped it (after ending everything it started and
-removing its scratch folders: ``harness.run.session``).
+Each command module contributes its subcommands through a ``register(subparsers)`` function
+that only sets up argparse: what a handler needs (the fixture builder, the fault engines,
+pytest) is imported inside the handler, so ``migration-kit --help`` and ``migration-kit
+status DIR`` start without importing the rest of the kit.
+
+A handler takes the parsed arguments and returns an exit status (:class:`ExitStatus`), or
+raises a :class:`KitError` that carries its own. :func:`guard` is the one place an error
+becomes an exit status. Every command runs in a :func:`~harness.run.session.kit_session`:
+whatever it starts ends with it, also when SIGINT (130) or SIGTERM (143) stops it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import traceback
+from collections.abc import Callable
 
-from harness.run.session import EXIT_TERMINATED, Terminated, kit_session
+from harness.contract.errors import ExitStatus, KitError
+from harness.run.session import Terminated, kit_session
 
 # Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -25,37 +34,73 @@ COMMAND_MODULES = (
     "harness.cli.deploy",
     "harness.cli.bench",
 )
+PROG = "migration-kit"
+INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
+READER_GONE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
+TERMINATED = 128 + signal.SIGTERM  # ... and for one stopped by SIGTERM
+Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="migration-kit",
+        prog=PROG,
         description="Test a data migration before it runs on production data.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # that part of the kit is not built yet
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         with kit_session():  # nothing the command starts outlives it, stopped or not
-            return int(args.handler(args))
+            return guard(args.handler, args)
+    except Terminated:  # not an Exception: guard lets it through, the session unwinds it
+        return _fail("terminated", TERMINATED)
+
+
+def guard(handler: Handler, args: argparse.Namespace) -> int:
+    """``handler(args)``'s exit status, whatever it raises: the kit's one error boundary.
+
+    - a :class:`KitError`: its one-line message on stderr and the status it carries (the
+      migrator's own commands, which import nothing of the kit, answer for their errors);
+    - an ``OSError`` that escaped a command (a path it could not read or write): one line
+      naming the path, usage (2);
+    - Ctrl-C: "interrupted", 130; the reader of stdout gone (``| head``): quiet, 141;
+    - anything else is a bug in the kit: its traceback, then internal (3), never 1, which
+      a CI gate reads as "the migrator broke a rule".
+    """
+    try:
+        status = int(handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
+    except KitError as exc:
+        return _fail(str(exc), exc.exit_status)
     except KeyboardInterrupt:
-        print("migration-kit: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("migration-kit: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
+        return _fail("interrupted", INTERRUPTED)
+    except BrokenPipeError:
+        # Python's documented answer (library/signal, "Note on SIGPIPE"): point stdout at
+        # devnull so that the flush at exit does not raise again, and stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return READER_GONE
+    except OSError as exc:
+        where = exc.filename or "a file"
+        return _fail(
+            f"{where}: {exc.strerror or exc}; check that the path exists and that you may "
+            "use it (run as the data's owner), then retry",
+            ExitStatus.USAGE,
+        )
+    except Exception as exc:
+        traceback.print_exc()
+        return _fail(f"internal error (a bug in the kit): {exc!r}", ExitStatus.INTERNAL)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

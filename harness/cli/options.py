@@ -1,13 +1,19 @@
 """Options every command that runs a migrator shares: ``--timeout``, and how the migrator
-is opened (parsed, given its timeout and directory, and started once on an empty tree)."""
+is opened (parsed, given its timeout and directory, and started once on an empty tree).
+
+Cheap to import, as a command's registration must be: the adapters and the preflight are
+imported when a migrator is opened."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
-from harness.run.adapters import DEFAULT_TIMEOUT, Migrator, parse_migrator
-from harness.scenario.preflight import preflight
+from harness.contract.settings import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from harness.run.adapters import Migrator
 
 
 def timeout_option(p: argparse.ArgumentParser, default: float = DEFAULT_TIMEOUT) -> None:
@@ -37,6 +43,9 @@ def open_migrator(spec: str | None, args: argparse.Namespace) -> Migrator:
     on an empty data dir: :class:`MigratorSpecError` or
     :class:`~harness.scenario.preflight.MigratorCannotStart` (both usage: exit status 2)
     when it cannot run at all."""
+    from harness.run.adapters import parse_migrator
+    from harness.scenario.preflight import preflight
+
     migrator = parse_migrator(spec, timeout=args.timeout)
     preflight(migrator)
     return migrator

@@ -1,44 +1,26 @@
-"""The power-loss exploration from a shell: ``migration-kit explore --power-loss`` and
-``python -m harness.cli.powerloss`` (the same, without the fault explorer's other options).
+"""``python -m harness.cli.powerloss``: the power-loss exploration in this process, without
+the fault explorer's other options (``migration-kit explore --power-loss`` is the command;
+:mod:`harness.cli.explore` runs it).
 
-``migration-kit explore --power-loss`` takes ``explore``'s own arguments and modes
-(:func:`run_explore`): the whole exploration as the tests of
-``scenarios/test_power_loss.py`` in a child pytest with ``-n N`` workers, ``--case
-K:EFFECT`` judged here with the whole failure text (the replay command every report
-prints), or ``--list``. Exit status as ``explore``: 0 when no case broke a rule, 1 when one
-did (or was missed, or the fault-free run loses content itself), 2 for bad input, 3 when the
-child pytest did not run to the end.
+Every state a power cut can leave during one migration (SPEC R17), judged here: no content
+lost in it, and the fault-free result after a clean re-run. ``--case K:EFFECT`` (repeatable)
+runs only those cases. Exit status as ``explore``: 0 when no case broke a rule, 1 when one
+did, 2 for bad input; errors go through ``migration-kit``'s one boundary
+(:func:`harness.cli.main.guard`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from fixtures.validate import SpecError
-from harness.explore import engine as explore
-from harness.explore.powerloss.baseline import power_baseline
-from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
-from harness.explore.results import OK
-from harness.pytest_plugin.explore import load_tree
-from harness.run.adapters import MigratorSpecError
-from harness.scenario.preflight import MigratorCannotStart
-
-SCENARIO = "scenarios.test_power_loss::test_power_loss"
-_USAGE_ERRORS = (
-    OSError,
-    SpecError,
-    TypeError,
-    MigratorSpecError,
-    MigratorCannotStart,
-    explore.ExploreError,
-)
+from harness.cli.main import guard
+from harness.contract.settings import DEFAULT_MIGRATOR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--migrator", default=explore.DEFAULT_MIGRATOR, metavar="SPEC")
+    parser.add_argument("--migrator", default=DEFAULT_MIGRATOR, metavar="SPEC")
     parser.add_argument(
         "--tree",
         default=None,
@@ -57,16 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        tree = load_tree(args.tree) if args.tree else explore.DEFAULT_TREE
-        exploration = explore.Exploration(migrator=args.migrator, tree=tree)
-        exploration.open_migrator()  # a bad spec is a usage error, before anything runs
-        report = explore_power_loss(
-            exploration, Path(args.workdir) if args.workdir else None, cases=args.case
-        )
-    except _USAGE_ERRORS as exc:
-        print(f"power loss: {exc}", file=sys.stderr)
-        return 2
+    from fixtures.spec import TreeSpec
+    from harness.explore.exploration import DEFAULT_TREE, Exploration
+    from harness.explore.powerloss.explorer import explore_power_loss
+
+    tree = TreeSpec.load(args.tree) if args.tree else DEFAULT_TREE
+    exploration = Exploration(migrator=args.migrator, tree=tree)
+    exploration.open_migrator()  # a bad spec is a usage error, before anything runs
+    report = explore_power_loss(
+        exploration, Path(args.workdir) if args.workdir else None, cases=args.case
+    )
     print(report.render())
     if args.json:
         Path(args.json).write_text(report.to_json(), encoding="utf-8")
@@ -80,45 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "no content lost in it, and the fault-free result after a clean re-run.",
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-def run_explore(args: argparse.Namespace) -> int:
-    """``migration-kit explore --power-loss``: ``args`` are ``explore``'s own."""
-    from harness.cli import (
-        explore as explore_cli,  # it dispatches here: imported when used, not before
-    )
-
-    started = time.monotonic()
-    try:
-        exploration = explore_cli.exploration_from_args(args)
-        if exploration.backend != "syscall":
-            raise explore.ExploreError("power loss replays a syscall trace: --backend syscall")
-        available = explore.backend_available("syscall")
-        if not available:
-            raise explore.ExploreError(f"strace unavailable: {available.reason}")
-        power = PowerLoss(power_baseline(exploration))
-        chosen = [power.case(c) for c in args.cases] if args.cases else None
-    except _USAGE_ERRORS as exc:
-        print(f"migration-kit explore: {exc}", file=sys.stderr)
-        return explore_cli.EXIT_USAGE
-    if args.list:
-        for case in power.cases():
-            print(f"{case.id:>24}  {case.describe_op()}")
-        print(f"{len(power.cases())} case(s); {power.not_explored()}")
-        return explore_cli.EXIT_OK
-    if chosen is not None:
-        report = explore_power_loss(exploration, cases=[c.id for c in chosen])
-        for result in report.results:
-            print(f"case {result.case.id}: {result.fault}: {result.outcome}")
-            if result.outcome != OK:
-                print(f"\n{result.error()}\n")
-    else:
-        outcome = explore_cli.run_child(exploration, args, len(power.cases()), SCENARIO)
-        if isinstance(outcome, int):
-            return outcome
-        report = outcome
-    return explore_cli.finish(report, args, started)
+    return guard(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,14 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contract.errors import ExitStatus, KitError
+
 # -wal holds committed rows not yet in the main file; a hot -journal holds the pages a crashed
 # transaction overwrote, which SQLite rolls back on open. Both change what a reader sees, so
 # both are copied. -shm is only a cache SQLite rebuilds from the -wal.
 SIDECARS = ("-wal", "-journal")
 
 
-class UnreadableDatabase(Exception):
+class UnreadableDatabase(KitError):
     """The file is not a database SQLite can read (missing, corrupt, not a DB)."""
+
+    exit_status = ExitStatus.FINDINGS
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,13 @@ from fixtures import spec as S
 from fixtures import validate
 from fixtures.build import kit_version
 from harness.contract import layout
+from harness.contract.errors import KitError
 from harness.contract.layout import UserPaths
+from harness.contract.settings import CAPTURE_SALT_ENV as SALT_ENV
 from harness.deploy import survey
 from harness.deploy.plan import plan_user
 from harness.deploy.survey import Accounts, DamagedDb, Kind, UserFiles
 
-SALT_ENV = "MIGRATION_KIT_CAPTURE_SALT_FILE"
 MEASURED_SUFFIX = ".measured.json"
 ID_HEX = 10
 HEADER = 100
@@ -58,7 +59,7 @@ NEW_DB_REL = f"{layout.PROFILES_DIR}/{layout.DEFAULT_PROFILE_SLUG}/{layout.NEW_D
 NEW_IMAGES_REL = f"{layout.PROFILES_DIR}/{layout.DEFAULT_PROFILE_SLUG}/{layout.IMAGES_DIR}"
 
 
-class CaptureError(Exception):
+class CaptureError(KitError):
     """The capture cannot be written as asked; the message names the path and what to do."""
 
 

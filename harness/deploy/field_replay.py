@@ -19,15 +19,16 @@ from pathlib import Path
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec, spec_from_json
 from fixtures.validate import SpecError
+from harness.contract.errors import KitError
+from harness.contract.settings import FIELD_DIR_ENV
 from harness.deploy.capture import MEASURED_SUFFIX
-from harness.deploy.rehearse import Rehearsal, judge, scratch_dir
+from harness.deploy.rehearse import Rehearsal, again_command, judge, scratch_dir
 from harness.run.adapters import Migrator
 
-FIELD_DIR_ENV = "MIGRATION_KIT_FIELD_DIR"
 SHIPPED_FIELD_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "field"
 
 
-class FieldError(Exception):
+class FieldError(KitError):
     """A field spec that cannot be read or built; the message names the file and the fix."""
 
 
@@ -97,6 +98,6 @@ def replay(
             tree,
             migrator,
             subject=f"the look-alike of {field} ({len(spec.users)} users)",
-            again=f"migration-kit replay {field} --migrator '{migrator.spec}'",
+            again=again_command("replay", field, migrator),
             notes=notes,
         )

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import struct
 import tempfile
 from collections import Counter
@@ -38,6 +37,7 @@ from harness.contract import layout
 from harness.contract.layout import UserPaths
 from harness.deploy import survey
 from harness.deploy.survey import Accounts, Kind, UserFiles, mb
+from harness.store.scratch import ram_scratch
 
 # Outcomes a user would end the run with.
 WOULD_MIGRATE = "would_migrate"
@@ -53,7 +53,6 @@ CHUNK_USERS = 100
 MAX_WORKERS = 4
 # Scratch copies go to a RAM disk when one has room for many copies of the largest DB:
 # removing a scratch folder on a journaling disk costs more than inspecting a small user.
-RAM_SCRATCH = Path("/dev/shm")
 RAM_SCRATCH_FACTOR = 8
 LIST_USERS = 10  # names listed in a warning about many users
 
@@ -356,16 +355,13 @@ def _inspect_all(
 
 def _ram_scratch(data_dir: Path, names: list[str]) -> str | None:
     """``/dev/shm`` when it can hold many copies of the largest user DB, else None."""
-    if not RAM_SCRATCH.is_dir() or not os.access(RAM_SCRATCH, os.W_OK):
-        return None
     largest = 0
     for name in names:
         paths = UserPaths(data_dir, name)
         for db in (paths.old_db, paths.new_db):
             size = sum(survey.file_size(db.with_name(db.name + s)) for s in ("", "-wal"))
             largest = max(largest, size)
-    free = shutil.disk_usage(RAM_SCRATCH).free
-    return str(RAM_SCRATCH) if free > RAM_SCRATCH_FACTOR * largest + (64 << 20) else None
+    return ram_scratch(RAM_SCRATCH_FACTOR * largest + (64 << 20))
 
 
 def _run_space(data_dir: Path, found: Iterable[_Found]) -> list[SpaceNeed]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from fixtures.build import remove_tree
 from fixtures.cache import copy_tree
+from harness.contract.errors import KitError
 from harness.deploy import survey
 from harness.deploy.capture import inside
 from harness.judge import oracles
@@ -39,6 +40,7 @@ from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import RULES, RuleBroken, Verdict
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
+from harness.store.scratch import remove_tree
 
 # The migration writes about one more copy of every database (the backups) plus a working
 # copy of the largest user; twice the tree is a safe bound for the scratch filesystem.
@@ -52,7 +54,7 @@ OUTSIDE_DIR = "outside-targets"
 JUDGED = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R11", "R13", "R14", "content", "contract")
 
 
-class RehearsalError(Exception):
+class RehearsalError(KitError):
     """The rehearsal cannot start (source, scratch space); the message says what to do."""
 
 
@@ -97,6 +99,12 @@ def _rule_key(rule: str) -> tuple[int, str]:
 
 
 # -- judging ------------------------------------------------------------------------------------
+
+
+def again_command(verb: str, path: Path, migrator: Migrator) -> str:
+    """The shell line that repeats a rehearsal or replay: every word quoted, because a
+    ``cmd:`` migrator spec is itself a shell command full of quotes and spaces."""
+    return shlex.join(["migration-kit", verb, str(path), "--migrator", migrator.spec])
 
 
 def expected_failures(before: Snapshot) -> list[str]:
@@ -311,7 +319,7 @@ def rehearse(
             copy,
             migrator,
             subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
-            again=f"migration-kit rehearse {source} --migrator '{migrator.spec}'",
+            again=again_command("rehearse", source, migrator),
             notes=notes,
         )
 

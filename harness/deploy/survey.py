@@ -33,6 +33,7 @@ from pathlib import Path
 
 from harness.contract import layout
 from harness.contract.content import UnreadableDatabase, content_of, open_copy, read_content
+from harness.contract.errors import KitError
 from harness.contract.layout import UserPaths
 
 # SQLite's file formats (sqlite.org/fileformat.html): a database starts with this string; a
@@ -82,7 +83,7 @@ def free_bytes(path: Path) -> int:
 # -- the data dir ----------------------------------------------------------------------------------
 
 
-class DataDirError(Exception):
+class DataDirError(KitError):
     """The path is no data dir (or its system.db is not the server's); one line for a person."""
 
 

@@ -1,31 +1,44 @@
 """What an exploration found, as plain data: cases, their results, and the whole report.
 
-Kept apart from the engine (:mod:`harness.explore.engine`) so that any explorer of "one thing goes
+Kept apart from the engine (:mod:`harness.explore.cases`) so that any explorer of "one thing goes
 wrong at point k" reuses the same vocabulary and report: the fault explorer (an errno or a
-kill at file operation k), and a power-loss explorer (unsynced writes dropped at point k,
-issue 8). A :class:`Case` is (point k, what happens there, the effect); a :class:`CaseResult`
-is the verdicts, what was lost, and one command that replays exactly that case. Everything
-round-trips through JSON, because results cross process boundaries (pytest-xdist workers
-report to the controller, the controller to the ``explore`` command).
+kill at file operation k), and the power-loss explorer (unsynced writes dropped at point k,
+:mod:`harness.explore.powerloss`). A :class:`Case` is (point k, what happens there, the
+effect); a :class:`CaseResult` is the verdicts, what was lost, and one command that replays
+exactly that case. Everything round-trips through JSON, because results cross process
+boundaries (pytest-xdist workers report to the controller, the controller to the
+``explore`` command).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from harness.faults.plan import KILL
 from harness.judge.snapshot import TreeDiff
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
+from harness.store import codec
 
 # SPEC's rule for each kind of fault: a kill is R10; EXDEV is the cross-device rename (R12);
 # ENOSPC is the full disk (R8); any other errno is R9's I/O error.
 RULE_BY_EFFECT: Mapping[str, str] = {KILL: "R10", "EXDEV": "R12", "ENOSPC": "R8"}
 
-OK, BROKEN, MISSED = "ok", "broken", "missed"
-OUTCOMES = (OK, BROKEN, MISSED)
+
+class CaseOutcome(StrEnum):
+    """How one case went (see :class:`CaseResult`)."""
+
+    OK = "ok"
+    BROKEN = "broken"  # a rule broken
+    MISSED = "missed"  # the fault did not land on the recorded operation: nothing proved
+
+
+OK, BROKEN, MISSED = CaseOutcome.OK, CaseOutcome.BROKEN, CaseOutcome.MISSED
+OUTCOMES: tuple[CaseOutcome, ...] = tuple(CaseOutcome)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
 DETAIL_LINES = 3  # lines of a broken verdict's details in a summary
 
@@ -71,13 +84,6 @@ class Case:
         what = "the process killed just before it" if self.effect == KILL else self.effect
         return f"operation {self.describe_op()}: {what}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "paths": list(self.paths)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Case:
-        return cls(**{**data, "paths": tuple(data["paths"])})
-
 
 def parse_case_id(text: str) -> tuple[int, str]:
     """``"17:kill"`` -> ``(17, "kill")``; ValueError with the expected form otherwise."""
@@ -107,18 +113,6 @@ class Loss:
             parts.append(f"images lost: {', '.join(self.images)}")
         return f"user {self.user}: " + ("; ".join(parts) or "content not found whole anywhere")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "rows": dict(self.rows),
-            "images": list(self.images),
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Loss:
-        return cls(data["user"], dict(data["rows"]), tuple(data["images"]), data.get("note"))
-
 
 def losses(diff: TreeDiff, users: Sequence[str]) -> tuple[Loss, ...]:
     """What each of ``users`` lost, read off a before/after diff (only users who lost any)."""
@@ -131,21 +125,13 @@ def losses(diff: TreeDiff, users: Sequence[str]) -> tuple[Loss, ...]:
     return tuple(out)
 
 
-def verdict_to_dict(v: Verdict) -> dict[str, Any]:
-    return asdict(v)
-
-
-def verdict_from_dict(data: Mapping[str, Any]) -> Verdict:
-    return Verdict(**data)
-
-
 @dataclass(frozen=True)
 class CaseResult:
     """How one case went: ``ok``, ``broken`` (a rule broken) or ``missed`` (the fault did
     not land on the recorded operation, so the case proves nothing either way)."""
 
     case: Case
-    outcome: str
+    outcome: CaseOutcome
     verdicts: tuple[Verdict, ...]
     replay: str  # one shell command that replays exactly this case
     lost: tuple[Loss, ...] = ()
@@ -156,7 +142,9 @@ class CaseResult:
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
+            known = ", ".join(OUTCOMES)
+            raise ValueError(f"outcome must be one of {known}, not {self.outcome!r}")
+        object.__setattr__(self, "outcome", CaseOutcome(self.outcome))  # a str is welcome
 
     @property
     def broken(self) -> bool:
@@ -181,42 +169,23 @@ class CaseResult:
         lines.append(f"  replay: {self.replay}")
         return "\n".join(lines)
 
-    def error(self) -> AssertionError:
+    def error(
+        self, *, seed: int | None = None, context: Sequence[tuple[str, str]] = ()
+    ) -> AssertionError:
         """The failure a test raises: ``RuleBroken`` with every block, or a plain assertion
-        for a missed case (nothing was proved, which must not pass silently)."""
-        context = [("Case", self.case.describe()), ("Fault", self.fault), *self.blocks]
+        for a missed case (nothing was proved, which must not pass silently). ``seed`` and
+        ``context`` (more titled blocks) are what the caller knows beyond the case: a
+        checklist scenario adds its fault site, its tree and its own replay command."""
+        blocks = [("Case", self.case.describe()), ("Fault", self.fault), *self.blocks]
         if self.lost:
-            context.append(("What was lost", "\n".join(x.describe() for x in self.lost)))
+            blocks.append(("What was lost", "\n".join(x.describe() for x in self.lost)))
+        blocks += context
         if self.outcome == MISSED or not any(not v.ok for v in self.verdicts):
-            text = "\n".join(f"{t}\n{'-' * len(t)}\n{b}" for t, b in context)
-            return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}")
-        return RuleBroken(self.verdicts, output=self.output, replay=self.replay, context=context)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "case": self.case.to_dict(),
-            "outcome": self.outcome,
-            "verdicts": [verdict_to_dict(v) for v in self.verdicts],
-            "replay": self.replay,
-            "lost": [x.to_dict() for x in self.lost],
-            "fault": self.fault,
-            "output": self.output,
-            "blocks": [list(b) for b in self.blocks],
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
-        return cls(
-            case=Case.from_dict(data["case"]),
-            outcome=data["outcome"],
-            verdicts=tuple(verdict_from_dict(v) for v in data["verdicts"]),
-            replay=data["replay"],
-            lost=tuple(Loss.from_dict(x) for x in data["lost"]),
-            fault=data["fault"],
-            output=data["output"],
-            blocks=tuple((t, b) for t, b in data["blocks"]),
-            seconds=data["seconds"],
+            text = "\n".join(f"{t}\n{'-' * len(t)}\n{b}" for t, b in blocks)
+            seed_line = "" if seed is None else f"\nseed: {seed}"
+            return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}{seed_line}")
+        return RuleBroken(
+            self.verdicts, output=self.output, seed=seed, replay=self.replay, context=blocks
         )
 
 
@@ -273,22 +242,20 @@ class ExploreReport:
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "target": dict(self.target),
-                "baseline": [verdict_to_dict(v) for v in self.baseline],
-                "results": [r.to_dict() for r in self.results],
-                "not_explored": self.not_explored,
-            },
-            indent=1,
-        )
+        return codec.to_json(self, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ExploreReport:
-        data = json.loads(text)
-        return cls(
-            target=data["target"],
-            baseline=tuple(verdict_from_dict(v) for v in data["baseline"]),
-            results=tuple(CaseResult.from_dict(r) for r in data["results"]),
-            not_explored=data.get("not_explored", ""),
-        )
+        return codec.from_json(cls, text)
+
+
+def write_reports(path: Path, reports: Sequence[ExploreReport]) -> None:
+    """Write ``reports`` where ``--explore-json`` says: what :func:`load_reports` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([codec.to_data(r) for r in reports], indent=1), encoding="utf-8")
+
+
+def load_reports(path: Path) -> list[ExploreReport]:
+    """The reports :func:`write_reports` wrote (a child pytest's ``--explore-json``)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [codec.from_data(ExploreReport, r) for r in data]

@@ -50,7 +50,7 @@ for each, rebuild the tree, ``inject(argv, plan, trace, moved=...)``, judge the 
 cleanly, judge again. ``InjectedRun.landed`` says the fault hit the planned call;
 ``plan.format()`` is the replay argument. In process:
 ``inprocess.record()`` and ``inprocess.call_with_fault(plan, fn, ...)``. That loop is
-:mod:`harness.explore.engine` (``migration-kit explore``; ``scenarios/test_faults_explore.py``).
+:mod:`harness.explore.cases` (``migration-kit explore``; ``scenarios/test_faults_explore.py``).
 
 Determinism caveats (syscall backend)
 -------------------------------------

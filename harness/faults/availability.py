@@ -9,9 +9,19 @@ reason instead of failing, so the suite says "not tested here" rather than "brok
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+from harness.contract.errors import KitError
 
 
-class FaultBackendUnavailable(RuntimeError):
+class Backend(StrEnum):
+    """The fault backends an exploration runs on, by the names ``--backend`` takes."""
+
+    SYSCALL = "syscall"  # strace injects errnos and kills into the migrator's real process
+    INPROCESS = "inprocess"  # a py: migrator in this process, its os calls patched
+
+
+class FaultBackendUnavailable(KitError, RuntimeError):
     """A fault backend cannot run on this machine; the message says why and what to do."""
 
 

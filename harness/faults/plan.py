@@ -20,7 +20,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from harness.contract.errors import KitError
 
 KILL = "kill"
 
@@ -70,7 +71,7 @@ def applicable_effects(operation: Operation) -> tuple[str, ...]:
     return (*APPLICABLE_ERRNOS[Operation(operation)], KILL)
 
 
-class PlanError(ValueError):
+class PlanError(KitError, ValueError):
     """A fault plan (or its text form) that does not name a fault."""
 
 
@@ -142,28 +143,6 @@ class FaultPlan:
             return f"the process is killed (SIGKILL) just before {target}"
         assert self.errno is not None
         return f"{target} fails with {self.effect} ({os.strerror(self.errno)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation.value,
-            "occurrence": self.occurrence,
-            "effect": self.effect,
-            "path": self.path,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FaultPlan:
-        unknown = set(data) - {"operation", "occurrence", "effect", "path"}
-        if unknown:
-            raise PlanError(f"unknown fault plan fields: {', '.join(sorted(unknown))}")
-        if "operation" not in data:
-            raise PlanError("a fault plan needs an 'operation'")
-        return cls(
-            operation=to_operation(data["operation"]),
-            occurrence=data.get("occurrence", 1),
-            effect=data.get("effect", "EIO"),
-            path=data.get("path"),
-        )
 
     def __str__(self) -> str:
         return self.format()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
 
 _LINE = re.compile(r"(\d+) +(.*)")
 _RESUMED = re.compile(r"<\.\.\. (\w+) resumed>(.*)")
@@ -45,22 +44,6 @@ class SyscallEvent:
     error: str | None = None  # errno name when the call failed
     ret_path: str | None = None  # the path of a returned descriptor (open*)
     injected: bool = False  # strace tampered with this call (INJECTED)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "tid": self.tid,
-            "name": self.name,
-            "args": list(self.args),
-            "retval": self.retval,
-            "error": self.error,
-            "ret_path": self.ret_path,
-            "injected": self.injected,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SyscallEvent:
-        return cls(**{**data, "args": tuple(data["args"])})
 
 
 @dataclass(frozen=True)

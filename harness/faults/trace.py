@@ -2,9 +2,9 @@
 
 :func:`record` runs a command under strace without injecting anything and turns its
 syscalls into :class:`TraceOp` values. That list is what exploration iterates ("for every
-operation k, every applicable effect") and what a power-loss simulator (issue 8) replays, so
-each op keeps the raw syscall and its decoded arguments, and writes keep their offset and
-length.
+operation k, every applicable effect") and what the power-loss explorer
+(:mod:`harness.explore.powerloss`) replays into crash images, so each op keeps the raw
+syscall and its decoded arguments, and writes keep their offset and length.
 
 Paths are made absolute the way the kernel would: ``*at()`` calls are resolved against the
 directory fd strace decoded (``-y`` prints ``AT_FDCWD</cwd>`` and ``3</dir>``); plain calls
@@ -50,6 +50,7 @@ from harness.faults.syscalls import (
     is_disk_path,
     strace_set,
 )
+from harness.store import codec
 
 # Every syscall a trace for fault points needs: all that may mutate files (read-only opens
 # included, because strace counts them too when it injects) and the bookkeeping that
@@ -88,22 +89,6 @@ class TraceOp:
         target = " -> ".join(self.paths) or "?"
         return f"#{self.index} {self.operation.value} {target} ({self.syscall}, pid {self.pid})"
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data.update(operation=self.operation.value, paths=list(self.paths), args=list(self.args))
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TraceOp:
-        return cls(
-            **{
-                **data,
-                "operation": Operation(data["operation"]),
-                "paths": tuple(data["paths"]),
-                "args": tuple(data.get("args", ())),
-            }
-        )
-
 
 @dataclass(frozen=True)
 class Trace:
@@ -117,26 +102,18 @@ class Trace:
     positions: bool = True
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "cwd": self.cwd,
-                "ops": [op.to_dict() for op in self.ops],
-                "events": [e.to_dict() for e in self.events],
-                "endings": {str(k): v for k, v in self.endings.items()},
-                "positions": self.positions,
-            }
-        )
+        data = codec.to_data(self)
+        # An adapter: cached baselines' trace.json files have always started with "cwd"; the
+        # field cannot come first (it has a default, ``ops`` has none), the text stays as it was.
+        return json.dumps({key: data[key] for key in _TRACE_KEYS})
 
     @classmethod
     def from_json(cls, text: str) -> Trace:
-        data = json.loads(text)
-        return cls(
-            ops=tuple(TraceOp.from_dict(d) for d in data["ops"]),
-            events=tuple(SyscallEvent.from_dict(d) for d in data["events"]),
-            cwd=data["cwd"],
-            endings={int(k): v for k, v in data["endings"].items()},
-            positions=data.get("positions", True),  # traces saved before the field had them
-        )
+        # ``positions`` missing (traces saved before the field): its default, True.
+        return codec.from_json(cls, text)
+
+
+_TRACE_KEYS = ("cwd", "ops", "events", "endings", "positions")
 
 
 @dataclass(frozen=True)

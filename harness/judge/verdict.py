@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.contract.errors import ExitStatus, KitError
+
 # SPEC's correctness rules, in its own words: (situation, what a correct migrator leaves).
 RULES: dict[str, tuple[str, str]] = {
     "R1": (
@@ -116,11 +118,13 @@ def rule_text(rule: str) -> str:
 OUTPUT_TAIL = 4000  # characters of the migrator's output kept in a failure
 
 
-class RuleBroken(AssertionError):
+class RuleBroken(KitError, AssertionError):
     """One or more rules broken by a migrator on a tree; ``str()`` is the full report.
 
     An ``AssertionError`` so that pytest reports it as a failed check, not a crash.
     """
+
+    exit_status = ExitStatus.FINDINGS
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """pytest's side of the fault explorer: options, the ``explore_large`` marker, the results.
 
-A thin skin over :mod:`harness.explore.engine`, loaded next to
+A thin skin over the fault explorer (:mod:`harness.explore.cases`), loaded next to
 ``harness.pytest_plugin.scenarios``. It adds:
 
 - ``--effects LIST`` (``EIO,ENOSPC,...``, ``kill`` or ``all``), ``--explore-tree SPEC``
@@ -27,15 +27,27 @@ from typing import Any
 import pytest
 
 from fixtures.spec import TreeSpec
-from fixtures.validate import SpecError
-from harness.explore import engine as explore
-from harness.explore.results import CaseResult, ExploreReport, verdict_from_dict, verdict_to_dict
+from harness.contract.errors import KitError
+from harness.contract.settings import EXPLORE_TIMEOUT
+from harness.explore.backends import backend_available
+from harness.explore.baseline import Baseline, baseline
+from harness.explore.exploration import (
+    BACKENDS,
+    DEFAULT_TREE,
+    Exploration,
+    parse_effects,
+)
+from harness.explore.results import CaseResult, ExploreReport, write_reports
+from harness.faults.availability import Backend
+from harness.judge.verdict import Verdict
+from harness.run.adapters import DEFAULT_MIGRATOR
+from harness.store import codec
 
 MARKER = "explore_large"
 LARGE_REASON = "an exhaustive exploration of a bigger tree (minutes): run with --explore-large"
 CASE_PROPERTY = "mk_explore_case"  # a CaseResult as JSON
 TARGET_PROPERTY = "mk_explore_target"  # the exploration and its fault-free run's verdicts
-_BASELINES = pytest.StashKey[dict[explore.Exploration, explore.Baseline]]()
+_BASELINES = pytest.StashKey[dict[Exploration, Baseline]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,12 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SPEC",
         default=None,
         help="the tree to explore: a TreeSpec JSON file or the JSON text "
-        "(default: harness.explore.engine.DEFAULT_TREE)",
+        "(default: harness.explore.exploration.DEFAULT_TREE)",
     )
     group.addoption(
         "--explore-backend",
         dest="mk_explore_backend",
-        choices=explore.BACKENDS,
+        choices=BACKENDS,
         default=None,
         help="syscall (strace; any migrator process) or inprocess (py: migrators, fast); "
         "default: the scenario's choice (syscall, or inprocess for py: property runs)",
@@ -107,38 +119,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def load_tree(text: str) -> TreeSpec:
-    """A TreeSpec from ``--explore-tree``/``--tree``: JSON text, or the path of a JSON file."""
-    source = text if text.lstrip().startswith("{") else Path(text).read_text(encoding="utf-8")
-    return TreeSpec.from_json(source)
-
-
 def exploration_from_config(
     config: pytest.Config,
     *,
     effects: tuple[str, ...] | None = None,
     distinct_kills: bool = False,
-) -> explore.Exploration:
+) -> Exploration:
     """The exploration the options ask for; ``effects`` and ``distinct_kills`` are the
     scenario's default choices (``--effects`` and ``--explore-every-kill`` override them).
 
-    The tree is ``--explore-tree`` or :data:`harness.explore.engine.DEFAULT_TREE`, regenerated from
-    ``--mk-seed`` (the plugin's) when given, as every scenario's trees are.
+    The tree is ``--explore-tree`` or :data:`harness.explore.exploration.DEFAULT_TREE`,
+    regenerated from ``--mk-seed`` (the plugin's) when given, as every scenario's trees are.
     """
     try:
         text = config.getoption("mk_explore_tree", None)
-        tree = load_tree(text) if text else explore.DEFAULT_TREE
+        tree = TreeSpec.load(text) if text else DEFAULT_TREE
         effects_text = config.getoption("mk_effects", None)
-        return explore.Exploration(
+        return Exploration(
             migrator=_migrator_spec(config),
             tree=seeded(config, tree),
-            backend=config.getoption("mk_explore_backend", None) or "syscall",
-            effects=explore.parse_effects(effects_text) if effects_text else effects,
+            backend=config.getoption("mk_explore_backend", None) or Backend.SYSCALL,
+            effects=parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
-            timeout=config.getoption("mk_migrator_timeout", None) or explore.TIMEOUT,
+            timeout=config.getoption("mk_migrator_timeout", None) or EXPLORE_TIMEOUT,
         )
-    except (OSError, SpecError, TypeError, explore.ExploreError) as exc:
+    except KitError as exc:  # a bad tree, effect, backend or spec: the options' fault
         raise pytest.UsageError(f"exploration options: {exc}") from None
 
 
@@ -150,23 +156,23 @@ def seeded(config: pytest.Config, tree: TreeSpec) -> TreeSpec:
 
 def _migrator_spec(config: pytest.Config) -> str:
     spec = config.getoption("mk_migrator", None)
-    return spec.strip() if spec else explore.DEFAULT_MIGRATOR
+    return spec.strip() if spec else DEFAULT_MIGRATOR
 
 
-def baseline_for(config: pytest.Config, exploration: explore.Exploration) -> explore.Baseline:
+def baseline_for(config: pytest.Config, exploration: Exploration) -> Baseline:
     """The exploration's baseline, once per process (and once on disk for all of them)."""
     known = config.stash.setdefault(_BASELINES, {})
     if exploration not in known:
-        known[exploration] = explore.baseline(exploration)
+        known[exploration] = baseline(exploration)
     return known[exploration]
 
 
-def case_params(config: pytest.Config, exploration: explore.Exploration) -> list[Any]:
+def case_params(config: pytest.Config, exploration: Exploration) -> list[Any]:
     """One ``pytest.param((exploration, case), id=...)`` per case, the same in every worker.
 
     Where the backend cannot run (no strace, ptrace denied) a single skipped param says why.
     """
-    available = explore.backend_available(exploration.backend)
+    available = backend_available(exploration.backend)
     if not available:
         reason = f"{available.backend} fault backend unavailable: {available.reason}"
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="unavailable")]
@@ -174,15 +180,15 @@ def case_params(config: pytest.Config, exploration: explore.Exploration) -> list
     return [pytest.param((exploration, c), id=f"{c.index}-{c.effect}") for c in base.cases()]
 
 
-def record(item: pytest.Item, base: explore.Baseline, result: CaseResult) -> None:
+def record(item: pytest.Item, base: Baseline, result: CaseResult) -> None:
     """Attach ``result`` (and what was explored) to the test's reports, for the controller."""
     target = {
         "target": base.exploration.target(),
-        "baseline": [verdict_to_dict(v) for v in base.verdicts],
+        "baseline": codec.to_data(base.verdicts),
         "not_explored": base.not_explored(),
     }
     item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
-    item.user_properties.append((CASE_PROPERTY, json.dumps(result.to_dict())))
+    item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
 
 
 class ExploreRecorder:
@@ -202,14 +208,14 @@ class ExploreRecorder:
         target = json.loads(props[TARGET_PROPERTY])
         key = json.dumps(target["target"], sort_keys=True)
         self.targets[key] = target
-        result = CaseResult.from_dict(json.loads(props[CASE_PROPERTY]))
+        result = codec.from_json(CaseResult, props[CASE_PROPERTY])
         self.results.setdefault(key, {})[result.case.id] = result
 
     def reports(self) -> list[ExploreReport]:
         return [
             ExploreReport(
                 target=t["target"],
-                baseline=tuple(verdict_from_dict(v) for v in t["baseline"]),
+                baseline=codec.from_data(tuple[Verdict, ...], t["baseline"]),
                 results=tuple(
                     sorted(
                         self.results.get(key, {}).values(),
@@ -224,10 +230,7 @@ class ExploreRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("mk_explore_json")
         if path:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = [json.loads(r.to_json()) for r in self.reports()]
-            target.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            write_reports(Path(path), self.reports())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.config.getoption("mk_no_summary", False):  # `migration-kit explore` prints it
@@ -240,9 +243,3 @@ class ExploreRecorder:
             terminalreporter.write_sep("=", "fault exploration")
             for line in report.render().splitlines():
                 terminalreporter.write_line(line)
-
-
-def load_reports(path: Path) -> list[ExploreReport]:
-    """The reports ``--explore-json`` wrote."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return [ExploreReport.from_json(json.dumps(r)) for r in data]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from harness.judge.verdict import RuleBroken
-from harness.report.checklist import ScenarioResult
+from harness.report.checklist import ScenarioOutcome, ScenarioResult
 from harness.report.items import ALL_ITEMS, BY_MARKER
 
 SEED, REPLAY, RULES, USERS, MESSAGE = "mk_seed", "mk_replay", "mk_rules", "mk_users", "mk_message"
@@ -59,27 +59,27 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
     props: dict[str, Any] = {}
     for r in reports:
         props.update(dict(getattr(r, "user_properties", ())))
-    outcome, message = "passed", ""
+    outcome, message = ScenarioOutcome.PASSED, ""
     for r in reports:
         if r.when == "collect":  # a scenario module that cannot even be imported
-            outcome, message = "error", f"error collecting {nodeid}: {_crash(r)}"
+            outcome, message = ScenarioOutcome.ERROR, f"error collecting {nodeid}: {_crash(r)}"
         elif r.when == "call":
             if r.failed:
-                outcome, message = "failed", props.get(MESSAGE) or _crash(r)
+                outcome, message = ScenarioOutcome.FAILED, props.get(MESSAGE) or _crash(r)
             elif r.skipped:
-                outcome, message = "skipped", _skip_reason(r)
-        elif r.failed and outcome != "failed":
-            outcome, message = "error", f"error in {r.when}: {_crash(r)}"
+                outcome, message = ScenarioOutcome.SKIPPED, _skip_reason(r)
+        elif r.failed and outcome != ScenarioOutcome.FAILED:
+            outcome, message = ScenarioOutcome.ERROR, f"error in {r.when}: {_crash(r)}"
         elif r.skipped and r.when == "setup":
-            outcome, message = "skipped", _skip_reason(r)
+            outcome, message = ScenarioOutcome.SKIPPED, _skip_reason(r)
     markers = list(props.get(MARKERS, ()))
     return ScenarioResult(
         nodeid=nodeid,
         outcome=outcome,
         markers=tuple(markers),
         items=tuple(BY_MARKER[m].number for m in markers if m in BY_MARKER),
-        rules_broken=tuple(props.get(RULES, ())) if outcome == "failed" else (),
-        users=tuple(props.get(USERS, ())) if outcome == "failed" else (),
+        rules_broken=tuple(props.get(RULES, ())) if outcome == ScenarioOutcome.FAILED else (),
+        users=tuple(props.get(USERS, ())) if outcome == ScenarioOutcome.FAILED else (),
         seed=props.get(SEED),
         replay=props.get(REPLAY),
         message=message,

@@ -19,12 +19,33 @@ import json
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from harness.judge.verdict import rule_text
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
+from harness.store import codec
 
-OUTCOMES = ("passed", "failed", "skipped", "error")
+
+class ScenarioOutcome(StrEnum):
+    """How one scenario went, as ``--checklist-json`` spells it."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"  # setup or teardown failed, or the module could not be collected
+
+
+OUTCOMES: tuple[ScenarioOutcome, ...] = tuple(ScenarioOutcome)
+
+
+class ItemStatus(StrEnum):
+    """A checklist item's scenarios folded into one word."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    NOT_RUN = "not run"
 
 
 @dataclass(frozen=True)
@@ -32,7 +53,7 @@ class ScenarioResult:
     """One test's outcome, with what a person needs to act on a failure."""
 
     nodeid: str
-    outcome: str  # one of OUTCOMES; "error": setup or teardown failed
+    outcome: ScenarioOutcome
     markers: tuple[str, ...] = ()  # the checklist markers on the test
     items: tuple[int, ...] = ()  # their checklist item numbers
     rules_broken: tuple[str, ...] = ()
@@ -41,36 +62,12 @@ class ScenarioResult:
     replay: str | None = None
     message: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", ScenarioOutcome(self.outcome))  # a str from pytest
+
     @property
     def failed(self) -> bool:
-        return self.outcome in ("failed", "error")
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "nodeid": self.nodeid,
-            "outcome": self.outcome,
-            "markers": list(self.markers),
-            "items": list(self.items),
-            "rules_broken": list(self.rules_broken),
-            "users": list(self.users),
-            "seed": self.seed,
-            "replay": self.replay,
-            "message": self.message,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ScenarioResult:
-        return cls(
-            nodeid=data["nodeid"],
-            outcome=data["outcome"],
-            markers=tuple(data["markers"]),
-            items=tuple(data["items"]),
-            rules_broken=tuple(data["rules_broken"]),
-            users=tuple(data["users"]),
-            seed=data["seed"],
-            replay=data["replay"],
-            message=data["message"],
-        )
+        return self.outcome in (ScenarioOutcome.FAILED, ScenarioOutcome.ERROR)
 
 
 @dataclass(frozen=True)
@@ -96,18 +93,13 @@ class ChecklistRun:
         return sorted({r.seed for r in self.results if r.seed is not None})
 
     def to_json(self) -> str:
-        data = {
-            "migrator": self.migrator,
-            "duration_s": round(self.duration_s, 3),
-            "results": [r.to_dict() for r in self.results],
-        }
+        data = codec.to_data(self)
+        data["duration_s"] = round(self.duration_s, 3)  # the format keeps milliseconds
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> ChecklistRun:
-        data = json.loads(text)
-        results = tuple(ScenarioResult.from_dict(r) for r in data["results"])
-        return cls(data["migrator"], float(data["duration_s"]), results)
+        return codec.from_json(cls, text)
 
     @classmethod
     def load(cls, path: Path) -> ChecklistRun:
@@ -122,14 +114,14 @@ class ItemOutcome:
     scenarios: tuple[ScenarioResult, ...]
 
     @property
-    def status(self) -> str:
+    def status(self) -> ItemStatus:
         if not self.scenarios:
-            return "not run"
+            return ItemStatus.NOT_RUN
         if any(s.failed for s in self.scenarios):
-            return "failed"
-        if any(s.outcome == "passed" for s in self.scenarios):
-            return "passed"
-        return "skipped"
+            return ItemStatus.FAILED
+        if any(s.outcome == ScenarioOutcome.PASSED for s in self.scenarios):
+            return ItemStatus.PASSED
+        return ItemStatus.SKIPPED
 
     @property
     def rules_broken(self) -> tuple[str, ...]:
@@ -138,20 +130,21 @@ class ItemOutcome:
 
     @property
     def box(self) -> str:
-        return {"passed": "[x]", "skipped": "[-]"}.get(self.status, "[ ]")
+        return {ItemStatus.PASSED: "[x]", ItemStatus.SKIPPED: "[-]"}.get(self.status, "[ ]")
 
     def summary(self) -> str:
         """``passed (3 scenarios)``, ``FAILED: R1, R9 (2 of 5 scenarios)``, ``skipped: why``."""
         n = len(self.scenarios)
         counts = {o: sum(s.outcome == o for s in self.scenarios) for o in OUTCOMES}
-        if self.status == "not run":
-            return "not run"
-        if self.status == "skipped":
+        if self.status == ItemStatus.NOT_RUN:
+            return ItemStatus.NOT_RUN.value
+        if self.status == ItemStatus.SKIPPED:
             return f"skipped: {_first_line(self.scenarios[0].message)}"
-        if self.status == "passed":
-            extra = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+        if self.status == ItemStatus.PASSED:
+            skipped = counts[ScenarioOutcome.SKIPPED]
+            extra = f", {skipped} skipped" if skipped else ""
             return f"passed ({_plural(n, 'scenario')}{extra})"
-        bad = counts["failed"] + counts["error"]
+        bad = counts[ScenarioOutcome.FAILED] + counts[ScenarioOutcome.ERROR]
         what = ", ".join(self.rules_broken) or "errors, no rule judged"
         return f"FAILED: {what} ({bad} of {_plural(n, 'scenario')})"
 
@@ -209,14 +202,14 @@ def _seed_note(run: ChecklistRun) -> str:
 def verdict_line(run: ChecklistRun) -> str:
     """The last line: which items failed, or that every item that ran passed."""
     outcomes = item_outcomes(run.results, ITEMS)
-    failed = [o.item.number for o in item_outcomes(run.results) if o.status == "failed"]
+    failed = [o.item.number for o in item_outcomes(run.results) if o.status == ItemStatus.FAILED]
     outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
     if failed:
         extra = f"; {outside}" if run.outside_items else ""
         return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}"
     if run.outside_items:
         return f"FAILED: {outside}"
-    done = sum(o.status == "passed" for o in outcomes)
+    done = sum(o.status == ItemStatus.PASSED for o in outcomes)
     return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails"
 
 
@@ -271,7 +264,7 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
             f"| {_cell(', '.join(s.users))} |"
         )
     failed = [s for s in o.scenarios if s.failed]
-    skipped = [s for s in o.scenarios if s.outcome == "skipped"]
+    skipped = [s for s in o.scenarios if s.outcome == ScenarioOutcome.SKIPPED]
     for s in failed:
         out += ["", f"`{s.nodeid}`:", "", "```text", s.message.strip() or "(no message)", "```"]
         if s.replay:

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.contract.errors import KitError
+from harness.contract.settings import DEFAULT_MIGRATOR, DEFAULT_TIMEOUT
 from harness.run.process import RunResult, replay_line, run_process
 from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
 
@@ -51,17 +53,13 @@ __all__ = [
     "run_together",
 ]
 
-DEFAULT_MIGRATOR = "py:migrator.server:migrate"
-# Seconds one run may take before it is killed and reported as "did not finish" (the CLI's
-# --timeout, the pytest option --migrator-timeout). Generous: a large tree takes minutes.
-DEFAULT_TIMEOUT = 600.0
 DRY_RUN_VAR = "MIGRATION_DRY_RUN"
 GRACE_VAR = "MIGRATION_BACKUP_GRACE_DAYS"
 CONTRACT_VARS = ("DATA_DIR", DRY_RUN_VAR, GRACE_VAR)
 ACCEPTED = "'py:package.module:function' or 'cmd:<shell command>' (may use {data_dir})"
 
 
-class MigratorSpecError(ValueError):
+class MigratorSpecError(KitError, ValueError):
     """A migrator spec string that names no runnable migrator."""
 
 

@@ -24,12 +24,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.contract.errors import KitError
+
 LOAD_ERROR = 125
 # A Python migrator's log records are its output, as they would be in a server's log.
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
-class TargetError(Exception):
+class TargetError(KitError):
     """``module:function`` cannot be imported, is not a callable, or is not a migrator."""
 
 

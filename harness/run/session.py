@@ -13,19 +13,18 @@ with its scratch folders on disk. So a command runs inside :func:`kit_session`:
   that skips them;
 - the processes it starts get ``TMPDIR`` set to a folder of the session's own, removed at
   the end, so the scratch space of a process that cannot unwind (a killed pytest worker's, a
-  migrator's) goes with it; a RAM-disk folder likewise (:data:`RAM_SCRATCH_VAR`, where the
-  explorer copies its trees). The command itself keeps the system's temporary directory
-  (``rehearse --keep`` keeps its tree there), and so do pytest's retained ``tmp_path``
-  folders (``PYTEST_DEBUG_TEMPROOT``), which a person may want to look at after a failure.
+  migrator's) goes with it; a RAM-disk folder likewise (:data:`RAM_SCRATCH_VAR`, which
+  :func:`harness.store.scratch.ram_scratch` gives the explorer for its trees). The command
+  itself keeps the system's temporary directory (``rehearse --keep`` keeps its tree there),
+  and so do pytest's retained ``tmp_path`` folders (``PYTEST_DEBUG_TEMPROOT``), which a
+  person may want to look at after a failure.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import stat
 import tempfile
 import threading
 import time
@@ -33,14 +32,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from harness.contract.settings import SESSION_ENV, SESSION_RAM_SCRATCH_ENV
 from harness.run.process import kill_tagged
+from harness.store.scratch import RAM_DISK, remove_tree
 
-SESSION_VAR = "MIGRATION_KIT_SESSION"
-RAM_SCRATCH_VAR = "MIGRATION_KIT_RAM_SCRATCH"
+SESSION_VAR = SESSION_ENV
+RAM_SCRATCH_VAR = SESSION_RAM_SCRATCH_ENV
 PYTEST_TEMPROOT_VAR = "PYTEST_DEBUG_TEMPROOT"
-EXIT_TERMINATED = 128 + signal.SIGTERM
-# Where a session's scratch folder goes when it can: a RAM disk, as the explorer prefers.
-RAM_DISK = Path("/dev/shm")
 
 
 class Terminated(BaseException):
@@ -50,12 +48,6 @@ class Terminated(BaseException):
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated(f"signal {signum}")
-
-
-def ram_scratch() -> Path | None:
-    """The session's folder on the RAM disk, when this process runs inside a session."""
-    value = os.environ.get(RAM_SCRATCH_VAR)
-    return Path(value) if value and Path(value).is_dir() else None
 
 
 @contextlib.contextmanager
@@ -87,7 +79,8 @@ def kit_session() -> Iterator[None]:
         try:
             kill_tagged(SESSION_VAR, token)
             for folder in folders:
-                _remove(folder)
+                with contextlib.suppress(OSError):
+                    remove_tree(folder)
         finally:
             tempfile.tempdir = saved_tempdir
             for name, value in saved.items():
@@ -98,15 +91,3 @@ def kit_session() -> Iterator[None]:
             if main:
                 signal.signal(signal.SIGTERM, previous)
                 signal.signal(signal.SIGINT, interrupt)
-
-
-def _remove(path: Path) -> None:
-    """Remove ``path``, folders a migrator (or a tree's ``readonly_dir`` quirk) left without
-    write permission included; never following a symlink out of it."""
-    for dirpath, dirnames, _files in os.walk(path):
-        for name in dirnames:
-            folder = os.path.join(dirpath, name)
-            if not os.path.islink(folder):
-                with contextlib.suppress(OSError):
-                    os.chmod(folder, stat.S_IRWXU)
-    shutil.rmtree(path, ignore_errors=True)

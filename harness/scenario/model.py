@@ -7,16 +7,12 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fixtures.manifest import Manifest
 from fixtures.spec import TreeSpec
 from harness.judge.snapshot import Snapshot
 from harness.judge.verdict import Verdict
 from harness.run.process import RunResult
-
-if TYPE_CHECKING:
-    from harness.faults.injection import InjectedRun
 
 SPEC_SHOWN = 2000  # characters of a tree's spec JSON shown in a failure
 
@@ -53,7 +49,7 @@ class Step:
 
     Iterating gives ``(before, after, run)``, the arguments of every ``check_rN`` oracle,
     so a scenario reads ``check_r1(*step)``. ``runs`` has several entries only for runs
-    started together (R15); ``fault`` is the injected run behind a faulted step.
+    started together (R15).
     """
 
     tree: Tree
@@ -61,7 +57,6 @@ class Step:
     after: Snapshot
     runs: tuple[RunResult, ...]
     notes: tuple[tuple[str, str], ...] = ()  # extra titled blocks for a failure report
-    fault: InjectedRun | None = None
 
     @property
     def run(self) -> RunResult:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fixtures.build import build
 from fixtures.spec import TreeSpec
+from harness.contract.errors import KitError
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
 
@@ -23,8 +24,9 @@ EMPTY_TREE = TreeSpec(users=())
 OUTPUT_LINES = 20  # of the migrator's output quoted in the message
 
 
-class MigratorCannotStart(Exception):
-    """The migrator failed (or hung) on an empty data dir; ``str()`` says how, for a person."""
+class MigratorCannotStart(KitError):
+    """The migrator failed (or hung) on an empty data dir; ``str()`` says how, for a person.
+    Usage (exit status 2): what to change is the spec, the command or its files."""
 
     def __init__(self, migrator: Migrator, run: RunResult) -> None:
         self.run = run

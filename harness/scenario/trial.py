@@ -17,11 +17,9 @@ from pathlib import Path
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec
-from harness.faults.plan import FaultPlan
 from harness.judge.snapshot import diff
 from harness.judge.verdict import Verdict, raise_if_broken
 from harness.run.adapters import Migrator, run_together
-from harness.scenario import faults
 from harness.scenario.model import Step, Tree
 
 Verdicts = Verdict | Iterable[Verdict]
@@ -74,14 +72,6 @@ class Trial:
         before = tree.snapshot()
         runs = run_together([self.migrator] * count, tree.path)
         return self._finished(Step(tree, before, tree.snapshot(), tuple(runs)))
-
-    def record(self, tree: Tree) -> faults.Recording:
-        """A fault-free run under strace: the operations a fault can be placed on."""
-        return faults.record_run(self.migrator, tree)
-
-    def inject(self, tree: Tree, plan: FaultPlan, recording: faults.Recording) -> Step:
-        """A run on ``tree`` (a fresh copy of the recorded one) with one fault."""
-        return self._finished(faults.inject_run(self.migrator, tree, plan, recording))
 
     def _finished(self, step: Step) -> Step:
         """``step``, unless a run did not finish in time: then that is the scenario's one

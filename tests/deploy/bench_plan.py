@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from fixtures.build import remove_tree
 from fixtures.factory import TreeFactory
 from fixtures.progress import ProgressBar
 from fixtures.variants import many_users
 from harness.deploy import plan
+from harness.store.scratch import remove_tree
 
 
 def main() -> int:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import can_deny, one_line_error, run_cli
-from harness.cli import deploy as deploy_cli
-from harness.cli import main as cli
 from harness.deploy import capture
 from harness.deploy import field_replay as replay
 from harness.run.adapters import parse_migrator
@@ -47,6 +46,15 @@ def test_the_shipped_example_catches_the_seeds_proposal(tmp_path: Path) -> None:
     report = str(result.failure())
     assert "rows missing" in report and "migration-kit replay" in report
     assert list(tmp_path.iterdir()) == []  # the look-alike is removed afterwards
+
+
+def test_the_again_command_survives_quotes_in_the_migrator_spec(tmp_path: Path) -> None:
+    spec = "cmd:echo 'a migrator that does nothing' >/dev/null"
+    field = tmp_path / "it's a field.json"
+    shutil.copy(SHIPPED_EXAMPLE, field)
+    (tmp_path / "scratch").mkdir()
+    result = replay.replay(field, parse_migrator(spec), scratch=tmp_path / "scratch")
+    assert shlex.split(result.again) == ["migration-kit", "replay", str(field), "--migrator", spec]
 
 
 def test_field_folder_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,12 +117,3 @@ def test_an_unreadable_field_spec(tmp_path: Path) -> None:
 
 def test_a_bad_migrator_spec(cli, tmp_path: Path) -> None:
     one_line_error(cli("replay", str(SHIPPED_EXAMPLE), "--migrator", "rm -rf"), "rm -rf")
-
-
-def test_explore_says_when_it_is_not_there_yet(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(deploy_cli, "EXPLORE_MODULE", "harness.no_such_exploration")
-    assert cli.main(["replay", str(SHIPPED_EXAMPLE), "--explore"]) == 2
-    err = capsys.readouterr().err
-    assert "not available yet" in err and "without --explore" in err and len(err.splitlines()) == 1

@@ -9,9 +9,10 @@ import pytest
 from explore_cases import SMALL_TREE
 
 from fixtures.spec import TreeSpec
-from harness.explore import engine as explore
+from harness.explore.baseline import Baseline, baseline
+from harness.explore.exploration import Exploration
 
-Baseline = Callable[..., explore.Baseline]
+Baseline = Callable[..., Baseline]
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,7 @@ def baseline_of(cache_root: Path, tree_factory) -> Baseline:
     """``baseline_of(migrator, tree=SMALL_TREE, backend="syscall")``: recorded once a session."""
 
     def get(migrator: str, tree: TreeSpec = SMALL_TREE, backend: str = "syscall"):
-        exploration = explore.Exploration(migrator=migrator, tree=tree, backend=backend)
-        return explore.baseline(exploration, factory=tree_factory, root=cache_root)
+        exploration = Exploration(migrator=migrator, tree=tree, backend=backend)
+        return baseline(exploration, factory=tree_factory, root=cache_root)
 
     return get

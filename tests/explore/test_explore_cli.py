@@ -19,7 +19,8 @@ from explore_cases import (
     find_case,
 )
 
-from harness.explore import engine as explore
+from harness.explore.baseline import baseline
+from harness.explore.exploration import Exploration
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,8 +81,8 @@ def test_list_shows_every_case(kit_env: dict[str, str]) -> None:
 
 def test_the_printed_replay_replays_the_case(kit_env: dict[str, str]) -> None:
     cache = Path(kit_env["MIGRATION_KIT_CACHE"]) / "explore"
-    exploration = explore.Exploration(migrator=R10_BACKUP_IN_PLACE, tree=SMALL_TREE)
-    base = explore.baseline(exploration, root=cache)
+    exploration = Exploration(migrator=R10_BACKUP_IN_PLACE, tree=SMALL_TREE)
+    base = baseline(exploration, root=cache)
     case = find_case(base, "copy", "ann/peek.db.pre-migration-backup", "kill")
     first = kit(kit_env, "--migrator", R10_BACKUP_IN_PLACE, *SMALL, "--case", case.id)
     assert first.returncode == 1, first.stdout + first.stderr

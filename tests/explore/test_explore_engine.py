@@ -21,17 +21,23 @@ from explore_cases import (
     find_case,
 )
 
+import harness.explore
 from fixtures.spec import TreeSpec, UserSpec
-from harness.explore import engine as explore
+from harness.explore.backends import private_tmp, process_of
+from harness.explore.baseline import Baseline, baseline, cache_key
+from harness.explore.cases import run_case
+from harness.explore.exploration import Exploration, ExploreError
+from harness.explore.fingerprint import kit_files
 from harness.explore.results import BROKEN, MISSED, OK
 from harness.faults.injection import inject
 from harness.faults.plan import parse_plan
 from harness.judge.snapshot import Snapshot
+from harness.store import codec
 
 pytestmark = pytest.mark.usefixtures("needs_strace")
 
 
-def _ids(base: explore.Baseline) -> list[tuple[str, str, tuple[str, ...]]]:
+def _ids(base: Baseline) -> list[tuple[str, str, tuple[str, ...]]]:
     """Each case's id, operation and paths in the data dir (scratch elsewhere has random
     names, which is why no case targets an operation that touches only scratch)."""
     return [
@@ -42,9 +48,9 @@ def _ids(base: explore.Baseline) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def test_two_recordings_list_the_same_cases(tree_factory, tmp_path: Path) -> None:
     """xdist workers must agree on the case list, so a recording must repeat itself."""
-    exploration = explore.Exploration(tree=SMALL_TREE)
-    one = explore.baseline(exploration, factory=tree_factory, root=tmp_path / "one")
-    two = explore.baseline(exploration, factory=tree_factory, root=tmp_path / "two")
+    exploration = Exploration(tree=SMALL_TREE)
+    one = baseline(exploration, factory=tree_factory, root=tmp_path / "one")
+    two = baseline(exploration, factory=tree_factory, root=tmp_path / "two")
     assert one.recorded_root != two.recorded_root  # really two recordings
     assert _ids(one) == _ids(two)
     assert len(one.cases()) > 50
@@ -53,10 +59,11 @@ def test_two_recordings_list_the_same_cases(tree_factory, tmp_path: Path) -> Non
 def test_processes_asking_at_once_share_one_recording(tmp_path: Path) -> None:
     """Workers collecting together: one records under the lock, the others read it."""
     code = (
-        "import sys; from pathlib import Path; from harness.explore import engine as explore; "
+        "import sys; from pathlib import Path; from harness.explore.baseline import baseline; "
+        "from harness.explore.exploration import Exploration; "
         "from fixtures.spec import TreeSpec; "
-        "e = explore.Exploration(tree=TreeSpec.from_json(sys.argv[2])); "
-        "print(explore.baseline(e, root=Path(sys.argv[1])).recorded_root)"
+        "e = Exploration(tree=TreeSpec.from_json(sys.argv[2])); "
+        "print(baseline(e, root=Path(sys.argv[1])).recorded_root)"
     )
     argv = [sys.executable, "-c", code, str(tmp_path / "cache"), SMALL_TREE.to_json()]
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(3)]
@@ -71,13 +78,13 @@ def test_a_changed_migrator_is_recorded_again(tmp_path: Path, monkeypatch) -> No
     script = tmp_path / "migrate.sh"
     script.write_text('touch "$DATA_DIR/done"\n')
     monkeypatch.chdir(tmp_path)
-    exploration = explore.Exploration(migrator="cmd:sh migrate.sh")
-    before = explore.cache_key(exploration)
+    exploration = Exploration(migrator="cmd:sh migrate.sh")
+    before = cache_key(exploration)
     script.write_text('touch "$DATA_DIR/done"; touch "$DATA_DIR/more"\n')
-    assert explore.cache_key(exploration) != before
-    assert explore.cache_key(explore.Exploration(effects=("kill",))) == explore.cache_key(
-        explore.Exploration(effects=("EIO",))
-    ), "effects only filter cases: they share a recording"
+    assert cache_key(exploration) != before
+    assert cache_key(Exploration(effects=("kill",))) == cache_key(Exploration(effects=("EIO",))), (
+        "effects only filter cases: they share a recording"
+    )
 
 
 def test_distinct_kills_leave_out_only_kills_that_repeat_the_next_one(
@@ -100,7 +107,7 @@ def test_distinct_kills_leave_out_only_kills_that_repeat_the_next_one(
         tree = tmp_path / f"kill-{case.index}" / "tree"
         tree_factory.make(base.exploration.tree, tree)
         migrator = base.exploration.open_migrator()
-        argv, env = explore.process_of(migrator, tree, explore.private_tmp(tree.parent))
+        argv, env = process_of(migrator, tree, private_tmp(tree.parent))
         plan = parse_plan(case.plan)
         run = inject(argv, plan, base.trace, env=env, moved={base.recorded_root: str(tree)})
         assert run.killed and run.landed_within(str(tree))
@@ -135,7 +142,7 @@ def test_scratch_outside_the_data_dir_is_not_a_case(baseline_of) -> None:
 def test_the_reference_survives(baseline_of, operation: str, path: str, effect: str) -> None:
     base = baseline_of(REFERENCE)
     case = find_case(base, operation, path, effect)
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == OK, result.error()
     if effect == "EXDEV":  # into profiles/: R12's own verdict was given, and held
         assert any(v.rule == "R12" and "copy, verify" in v.expected for v in result.verdicts)
@@ -145,7 +152,7 @@ def test_a_backup_written_in_place_is_caught_by_a_kill(baseline_of) -> None:
     """Killed mid-copy, the backup is left partial at its final name; the next run trusts it."""
     base = baseline_of(R10_BACKUP_IN_PLACE)
     case = find_case(base, "copy", "ann/peek.db.pre-migration-backup", "kill")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == BROKEN
     assert "R10" in result.rules_broken
     assert f"--case {case.id}" in result.replay
@@ -156,7 +163,7 @@ def test_a_backup_written_in_place_is_caught_by_a_kill(baseline_of) -> None:
 def test_no_copy_fallback_is_caught_by_exdev(baseline_of) -> None:
     base = baseline_of(R12_NO_EXDEV_FALLBACK)
     case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "EXDEV")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == BROKEN
     assert result.rules_broken == ("R12",)
     assert [v.user for v in result.verdicts if not v.ok] == ["ann"]
@@ -167,7 +174,7 @@ def test_a_resume_that_trusts_a_placed_db_is_caught_by_a_kill(baseline_of) -> No
     takes "both present" for "migrated" never finishes: peek.db and the images stay."""
     base = baseline_of(R5_BOTH_AS_MIGRATED)
     case = find_case(base, "rename", "ann/profiles/default/images", "kill")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == BROKEN and result.rules_broken == ("R10",)
     details = "\n".join(v.details for v in result.verdicts if not v.ok)
     assert "ann/peek.db: not in the fault-free result" in details
@@ -177,7 +184,7 @@ def test_an_error_neither_reported_nor_repaired_breaks_r9(baseline_of) -> None:
     """Exit 0 after a failed step: SPEC's contract says non-zero when a user failed."""
     base = baseline_of('cmd:mkdir "$DATA_DIR/ann/marker" || true')
     case = find_case(base, "mkdir", "ann/marker", "EIO")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == BROKEN
     broken = [v for v in result.verdicts if not v.ok]
     assert [(v.rule, v.found) for v in broken] == [("R9", "exit 0, tree unfinished")]
@@ -188,7 +195,7 @@ def test_a_fault_that_cannot_land_is_missed_not_passed(baseline_of) -> None:
     never comes again, and a case that tested nothing must not count as passed."""
     base = baseline_of('cmd:touch "$DATA_DIR/stamp-$$"')
     case = find_case(base, "open_write", "stamp-*", "EIO")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == MISSED
     assert "did not land" in result.fault
     assert base.report([result]).exit_status == 1
@@ -201,7 +208,7 @@ def test_content_lost_without_a_fault_is_reported_once(baseline_of) -> None:
     lost = [v for v in base.verdicts if not v.ok]
     assert [v.user for v in lost] == ["ann"]
     case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "kill")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert not any(v.expected == lost[0].expected for v in result.verdicts)
     assert base.report([result]).exit_status == 1
 
@@ -211,10 +218,10 @@ def test_the_inprocess_backend_catches_the_same_backup(baseline_of) -> None:
     bad = baseline_of(R10_BACKUP_IN_PLACE, backend="inprocess")
     assert good.trace.events == ()  # recorded by patching Python, not by strace
     backup = "ann/peek.db.pre-migration-backup*"
-    ok = explore.run_case(good, find_case(good, "copy", backup, "kill"))
+    ok = run_case(good, find_case(good, "copy", backup, "kill"))
     assert ok.outcome == OK, ok.error()
     case = find_case(bad, "copy", "ann/peek.db.pre-migration-backup", "kill")
-    result = explore.run_case(bad, case)
+    result = run_case(bad, case)
     assert result.outcome == BROKEN and "R10" in result.rules_broken
     assert "--backend inprocess" in result.replay
 
@@ -230,18 +237,18 @@ def test_lost_content_is_reported_per_user(baseline_of, tmp_path: Path) -> None:
     base = baseline_of(parks, tree)
     assert all(v.ok for v in base.verdicts)  # without a fault nothing is lost
     case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "kill")
-    result = explore.run_case(base, case, tmp_path / "kept")
+    result = run_case(base, case, tmp_path / "kept")
     assert result.outcome == BROKEN
     assert [loss.user for loss in result.lost] == ["ann"]
     assert result.lost[0].rows or result.lost[0].note
     assert (tmp_path / "kept" / "tree").is_dir()  # a workdir given is kept for a person
-    assert json.loads(json.dumps(result.to_dict()))["lost"][0]["user"] == "ann"
+    assert json.loads(codec.to_json(result))["lost"][0]["user"] == "ann"
 
 
 def test_record_needs_a_process_for_strace() -> None:
-    migrator = explore.Exploration(backend="inprocess").open_migrator()
-    with pytest.raises(explore.ExploreError, match="inprocess"):
-        explore.process_of(migrator, Path(os.devnull))
+    migrator = Exploration(backend="inprocess").open_migrator()
+    with pytest.raises(ExploreError, match="inprocess"):
+        process_of(migrator, Path(os.devnull))
 
 
 def test_exdev_beside_an_orphan_is_judged_against_the_fault_free_exit(baseline_of) -> None:
@@ -257,5 +264,13 @@ def test_exdev_beside_an_orphan_is_judged_against_the_fault_free_exit(baseline_o
     base = baseline_of(REFERENCE, tree=tree, backend="inprocess")
     assert base.exit_status != 0
     case = find_case(base, "rename", "ann/profiles/default/datastore.sqlite", "EXDEV")
-    result = explore.run_case(base, case)
+    result = run_case(base, case)
     assert result.outcome == OK, result.error()
+
+
+def test_the_kit_fingerprint_covers_every_module_of_the_packages_that_record() -> None:
+    """No hand-kept list: a module added to harness/run, faults or explore counts."""
+    root = Path(harness.explore.__file__).parent.parent
+    wanted = {p for d in ("run", "faults", "explore") for p in (root / d).rglob("*.py")}
+    assert set(kit_files()) == wanted
+    assert root / "explore" / "powerloss" / "judge.py" in wanted

@@ -17,6 +17,7 @@ from harness.explore.results import (
     rule_for,
 )
 from harness.judge.verdict import RuleBroken, Verdict
+from harness.store import codec
 
 CASE = Case(17, "kill", "rename", ("ann/peek.db", "ann/x"), "renameat2", "rename#2:kill")
 REPLAY = "cd /d && migration-kit explore --case 17:kill"
@@ -50,7 +51,7 @@ def test_case_ids_read_back() -> None:
 
 def test_a_result_survives_json() -> None:
     result = _result(BROKEN, ok=False)
-    again = CaseResult.from_dict(result.to_dict())
+    again = codec.from_json(CaseResult, codec.to_json(result))
     assert again == result
     assert again.rules_broken == ("R10",)
 
@@ -99,6 +100,15 @@ def test_a_broken_case_raises_rule_broken_and_a_missed_one_an_assertion() -> Non
     missed = _result(MISSED).error()
     assert not isinstance(missed, RuleBroken)
     assert "landed on the target" in str(missed) and REPLAY in str(missed)
+
+
+def test_a_caller_adds_its_seed_and_blocks_to_the_failure() -> None:
+    """A checklist scenario running an explorer case names its site, tree and replay too."""
+    more = [("Site", "the first rename of ann"), ("Replay the scenario", "pytest --pyargs x")]
+    for outcome, ok in ((BROKEN, False), (MISSED, True)):
+        text = str(_result(outcome, ok=ok).error(seed=7, context=more))
+        assert "the first rename of ann" in text and "pytest --pyargs x" in text
+        assert "seed: 7" in text and REPLAY in text
 
 
 def test_an_unknown_outcome_is_refused() -> None:

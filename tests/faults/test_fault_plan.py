@@ -14,6 +14,7 @@ from harness.faults.plan import (
     applicable_effects,
     parse_plan,
 )
+from harness.store.codec import CodecError, from_data, to_data
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ def test_parse_and_format_round_trip(text: str, expected: FaultPlan) -> None:
     plan = parse_plan(text)
     assert plan == expected
     assert parse_plan(plan.format()) == plan
-    assert FaultPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+    assert from_data(FaultPlan, json.loads(json.dumps(to_data(plan)))) == plan
 
 
 @pytest.mark.parametrize(
@@ -45,9 +46,9 @@ def test_malformed_plans_are_refused(text: str) -> None:
         parse_plan(text)
 
 
-def test_from_dict_refuses_unknown_fields() -> None:
-    with pytest.raises(PlanError, match="unknown"):
-        FaultPlan.from_dict({"operation": "rename", "when": 3})
+def test_json_refuses_unknown_fields() -> None:
+    with pytest.raises(CodecError, match="unknown"):
+        from_data(FaultPlan, {"operation": "rename", "when": 3})
 
 
 def test_matches_by_operation_and_glob_on_any_path() -> None:

@@ -21,6 +21,7 @@ from harness.faults.injection import InjectedRun, compile_injection, inject
 from harness.faults.plan import parse_plan
 from harness.faults.strace import TracedRun
 from harness.faults.trace import RecordedRun, Trace, TraceOp, record, trace_from_strace
+from harness.store.codec import to_data
 
 pytestmark = pytest.mark.usefixtures("strace_backend")
 
@@ -86,7 +87,7 @@ def test_a_recording_with_positions_lists_the_same_operations_and_knows_write_of
     assert not any(e.name == "lseek" for e in trace.events)
 
     def comparable(op: TraceOp) -> dict:
-        return {**op.to_dict(), "pid": None, "event": None, "offset": None}
+        return {**to_data(op), "pid": None, "event": None, "offset": None}
 
     assert [comparable(op) for op in replayable.ops] == [comparable(op) for op in trace.ops]
     writes = [op for op in replayable.ops if op.operation == "write"]

@@ -10,23 +10,24 @@ from __future__ import annotations
 import pytest
 
 from fixtures.spec import TreeSpec, UserSpec
-from harness.explore import engine as explore
+from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, explore_power_loss
 from harness.explore.powerloss.image import COMMITTED, SYNCED
 from harness.explore.results import BROKEN, ExploreReport
 from harness.faults.plan import Operation
+from harness.run.adapters import DEFAULT_MIGRATOR
 
 TREE = TreeSpec(users=(UserSpec("alice", items=10, images=1, wal_share=0.5),), seed=3)
 NEW_DB = "alice/profiles/default/datastore.sqlite"
 
 
-def explored(migrator: str) -> tuple[explore.Exploration, ExploreReport]:
-    exploration = explore.Exploration(migrator=migrator, tree=TREE)
+def explored(migrator: str) -> tuple[Exploration, ExploreReport]:
+    exploration = Exploration(migrator=migrator, tree=TREE)
     return exploration, explore_power_loss(exploration)
 
 
-def op_index(exploration: explore.Exploration, operation: Operation, *paths: str) -> int:
+def op_index(exploration: Exploration, operation: Operation, *paths: str) -> int:
     """The index of the (first) operation of the recorded run on these tree paths."""
     base = power_baseline(exploration)
     wanted = tuple(f"{base.recorded_root}/{p}" for p in paths)
@@ -36,22 +37,22 @@ def op_index(exploration: explore.Exploration, operation: Operation, *paths: str
 
 
 @pytest.fixture(scope="module")
-def never_fsync(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
+def never_fsync(strace_backend: None) -> tuple[Exploration, ExploreReport]:
     return explored("py:tests.powerloss.broken_never_fsync:migrate")
 
 
 @pytest.fixture(scope="module")
-def skips_a_dir(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
+def skips_a_dir(strace_backend: None) -> tuple[Exploration, ExploreReport]:
     return explored("py:tests.powerloss.broken_skips_a_dir_fsync:migrate")
 
 
 @pytest.fixture(scope="module")
-def rename_first(strace_backend: None) -> tuple[explore.Exploration, ExploreReport]:
+def rename_first(strace_backend: None) -> tuple[Exploration, ExploreReport]:
     return explored("py:tests.powerloss.broken_rename_before_fsync:migrate")
 
 
 def test_a_migrator_that_never_fsyncs_loses_the_user_after_the_old_db_is_removed(
-    never_fsync: tuple[explore.Exploration, ExploreReport],
+    never_fsync: tuple[Exploration, ExploreReport],
 ) -> None:
     exploration, report = never_fsync
     assert report.exit_status == 1
@@ -73,7 +74,7 @@ def test_a_migrator_that_never_fsyncs_loses_the_user_after_the_old_db_is_removed
 
 
 def test_a_migrator_that_renames_before_fsyncing_leaves_an_empty_new_db(
-    rename_first: tuple[explore.Exploration, ExploreReport],
+    rename_first: tuple[Exploration, ExploreReport],
 ) -> None:
     exploration, report = rename_first
     assert report.exit_status == 1
@@ -98,7 +99,7 @@ def test_a_migrator_that_renames_before_fsyncing_leaves_an_empty_new_db(
 
 
 def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unlink_is_durable(
-    skips_a_dir: tuple[explore.Exploration, ExploreReport],
+    skips_a_dir: tuple[Exploration, ExploreReport],
 ) -> None:
     """The verified backup still holds every row (so no content is lost), but the user is
     left with neither peek.db nor a new DB, which the next run cannot finish from."""
@@ -123,6 +124,6 @@ def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unl
 
 
 def test_the_reference_survives_every_power_cut_on_the_same_tree(strace_backend: None) -> None:
-    _, report = explored(explore.DEFAULT_MIGRATOR)
+    _, report = explored(DEFAULT_MIGRATOR)
     assert report.exit_status == 0, report.render()
     assert report.results

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from harness.explore import engine as explore
+from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, PowerLoss
 from harness.explore.powerloss.image import SYNCED
@@ -17,7 +17,7 @@ RENAME_FIRST = "py:tests.powerloss.broken_rename_before_fsync:migrate"
 
 
 def test_the_replay_line_of_a_case_judges_it_again(strace_backend: None, tmp_path: Path) -> None:
-    exploration = explore.Exploration(migrator=RENAME_FIRST, tree=TREE)
+    exploration = Exploration(migrator=RENAME_FIRST, tree=TREE)
     power = PowerLoss(power_baseline(exploration))
     case_id = f"{op_index(exploration, Operation.FSYNC, NEW_DB)}:{EFFECTS[SYNCED]}"
     line = power.replay(case_id)

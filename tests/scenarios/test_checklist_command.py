@@ -56,7 +56,7 @@ def test_bad_migrator_spec_exit_2(elsewhere: Path) -> None:
     for spec in ("node migrate.js", "py:no_such_module_here:migrate", "cmd:"):
         done = run(checklist_argv("--migrator", spec), cwd=elsewhere)
         assert done.returncode == 2, (spec, done)
-        assert done.stderr.startswith("migration-kit checklist:"), done
+        assert done.stderr.startswith("migration-kit:"), done
         assert "expected 'py:package.module:function' or 'cmd:<shell command>'" in done.stderr
         assert "Traceback" not in done.stderr
 

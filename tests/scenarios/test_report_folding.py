@@ -1,14 +1,13 @@
-"""How results fold into checklist items and render (``harness.report.checklist``), and where a
-``FaultSite`` puts its fault in a recorded run: the logic, without child processes."""
+"""How results fold into checklist items and render (``harness.report.checklist``), and which
+of the explorer's cases a ``FaultSite`` picks: the logic, without child processes."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from types import SimpleNamespace
 
-from harness.faults.plan import KILL, FaultPlan, Operation
-from harness.faults.trace import Trace, TraceOp
+from harness.explore.results import Case
+from harness.explore.sites import FaultSite
+from harness.faults.plan import KILL, Operation, applicable_effects
 from harness.report.checklist import (
     ChecklistRun,
     ScenarioResult,
@@ -16,7 +15,6 @@ from harness.report.checklist import (
     item_outcomes,
     markdown,
 )
-from harness.scenario import FaultSite
 
 REPLAY = "pytest --pyargs scenarios.test_04_rollback::test_x --migrator cmd:x --mk-seed 3"
 
@@ -98,39 +96,42 @@ def test_a_failure_outside_every_item_fails_the_run() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def op(index: int, operation: Operation, *paths: str) -> TraceOp:
-    return TraceOp(index, operation, operation.value, paths, pid=1, result=0)
+def op(index: int, operation: Operation, *paths: str) -> list[Case]:
+    """Operation ``index`` of a recorded run as the explorer lists it: one case per effect."""
+    return [Case(index, e, operation.value, paths) for e in applicable_effects(operation)]
 
 
-OPS = (
-    op(0, Operation.RENAME, "/d/alice/a", "/d/alice/b"),
-    op(1, Operation.OPEN_WRITE, "/d/bob/peek.db.pre-migration-backup.migrating"),
-    op(2, Operation.WRITE, "/d/bob/peek.db.pre-migration-backup.migrating"),
-    op(3, Operation.RENAME, "/d/bob/x", "/d/bob/profiles/default/datastore.sqlite"),
-    op(4, Operation.UNLINK, "/d/bob/peek.db"),
-    op(5, Operation.RENAME, "/d/bob/images", "/d/bob/profiles/default/images"),
-    op(6, Operation.WRITE, "/d/bobby/peek.db"),  # another user whose name starts like bob's
+CASES = (
+    *op(0, Operation.RENAME, "alice/a", "alice/b"),
+    *op(1, Operation.OPEN_WRITE, "bob/peek.db.pre-migration-backup.migrating"),
+    *op(2, Operation.WRITE, "bob/peek.db.pre-migration-backup.migrating"),
+    *op(3, Operation.RENAME, "bob/x", "bob/profiles/default/datastore.sqlite"),
+    *op(4, Operation.UNLINK, "bob/peek.db"),
+    *op(5, Operation.RENAME, "bob/images", "bob/profiles/default/images"),
+    *op(6, Operation.WRITE, "bobby/peek.db"),  # another user whose name starts like bob's
+    *op(7, Operation.UNLINK, "/tmp/scratch/bob/peek.db"),  # outside the data dir
 )
-RECORDING = SimpleNamespace(trace=Trace(OPS), tree=SimpleNamespace(path=Path("/d")))
+
+
+def picked(site: FaultSite, user: str = "bob") -> str | None:
+    case = site.pick(CASES, user)
+    return None if case is None else case.id
 
 
 def test_a_site_is_ranked_among_all_operations_of_its_kind() -> None:
-    first = FaultSite("EIO", (Operation.RENAME,), "first").plan(RECORDING, "bob")
-    last = FaultSite("EXDEV", (Operation.RENAME,), "last").plan(RECORDING, "bob")
-    assert first == FaultPlan(Operation.RENAME, 2, "EIO")  # alice's rename is the 1st
-    assert last == FaultPlan(Operation.RENAME, 3, "EXDEV")
+    assert picked(FaultSite("EIO", (Operation.RENAME,), "first")) == "3:EIO"  # not alice's
+    assert picked(FaultSite("EXDEV", (Operation.RENAME,), "last")) == "5:EXDEV"
 
 
 def test_a_site_on_a_file_glob_and_any_operation() -> None:
     backup = FaultSite(KILL, (Operation.WRITE,), "first", file="peek.db.pre-migration-backup*")
-    assert backup.plan(RECORDING, "bob") == FaultPlan(Operation.WRITE, 1, KILL)
-    old_db = FaultSite("EACCES", (Operation.UNLINK,), file="peek.db")
-    assert old_db.plan(RECORDING, "bob") == FaultPlan(Operation.UNLINK, 1, "EACCES")
-    middle = FaultSite(KILL, (), "middle").plan(RECORDING, "bob")  # ops 1-5: the 3rd is op 3
-    assert middle == FaultPlan(Operation.RENAME, 2, KILL)
+    assert picked(backup) == "2:kill"
+    assert picked(FaultSite("EACCES", (Operation.UNLINK,), file="peek.db")) == "4:EACCES"
+    assert picked(FaultSite(KILL, (), "middle")) == "3:kill"  # ops 1-5: the 3rd is op 3
 
 
-def test_a_site_the_run_never_reaches_has_no_plan() -> None:
-    assert FaultSite("EIO", (Operation.FSYNC,)).plan(RECORDING, "bob") is None
-    assert FaultSite("EIO", (Operation.UNLINK,), file="peek.db").plan(RECORDING, "alice") is None
-    assert FaultSite("EIO").plan(RECORDING, "carol") is None
+def test_a_site_the_run_never_reaches_has_no_case() -> None:
+    assert picked(FaultSite("EIO", (Operation.FSYNC,))) is None
+    assert picked(FaultSite("EIO", (Operation.UNLINK,), file="peek.db"), "alice") is None
+    assert picked(FaultSite("EIO"), "carol") is None
+    assert picked(FaultSite("EXDEV", (Operation.UNLINK,))) is None  # no such effect there

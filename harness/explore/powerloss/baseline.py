@@ -1,14 +1,13 @@
 """The fault-free run a power-loss exploration replays, recorded with every byte it wrote.
 
-The fault explorer's baseline (:func:`harness.explore.engine.baseline`) records which operations a
-run makes; a power-loss replay also needs *what* each write wrote, so the run is recorded
-with strace's ``-s`` raised to :data:`DATA_LIMIT`; and where each plain write lands, so
-``lseek`` is traced too (``positions=True``: the fuller of the recorder's two levels).
+The fault explorer's baseline (:func:`harness.explore.baseline.baseline`) records which
+operations a run makes; a power-loss replay also needs *what* each write wrote, so the run is
+recorded with strace's ``-s`` raised to :data:`DATA_LIMIT`; and where each plain write lands,
+so ``lseek`` is traced too (``positions=True``: the fuller of the recorder's two levels).
 Everything else is the fault explorer's: the same tree copies, the same process and
-environment (:func:`harness.explore.engine.process_of`), the same cache layout and key (plus the
-data limit), read back by
-:func:`harness.explore.engine.load_baseline` as an ordinary
-:class:`~harness.explore.engine.Baseline`. So
+environment (:func:`harness.explore.backends.process_of`), the same cache layout and key
+(plus the data limit), read back by :func:`harness.explore.baseline.load_baseline` as an
+ordinary :class:`~harness.explore.baseline.Baseline`. So
 every pytest-xdist worker replays the very same recording and lists the same crash points.
 """
 
@@ -19,7 +18,11 @@ import os
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
-from harness.explore import engine as explore
+from harness.explore.backends import process_of
+from harness.explore.baseline import Baseline, cached_baseline
+from harness.explore.baseline import cache_key as fault_cache_key
+from harness.explore.exploration import Exploration, ExploreError
+from harness.faults.availability import Backend
 from harness.faults.trace import record
 
 # Bytes of each written buffer kept in the trace. A small tree's largest single write is
@@ -28,23 +31,21 @@ from harness.faults.trace import record
 DATA_LIMIT = 1 << 24
 
 
-def cache_key(exploration: explore.Exploration) -> str:
+def cache_key(exploration: Exploration) -> str:
     """The fault explorer's key for the same run, made distinct by the data it keeps."""
-    text = f"{explore.cache_key(exploration)}\npower-loss\n{DATA_LIMIT}"
+    text = f"{fault_cache_key(exploration)}\npower-loss\n{DATA_LIMIT}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def record_baseline(
-    exploration: explore.Exploration, workdir: Path, factory: TreeFactory
-) -> explore.Baseline:
+def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactory) -> Baseline:
     """Record the fault-free run now, in ``workdir`` (an empty or absent directory)."""
-    if exploration.backend != "syscall":
-        raise explore.ExploreError("power loss replays a syscall trace: use the syscall backend")
+    if exploration.backend != Backend.SYSCALL:
+        raise ExploreError("power loss replays a syscall trace: use the syscall backend")
     migrator = exploration.open_migrator()
     before_dir, tree = Path(workdir) / "before", Path(workdir) / "tree"
     factory.make(exploration.tree, before_dir)
     factory.make(exploration.tree, tree)
-    argv, env = explore.process_of(migrator, tree)
+    argv, env = process_of(migrator, tree)
     recorded = record(
         argv,
         cwd=os.getcwd(),
@@ -54,20 +55,20 @@ def record_baseline(
         positions=True,
     )
     output = recorded.run.stdout + recorded.run.stderr
-    return explore.Baseline(
+    return Baseline(
         exploration, recorded.trace, str(tree), before_dir, tree, recorded.run.returncode, output
     )
 
 
 def power_baseline(
-    exploration: explore.Exploration,
+    exploration: Exploration,
     *,
     factory: TreeFactory | None = None,
     root: Path | None = None,
-) -> explore.Baseline:
+) -> Baseline:
     """The exploration's baseline with written bytes: recorded on first use, then cached
-    (safely from many processes at once: :func:`harness.explore.engine.cached_baseline`)."""
-    return explore.cached_baseline(
+    (safely from many processes at once: :func:`harness.explore.baseline.cached_baseline`)."""
+    return cached_baseline(
         exploration,
         cache_key(exploration),
         record_baseline,

@@ -36,7 +36,8 @@ from typing import Any
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import spec_to_json
-from harness.explore import engine as explore
+from harness.explore.baseline import Baseline
+from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.image import (
     COMMITTED,
@@ -46,7 +47,7 @@ from harness.explore.powerloss.image import (
     VOLATILE,
     CrashImage,
 )
-from harness.explore.powerloss.judge import RULE, Judge, Judgement, JudgementStore, scratch_root
+from harness.explore.powerloss.judge import RULE, Judge, Judgement, JudgementStore
 from harness.explore.powerloss.trace_replay import (
     CrashPoint,
     Replayer,
@@ -58,6 +59,7 @@ from harness.explore.results import BROKEN, MISSED, OK, Case, CaseResult, Explor
 from harness.explore.results import parse_case_id as _parse_case_id
 from harness.judge.verdict import Verdict
 from harness.scenario.replay_command import pythonpath_for
+from harness.store.scratch import ram_scratch
 
 EFFECTS = {SYNCED: "power-loss-synced", COMMITTED: "power-loss-committed"}
 KIND_OF = {effect: kind for kind, effect in EFFECTS.items()}
@@ -74,7 +76,7 @@ NOT_BUILT = (
 class PowerLoss:
     """A baseline read for power loss: its crash points, cases, images and self-check."""
 
-    base: explore.Baseline
+    base: Baseline
 
     @property
     def root(self) -> str:
@@ -113,14 +115,14 @@ class PowerLoss:
         try:
             index, effect = _parse_case_id(case_id)
         except ValueError as exc:
-            raise explore.ExploreError(str(exc)) from None
+            raise ExploreError(str(exc)) from None
         if effect not in KIND_OF:
             known = ", ".join(EFFECTS.values())
-            raise explore.ExploreError(f"case {case_id}: the effect must be one of {known}")
+            raise ExploreError(f"case {case_id}: the effect must be one of {known}")
         point = self._by_index.get(index)
         if point is None:
             labels = ", ".join(str(self.index_of(p)) for p in self.points)
-            raise explore.ExploreError(
+            raise ExploreError(
                 f"case {case_id}: operation {index} is not a crash point (they are: {labels})"
             )
         return self.case_at(point, KIND_OF[effect])
@@ -174,7 +176,7 @@ class PowerLoss:
         """One shell command that judges exactly case ``case_id`` again."""
         exploration = self.base.exploration
         args = ["migration-kit", "explore", "--power-loss", "--migrator", exploration.migrator]
-        if exploration.tree != explore.DEFAULT_TREE:
+        if exploration.tree != DEFAULT_TREE:
             args += ["--tree", spec_to_json(exploration.tree)]
         args += ["--case", case_id]
         line = shlex.join(args)
@@ -310,7 +312,7 @@ def _with_dropped(judgement: Judgement, image: CrashImage) -> tuple[Loss, ...]:
 
 
 def explore_power_loss(
-    exploration: explore.Exploration | None = None,
+    exploration: Exploration | None = None,
     workdir: Path | None = None,
     *,
     cases: Sequence[str] | None = None,
@@ -319,13 +321,13 @@ def explore_power_loss(
     """The whole power-loss exploration in this process: one replay, each state judged once.
 
     ``exploration`` names the migrator and the tree (default: the reference migrator on
-    :data:`harness.explore.engine.DEFAULT_TREE`); ``cases`` narrows to those ids (``41:power-loss-
-    synced``). This is what ``migration-kit explore --power-loss`` runs.
+    :data:`harness.explore.exploration.DEFAULT_TREE`); ``cases`` narrows to those ids
+    (``41:power-loss-synced``). This is what ``migration-kit explore --power-loss`` runs.
     """
-    exploration = exploration or explore.Exploration()
+    exploration = exploration or Exploration()
     power = PowerLoss(power_baseline(exploration, factory=factory))
     chosen = [power.case(c) for c in cases] if cases is not None else list(power.cases())
-    scratch = workdir if workdir is not None else scratch_root()
+    scratch = workdir if workdir is not None else ram_scratch()
     with tempfile.TemporaryDirectory(prefix="mk-powerloss-", dir=scratch) as tmp:
         judge = Judge(power.base, Path(tmp))
         results = [run_case(power, case, judge) for case in chosen]

@@ -12,51 +12,22 @@ session when a :class:`JudgementStore` directory is shared by pytest-xdist worke
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from filelock import FileLock
-
-from fixtures.build import remove_tree
-from harness.explore import engine as explore
+from harness.explore.baseline import Baseline
 from harness.explore.powerloss.image import CrashImage
 from harness.explore.powerloss.materialise import materialise
-from harness.explore.results import (
-    OUTPUT_TAIL,
-    Loss,
-    losses,
-    verdict_from_dict,
-    verdict_to_dict,
-)
+from harness.explore.results import OUTPUT_TAIL, Loss, losses
 from harness.judge.oracles import check_converged, check_no_content_lost
 from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import Verdict
+from harness.store import codec
+from harness.store.once import once
+from harness.store.scratch import remove_tree
 
 RULE = "R17"
-# Free space a tmpfs must have to hold crash states (a small tree needs a few MB each).
-_SCRATCH_FREE = 512 << 20
-
-
-def scratch_root() -> str | None:
-    """Where crash states are written out and re-run: a tmpfs when there is one.
-
-    Each re-run fsyncs as the migrator always does; on a tmpfs that costs nothing, and
-    what the re-run's own fsyncs would protect is not what is judged. None: the system
-    temp dir.
-    """
-    shm = "/dev/shm"
-    if (
-        os.path.isdir(shm)
-        and os.access(shm, os.W_OK)
-        and shutil.disk_usage(shm).free > _SCRATCH_FREE
-    ):
-        return shm
-    return None
 
 
 @dataclass(frozen=True)
@@ -72,45 +43,29 @@ class Judgement:
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdicts": [verdict_to_dict(v) for v in self.verdicts],
-            "lost": [x.to_dict() for x in self.lost],
-            "crashed": self.crashed,
-            "rerun": self.rerun,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Judgement:
-        return cls(
-            verdicts=tuple(verdict_from_dict(v) for v in data["verdicts"]),
-            lost=tuple(Loss.from_dict(x) for x in data["lost"]),
-            crashed=data["crashed"],
-            rerun=data["rerun"],
-        )
-
 
 class JudgementStore:
     """Judgements by image digest in a directory that several processes share.
 
-    The first process to want a digest judges it under a per-digest file lock; the others
-    wait and read its JSON. Only for one test session (keys are not versioned by code).
+    The first process to want a digest judges it (:func:`harness.store.once.once`); the
+    others wait and read its JSON. Only for one test session (keys are not versioned by code).
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def get(self, digest: str, judge: Any) -> Judgement:
+    def get(self, digest: str, judge: Callable[[], Judgement]) -> Judgement:
+        """The judgement of ``digest``: ``judge()``'s, made here or by another process."""
         path = self.directory / f"{digest}.json"
-        with FileLock(str(self.directory / f"{digest}.lock")):
-            if path.exists():
-                return Judgement.from_dict(json.loads(path.read_text()))
-            found = judge()
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(found.to_dict()))
-            tmp.replace(path)
-            return found
+        made: list[Judgement] = []
+
+        def write(staging: Path) -> None:
+            made.append(judge())
+            staging.write_text(codec.to_json(made[0]))
+
+        once(path, write, lock=self.directory / f"{digest}.lock")
+        return made[0] if made else codec.from_json(Judgement, path.read_text())
 
 
 class Judge:
@@ -118,7 +73,7 @@ class Judge:
 
     def __init__(
         self,
-        base: explore.Baseline,
+        base: Baseline,
         workdir: Path,
         *,
         store: JudgementStore | None = None,

@@ -46,14 +46,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contract.errors import ExitStatus, KitError
 from harness.explore.powerloss.image import SYNCED, VOLATILE, Blob, CrashImage, ImageNode
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 _MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
 
 
-class ModelError(Exception):
+class ModelError(KitError):
     """The trace asks for something the model cannot do (a path that is not a directory)."""
+
+    exit_status = ExitStatus.INTERNAL
 
 
 class Inode:
@@ -162,6 +165,9 @@ class FileSystem:
         self.root.external = True
         self.root.links = 1
         self.moves: list[Move] = []
+        # The names each pristine directory listed before the run (None: unreadable): the
+        # pristine copy never changes, and every image of every crash point asks again.
+        self._base_names: dict[str, frozenset[str] | None] = {}
 
     # -- building ----------------------------------------------------------------------
 
@@ -427,17 +433,25 @@ class FileSystem:
     def image(self, top: Inode, kind: str = SYNCED) -> CrashImage:
         """The tree under ``top`` as a power cut now would leave it (see the module doc)."""
         committed = kind != SYNCED
-        nodes = []
-        for path, inode in self._walk_tree(top, ".", committed=committed):
-            rel = os.path.normpath(path)
-            nodes.append(_node(rel, inode, committed=committed, volatile=kind == VOLATILE))
-        dropped = () if kind == VOLATILE else tuple(self._dropped(top, kind))
-        return CrashImage(kind=kind, nodes=tuple(nodes), dropped=dropped)
+        volatile = kind == VOLATILE
+        on_disk = list(self._walk_tree(top, ".", committed=committed))
+        nodes = tuple(
+            self._node(os.path.normpath(path), inode, committed=committed, volatile=volatile)
+            for path, inode in on_disk
+        )
+        dropped = () if volatile else tuple(self._dropped(top, on_disk, committed=committed))
+        return CrashImage(kind=kind, nodes=nodes, dropped=dropped)
 
-    def _dropped(self, top: Inode, kind: str) -> Iterator[str]:
-        """What the power cut takes away from what the processes saw, path by path."""
-        seen = dict(self._walk_tree(top, ".", committed=True))
-        kept = dict(self._walk_tree(top, ".", committed=kind != SYNCED))
+    def _dropped(
+        self, top: Inode, on_disk: list[tuple[str, Inode]], *, committed: bool
+    ) -> Iterator[str]:
+        """What the power cut takes away from what the processes saw, path by path.
+
+        ``on_disk`` is the image's own walk; what the processes saw is the same walk when
+        every directory change was committed, so only a ``SYNCED`` image walks again.
+        """
+        kept = dict(on_disk)
+        seen = kept if committed else dict(self._walk_tree(top, ".", committed=True))
         for path in sorted(seen.keys() | kept.keys()):
             rel = os.path.normpath(path)
             now, disk = seen.get(path), kept.get(path)
@@ -456,37 +470,42 @@ class FileSystem:
                     what = f"written since its last fsync: {synced} bytes on disk"
                 yield f"{rel}: {what}, {now.size()} bytes in memory"
 
-
-def _node(rel: str, inode: Inode, *, committed: bool, volatile: bool) -> ImageNode:
-    if inode.kind == FILE:
-        if volatile:
-            blob = None if inode.volatile is None else Blob(bytes(inode.volatile))
-        else:
-            blob = inode.durable
+    def _node(self, rel: str, inode: Inode, *, committed: bool, volatile: bool) -> ImageNode:
+        if inode.kind == FILE:
+            if volatile:
+                blob = None if inode.volatile is None else Blob(bytes(inode.volatile))
+            else:
+                blob = inode.durable
+            return ImageNode(
+                path=rel,
+                kind=FILE,
+                mode=inode.mode if volatile else inode.durable_mode,
+                data=blob,
+                base=inode.base if blob is None else None,
+                times=inode.times if volatile else inode.durable_times,
+            )
+        if inode.kind == SYMLINK:
+            return ImageNode(path=rel, kind=SYMLINK, mode=inode.mode, target=inode.target)
+        entries = inode.entries if committed else inode.durable_entries
+        pristine = (
+            inode.base is not None
+            and not inode.external
+            and self._names_before(inode.base) == entries.keys()
+        )
         return ImageNode(
             path=rel,
-            kind=FILE,
-            mode=inode.mode if volatile else inode.durable_mode,
-            data=blob,
-            base=inode.base if blob is None else None,
-            times=inode.times if volatile else inode.durable_times,
+            kind=DIR,
+            mode=inode.durable_mode,
+            base=inode.base if pristine else None,
+            times=inode.durable_times,
         )
-    if inode.kind == SYMLINK:
-        return ImageNode(path=rel, kind=SYMLINK, mode=inode.mode, target=inode.target)
-    entries = inode.entries if committed else inode.durable_entries
-    pristine = inode.base is not None and not inode.external and _same_names(inode.base, entries)
-    return ImageNode(
-        path=rel,
-        kind=DIR,
-        mode=inode.durable_mode,
-        base=inode.base if pristine else None,
-        times=inode.durable_times,
-    )
 
-
-def _same_names(base: str, entries: dict[str, Inode]) -> bool:
-    """Whether a directory lists what it listed before the run (then its mtime is kept)."""
-    try:
-        return sorted(os.listdir(base)) == sorted(entries)
-    except OSError:
-        return False
+    def _names_before(self, base: str) -> frozenset[str] | None:
+        """What a pristine directory listed before the run; an image keeps its mtime only
+        when the directory lists the same now."""
+        if base not in self._base_names:
+            try:
+                self._base_names[base] = frozenset(os.listdir(base))
+            except OSError:
+                self._base_names[base] = None
+        return self._base_names[base]

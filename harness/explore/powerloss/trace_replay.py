@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contract.errors import ExitStatus, KitError
 from harness.explore.powerloss.image import KINDS, CrashImage
 from harness.explore.powerloss.model import FileSystem, Inode, ModelError
 from harness.faults.plan import Operation
@@ -53,9 +54,11 @@ _UTIMBUF = re.compile(r"actime=(-?\d+).*modtime=(-?\d+)")
 _FLAG = re.compile(r"\bO_[A-Z]+\b")
 
 
-class ReplayError(Exception):
+class ReplayError(KitError):
     """The trace lacks what a replay needs (written bytes cut off by strace's -s, or file
     positions not followed)."""
+
+    exit_status = ExitStatus.INTERNAL
 
 
 @dataclass(frozen=True)
