@@ -23,9 +23,8 @@ CACHE_ENV = "MIGRATION_KIT_CACHE"  # where fixture builds are cached
 CAPTURE_SALT_ENV = "MIGRATION_KIT_CAPTURE_SALT_FILE"  # capture's secret salt for user ids
 FIELD_DIR_ENV = "MIGRATION_KIT_FIELD_DIR"  # field specs that run as regression scenarios
 # Set by a ``migration-kit`` command for everything it starts (harness.run.session): its
-# token, which the command kills every carrier of when it ends, and its RAM-disk folder.
+# token, which the command kills every carrier of when it ends.
 SESSION_ENV = "MIGRATION_KIT_SESSION"
-SESSION_RAM_SCRATCH_ENV = "MIGRATION_KIT_RAM_SCRATCH"
 
 
 def default_cache_dir() -> Path:

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from harness.contract.settings import SESSION_ENV, SESSION_RAM_SCRATCH_ENV
+from harness.contract.settings import SESSION_ENV
 from harness.run.process import kill_tagged
-from harness.store.scratch import RAM_DISK, remove_tree
+from harness.store.scratch import RAM_DISK, SESSION_RAM_SCRATCH_ENV, remove_tree
 
 SESSION_VAR = SESSION_ENV
 RAM_SCRATCH_VAR = SESSION_RAM_SCRATCH_ENV

@@ -15,11 +15,12 @@ import os
 import shutil
 from pathlib import Path
 
-from harness.contract.settings import SESSION_RAM_SCRATCH_ENV
-
 RAM_DISK = Path("/dev/shm")
 # Free space the RAM disk must keep for small trees (each a few MB; a run makes a few at once).
 TREES_FREE = 512 << 20
+# A ``migration-kit`` command's own folder on the RAM disk (harness.run.session), set for
+# everything it starts: trees go there, and go with the command.
+SESSION_RAM_SCRATCH_ENV = "MIGRATION_KIT_RAM_SCRATCH"
 
 
 def ram_scratch(needed: int = TREES_FREE) -> str | None:
