@@ -83,9 +83,16 @@ def test_a_hanging_migrator_is_a_verdict_at_the_timeout(tmp_path: Path) -> None:
         assert not alive(pid), pid
 
 
-@pytest.mark.parametrize("command", ["checklist", "rehearse"])
-def test_sigterm_ends_every_process_and_scratch_folder(
-    command: str, tmp_path: Path, make_tree
+@pytest.mark.parametrize(
+    ("command", "sig", "status", "said"),
+    [
+        ("checklist", signal.SIGTERM, 143, "terminated"),
+        ("rehearse", signal.SIGTERM, 143, "terminated"),
+        ("rehearse", signal.SIGINT, 130, "interrupted"),
+    ],
+)
+def test_a_stopped_kit_ends_every_process_and_scratch_folder(
+    command: str, sig: int, status: int, said: str, tmp_path: Path, make_tree
 ) -> None:
     pids, scratch = tmp_path / "pids", tmp_path / "scratch"
     scratch.mkdir()
@@ -109,13 +116,13 @@ def test_sigterm_ends_every_process_and_scratch_folder(
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the migrator never started"
             time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, (out, err)
-    assert "migration-kit: terminated" in err and "Traceback" not in err
+    assert proc.returncode == status, (out, err)
+    assert f"migration-kit: {said}" in err and "Traceback" not in err
     started = [int(p) for p in pids.read_text().split()]
     time.sleep(0.2)
     assert [p for p in started if alive(p)] == []
