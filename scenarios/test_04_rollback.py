@@ -30,11 +30,12 @@ from harness.explore.baseline import Baseline
 from harness.explore.baseline import baseline as fault_free_baseline
 from harness.explore.cases import run_case
 from harness.explore.exploration import Exploration
-from harness.explore.results import MISSED, OK
+from harness.explore.results import NOT_JUDGED, OK
 from harness.explore.sites import FaultSite, check_fault_free, site_failure
 from harness.faults import mounts
 from harness.faults.plan import KILL, Operation
 from harness.judge.oracles import check_exit_status, check_r1
+from harness.pytest_plugin import explore as explore_plugin
 from harness.run.adapters import Migrator
 from harness.scenario import Trial, as_rule
 from scenarios import trees
@@ -73,7 +74,7 @@ def baseline(
 
 @pytest.mark.parametrize("site", SITES, ids=lambda s: s.id)
 def test_single_fault_loses_nothing_and_a_rerun_finishes(
-    trial: Trial, baseline: Baseline, site: FaultSite
+    request: pytest.FixtureRequest, trial: Trial, baseline: Baseline, site: FaultSite
 ) -> None:
     """R9/R10 (R8 for the full disk, R12 for EXDEV): after the faulted run every user's
     rows and images are still somewhere a person or the next run finds them; a clean re-run
@@ -85,8 +86,8 @@ def test_single_fault_loses_nothing_and_a_rerun_finishes(
         pytest.skip(f"the migrator's run has no {site.describe()} of {USER}")
 
     result = run_case(baseline, case, factory=trial.factory)
-    if result.outcome == MISSED:
-        pytest.skip(f"the fault did not land ({result.fault}): the run did not repeat itself")
+    if result.outcome == NOT_JUDGED:
+        explore_plugin.raise_outcome(request.node, result)
     if result.outcome != OK:
         raise site_failure(baseline, result, site, USER, seed=trial.seed, replay=trial.replay)
 

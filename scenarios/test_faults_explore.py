@@ -29,7 +29,7 @@ from fixtures.spec import TreeSpec, UserSpec
 from harness.explore.backends import backend_available
 from harness.explore.cases import run_case
 from harness.explore.exploration import DEFAULT_TREE, Exploration
-from harness.explore.results import OK, Case
+from harness.explore.results import Case
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin import explore as explore_plugin
 
@@ -93,8 +93,7 @@ def _run_case(
     base = explore_plugin.baseline_for(request.config, exploration)
     result = run_case(base, case, factory=factory)  # on a RAM disk where there is one
     explore_plugin.record(request.node, base, result)
-    if result.outcome != OK:
-        raise result.error()
+    explore_plugin.raise_outcome(request.node, result)
 
 
 def test_fault_free_run_keeps_every_users_content(request: pytest.FixtureRequest) -> None:

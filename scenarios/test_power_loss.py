@@ -36,12 +36,13 @@ from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, run_case
 from harness.explore.powerloss.judge import Judge, JudgementStore
-from harness.explore.results import OK, Case, CaseResult
+from harness.explore.results import Case, CaseResult
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin.explore import (
     CASE_PROPERTY,
     TARGET_PROPERTY,
     exploration_from_config,
+    raise_outcome,
     seeded,
 )
 from harness.store import codec
@@ -130,8 +131,7 @@ def _run_case(
     judge = _judge(request.config, power, tmp_path_factory.getbasetemp())
     result = run_case(power, case, judge)
     _record(request.node, power, result)
-    if result.outcome != OK:
-        raise result.error()
+    raise_outcome(request.node, result)
 
 
 def test_replay_reproduces_the_fault_free_run(request: pytest.FixtureRequest) -> None:

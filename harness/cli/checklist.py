@@ -7,7 +7,9 @@ items beyond it) with each item's result, the rules broken and the replay comman
 writes the Markdown report. Exit status, usable as a CI gate as it is:
 
 - 0: every scenario that ran passed (items skipped here, e.g. ``--large`` ones, say why);
-- 1: a scenario failed: the migrator broke a rule (or crashed);
+- 1: a scenario failed: the migrator broke a rule (or crashed); with ``--strict-coverage``,
+  also when a fault case was not judged (its fault could not be placed on the recorded
+  call; by default such cases are counted next to their item, "judged 499 of 531");
 - 2: usage: a bad ``--migrator`` spec, a migrator that cannot start (said once, before any
   scenario, with its output: ``harness.scenario.preflight``), a ``-k``/``-m`` that selects
   no scenario;
@@ -26,6 +28,7 @@ report and the adapters when it runs.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seed", type=int, default=None, metavar="N", help="generate the trees from seed N"
     )
+    p.add_argument(
+        "--strict-coverage",
+        action="store_true",
+        help="exit 1 when a fault case was not judged (its fault could not be placed)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -127,7 +135,16 @@ def run(args: argparse.Namespace) -> int:
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]
     if broken_kit:
         raise InternalError(f"could not collect {', '.join(broken_kit)}")
-    return ExitStatus.FINDINGS if checklist.failed else ExitStatus.OK
+    if checklist.failed:
+        return ExitStatus.FINDINGS
+    if args.strict_coverage and checklist.not_judged:
+        count = len(checklist.not_judged)
+        print(
+            f"migration-kit checklist: {count} fault case(s) not judged (--strict-coverage)",
+            file=sys.stderr,
+        )
+        return ExitStatus.FINDINGS
+    return ExitStatus.OK
 
 
 def _check_child(code: int, json_path: Path, args: argparse.Namespace) -> None:

@@ -20,9 +20,10 @@ The trace is recorded once, here, before the child starts (so a migrator that ca
 start fails fast), and kept in the cache the child's workers read. Registering the command
 imports nothing of the engines: the handler does, when it runs.
 
-Exit status: 0 no case broke a rule; 1 a case broke a rule, a case was missed (the fault did
-not land on the recorded call, so the exploration has a hole), or the fault-free run itself
-lost content; 2 usage (bad migrator, tree, effect or case; a backend that cannot run here);
+Exit status: 0 no case broke a rule; 1 a case broke a rule, or the fault-free run itself
+lost content, or (``--strict-coverage``) a case was not judged (its fault could not be placed
+on the recorded call: the exploration has a hole, shown as "judged 499 of 531"); 2 usage
+(bad migrator, tree, effect or case; a backend that cannot run here);
 3 internal (the child pytest did not run to the end).
 """
 
@@ -129,6 +130,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     p.add_argument(
+        "--strict-coverage",
+        action="store_true",
+        help="exit 1 when a case was not judged (its fault could not be placed on the "
+        "recorded call); by default such cases are counted and shown, not a failure",
+    )
+    p.add_argument(
         "--power-loss",
         action="store_true",
         help="instead of faults, a power cut at every durability point (R17): only what was "
@@ -228,7 +235,7 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float) -> i
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(report.to_json(), encoding="utf-8")
-    return report.exit_status
+    return report.status(strict_coverage=getattr(args, "strict_coverage", False))
 
 
 def _run_here(base: Baseline, cases: list) -> ExploreReport:

@@ -40,7 +40,6 @@ from typing import Any
 from urllib.parse import quote
 
 from fixtures import spec as S
-from fixtures import validate
 from fixtures.build import kit_version
 from harness.contract import layout
 from harness.contract.errors import KitError
@@ -346,22 +345,22 @@ def _user_spec(
     st = _fixture_state(found, tree, old, backup, has_profile, notes)
     live = next((m for m in (old, new, backup) if m is not None and m.sound), None)
     kw: dict[str, Any] = {"user_id": anon, "state": st}
-    damaged = old is not None and not old.sound and st in validate.OLD_DB_STATES
+    damaged = old is not None and not old.sound and st in S.OLD_DB_STATES
     if st == "no_db":
         kw.update(items=0, images=0)
         if images:
             notes.append("an images folder without any database is not reproduced")
     elif damaged:
         kw["damage"] = damage_kind(old)
-        kw["target_bytes"] = max(old.size, validate.MIN_TARGET_BYTES)
+        kw["target_bytes"] = max(old.size, S.MIN_TARGET_BYTES)
     else:
         kw["items"] = live.rows.get("items", 0) if live else 0
     if st != "no_db":
         kw["images"] = _image_count(images, kw, notes)
     live_items = live.rows.get("items", 0) if live is not None else 0
-    if live_items and not damaged and st in validate.LIVE_DB_STATES:
+    if live_items and not damaged and st in S.LIVE_DB_STATES:
         kw["wal_share"] = round(min(1.0, live.wal_only_items / live_items), 3)
-    if backup_age is not None and st in validate.BACKUP_STATES:
+    if backup_age is not None and st in S.BACKUP_STATES:
         kw["backup_age_days"] = backup_age
     kw["quirks"] = _quirks(tree, registered, st, root_mode, old, notes)
     return S.UserSpec(**kw), notes
@@ -372,9 +371,9 @@ def _image_count(images: dict[str, ImageMeasure], kw: dict[str, Any], notes: lis
     if "target_bytes" not in kw and count > kw["items"]:
         notes.append(f"{count} image files for {kw['items']} items; built with {kw['items']}")
         count = kw["items"]
-    if count > validate.MAX_IMAGES:
-        notes.append(f"{count} image files; built with {validate.MAX_IMAGES}")
-        count = validate.MAX_IMAGES
+    if count > S.MAX_IMAGES:
+        notes.append(f"{count} image files; built with {S.MAX_IMAGES}")
+        count = S.MAX_IMAGES
     return count
 
 
@@ -432,11 +431,11 @@ def _quirks(
 ) -> tuple[str, ...]:
     out = []
     if not registered:
-        if st in validate.PROFILE_ROW_STATES:
+        if st in S.PROFILE_ROW_STATES:
             notes.append("no users row, yet a profiles row: built with a users row")
         else:
             out.append("no_users_row")
-    if old is not None and st in validate.OLD_DB_STATES and not int(old.mode, 8) & 0o222:
+    if old is not None and st in S.OLD_DB_STATES and not int(old.mode, 8) & 0o222:
         out.append("readonly_db")
     if not root_mode & 0o222:
         out.append("readonly_dir")
@@ -469,13 +468,13 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
             )
     users.sort(key=lambda u: u.spec.user_id)
     extras, top = _top_level(data_dir, set(anon))
-    profile_states = any(u.spec.state in validate.PROFILE_ROW_STATES for u in users)
+    profile_states = any(u.spec.state in S.PROFILE_ROW_STATES for u in users)
     spec = S.TreeSpec(
         users=tuple(u.spec for u in users),
         extras=extras,
         profiles_table=accounts.has_profiles_table or profile_states,
     )
-    validate.check_tree(spec)
+    S.check_tree(spec)
     measured = {
         "kind": "field-measurements",
         "kit_version": kit_version(),

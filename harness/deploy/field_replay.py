@@ -17,8 +17,7 @@ import os
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
-from fixtures.spec import TreeSpec, spec_from_json
-from fixtures.validate import SpecError
+from fixtures.spec import SpecError, TreeSpec, spec_from_json
 from harness.contract.errors import KitError
 from harness.contract.settings import FIELD_DIR_ENV
 from harness.deploy.capture import MEASURED_SUFFIX

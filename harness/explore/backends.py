@@ -108,14 +108,19 @@ def run_syscall(
         cwd=os.getcwd(),
         env=env,
         timeout=migrator.timeout,
-        moved={recorded_root: str(tree)},
+        moved=moved_dirs(Path(recorded_root), tree),
     )
     run = injected.run
-    landed = injected.landed_within(str(tree))
-    text = injected.describe()
-    if landed and not injected.landed:
-        text += " (the same call: only a scratch name outside the data dir differs)"
-    return FaultedRun(run.returncode, run.stdout + run.stderr, landed, text)
+    return FaultedRun(run.returncode, run.stdout + run.stderr, injected.landed, injected.describe())
+
+
+def moved_dirs(recorded_root: Path, tree: Path) -> dict[str, str]:
+    """Where the recorded run's directories are now: the data dir, and the work directory
+    around it when both have the same layout (the private ``TMPDIR`` is beside the tree, so
+    a scratch file's path maps too; only its random name is left to differ)."""
+    if recorded_root.name == tree.name:
+        return {str(recorded_root.parent): str(tree.parent)}
+    return {str(recorded_root): str(tree)}
 
 
 def run_inprocess(migrator: Migrator, tree: Path, plan: FaultPlan, index: int) -> FaultedRun:

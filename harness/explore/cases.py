@@ -24,7 +24,7 @@ from harness.explore.baseline import Baseline, baseline, snapshot
 from harness.explore.exploration import Exploration
 from harness.explore.results import (
     BROKEN,
-    MISSED,
+    NOT_JUDGED,
     OK,
     OUTPUT_TAIL,
     Case,
@@ -74,7 +74,7 @@ def run_case(
     final = snapshot(tree)
     verdicts = judge(base, case, faulted_run, faulted, rerun, final)
     broken = any(not v.ok for v in verdicts)
-    outcome = MISSED if not faulted_run.landed else BROKEN if broken else OK
+    outcome = NOT_JUDGED if not faulted_run.landed else BROKEN if broken else OK
     lost: tuple = ()
     blocks: tuple[tuple[str, str], ...] = ()
     if outcome != OK:

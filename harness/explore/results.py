@@ -34,10 +34,13 @@ class CaseOutcome(StrEnum):
 
     OK = "ok"
     BROKEN = "broken"  # a rule broken
-    MISSED = "missed"  # the fault did not land on the recorded operation: nothing proved
+    # The fault could not be placed on the recorded operation (the run did not repeat
+    # itself, or strace cannot single the call out), so the case proves nothing either way.
+    # It is counted and shown, never taken for a failure of the migrator, nor for a pass.
+    NOT_JUDGED = "not judged"
 
 
-OK, BROKEN, MISSED = CaseOutcome.OK, CaseOutcome.BROKEN, CaseOutcome.MISSED
+OK, BROKEN, NOT_JUDGED = CaseOutcome.OK, CaseOutcome.BROKEN, CaseOutcome.NOT_JUDGED
 OUTCOMES: tuple[CaseOutcome, ...] = tuple(CaseOutcome)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
 DETAIL_LINES = 3  # lines of a broken verdict's details in a summary
@@ -127,8 +130,8 @@ def losses(diff: TreeDiff, users: Sequence[str]) -> tuple[Loss, ...]:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """How one case went: ``ok``, ``broken`` (a rule broken) or ``missed`` (the fault did
-    not land on the recorded operation, so the case proves nothing either way)."""
+    """How one case went: ``ok``, ``broken`` (a rule broken) or ``not judged`` (the fault
+    could not be placed on the recorded operation, so the case proves nothing either way)."""
 
     case: Case
     outcome: CaseOutcome
@@ -157,8 +160,8 @@ class CaseResult:
     def summary(self) -> str:
         """A few lines for a report: the op, the effect, the rule, what was lost, the replay."""
         lines = [f"case {self.case.id}: {self.case.describe()}"]
-        if self.outcome == MISSED:
-            lines.append(f"  MISSED: {self.fault}")
+        if self.outcome == NOT_JUDGED:
+            lines.append(f"  NOT JUDGED: {self.fault}")
         for rule in self.rules_broken:
             lines.append(f"  broke {rule_text(rule)}")
         for v in self.verdicts:
@@ -173,14 +176,14 @@ class CaseResult:
         self, *, seed: int | None = None, context: Sequence[tuple[str, str]] = ()
     ) -> AssertionError:
         """The failure a test raises: ``RuleBroken`` with every block, or a plain assertion
-        for a missed case (nothing was proved, which must not pass silently). ``seed`` and
+        when no verdict is broken (a case not judged, replayed by hand). ``seed`` and
         ``context`` (more titled blocks) are what the caller knows beyond the case: a
         checklist scenario adds its fault site, its tree and its own replay command."""
         blocks = [("Case", self.case.describe()), ("Fault", self.fault), *self.blocks]
         if self.lost:
             blocks.append(("What was lost", "\n".join(x.describe() for x in self.lost)))
         blocks += context
-        if self.outcome == MISSED or not any(not v.ok for v in self.verdicts):
+        if self.outcome == NOT_JUDGED or not any(not v.ok for v in self.verdicts):
             text = "\n".join(f"{t}\n{'-' * len(t)}\n{b}" for t, b in blocks)
             seed_line = "" if seed is None else f"\nseed: {seed}"
             return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}{seed_line}")
@@ -194,8 +197,9 @@ class ExploreReport:
     """A whole exploration: what was explored, the fault-free run's own judgment, each case.
 
     ``exit_status`` is the ``explore`` command's: 1 when the fault-free run or any case
-    broke a rule, or any case was missed (an exploration with holes proves less than it
-    claims), 0 otherwise.
+    broke a rule, 0 otherwise. Cases not judged are counted and shown ("judged 499 of
+    531"), never a failure of the migrator; ``status(strict_coverage=True)`` makes them one,
+    for a gate that wants every case judged.
     """
 
     target: Mapping[str, Any]  # migrator, tree, backend, effects: what was explored
@@ -208,8 +212,12 @@ class ExploreReport:
         return tuple(r for r in self.results if r.outcome == BROKEN)
 
     @property
-    def missed(self) -> tuple[CaseResult, ...]:
-        return tuple(r for r in self.results if r.outcome == MISSED)
+    def not_judged(self) -> tuple[CaseResult, ...]:
+        return tuple(r for r in self.results if r.outcome == NOT_JUDGED)
+
+    @property
+    def judged(self) -> int:
+        return len(self.results) - len(self.not_judged)
 
     @property
     def baseline_broken(self) -> tuple[Verdict, ...]:
@@ -217,11 +225,16 @@ class ExploreReport:
 
     @property
     def exit_status(self) -> int:
-        return 1 if self.broken or self.missed or self.baseline_broken else 0
+        return self.status(strict_coverage=False)
+
+    def status(self, *, strict_coverage: bool) -> int:
+        """1 when a rule is broken, or (``strict_coverage``) a case was not judged; else 0."""
+        holes = strict_coverage and bool(self.not_judged)
+        return 1 if self.broken or self.baseline_broken or holes else 0
 
     def render(self) -> str:
         t = self.target
-        ok = len(self.results) - len(self.broken) - len(self.missed)
+        ok = len(self.results) - len(self.broken) - len(self.not_judged)
         lines = [
             f"exploration of {t.get('migrator')} ({t.get('backend')} backend)",
             f"tree: {t.get('tree')}",
@@ -232,12 +245,12 @@ class ExploreReport:
         if self.baseline_broken:
             lines.append("the fault-free run itself already loses content (not a fault's doing):")
             lines += [f"  {v}" for v in self.baseline_broken]
-        for r in self.broken + self.missed:
+        for r in self.broken + self.not_judged:
             lines += ["", r.summary()]
         lines += [
             "",
-            f"{len(self.results)} case(s): {ok} ok, {len(self.broken)} broke a rule, "
-            f"{len(self.missed)} missed",
+            f"{len(self.results)} case(s), judged {self.judged} of {len(self.results)}: "
+            f"{ok} ok, {len(self.broken)} broke a rule, {len(self.not_judged)} not judged",
         ]
         return "\n".join(lines)
 

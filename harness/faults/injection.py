@@ -10,15 +10,29 @@ a recorded fault-free run (:func:`harness.faults.trace.record`):
 1. the plan picks its target in the trace: the Nth operation that matches it;
 2. the target's syscall ``s`` is traced alone, and ``-P KEY`` narrows what strace counts to
    calls of ``s`` that name ``KEY`` (a path argument or a descriptor's path; which arguments
-   strace compares is copied from its source, see :mod:`harness.faults.syscalls`);
+   strace compares is copied from its source, see :mod:`harness.faults.syscalls`). A key
+   with a random part (a ``tempfile`` scratch folder, :mod:`harness.faults.masking`) names
+   nothing in another run and is never used; when every path of the call is random, no
+   ``-P`` at all: every call of ``s`` counts;
 3. ``when`` is the number of such calls the target's thread made up to and including the
    target, computed by replaying strace's own matching rule over the recorded events. The
-   key is chosen so that no other thread reaches that count ("rivals"); multi-process
-   migrators (a shell running ``mv``) are therefore targeted in the right process too.
+   key is chosen so that no other thread reaches that count ("rivals").
 
-After the run the backend reads strace's output back and reports which call was hit, so a
-caller can tell a fault that landed on the target from one that landed elsewhere (a run that
-did not repeat itself) instead of trusting the arithmetic.
+What identifies the target is not a thread id (another run has others) nor a file name
+(scratch names are random) but its **position**: among the run's calls of ``s`` that strace
+shows, the ones naming the same files up to their random parts, counted across all threads
+and processes in entry order (:attr:`Injection.ordinal`). After the run the backend reads
+strace's output back and checks the hit has that position, so a fault that landed elsewhere
+is told apart from one on the target instead of trusting the arithmetic.
+
+Rivals: a shell migrator runs one ``sqlite3`` or ``cp`` child per step and several open the
+same file, each once: every child reaches ``when``. A kill still lands: every child's
+``when``-th call is held a moment and the watch kills at the one whose turn (among the
+threads reaching ``when``, in entry order) is the target's. An errno cannot be steered that
+way (strace fails the first child's call before anyone can intervene), so such a case
+cannot be placed (:attr:`Injection.placeable`) and runs without a fault: "not judged". An
+errno whose rivals come after the target is placed, but strace fails their calls too when
+the run goes on after the first failure: more than one hit is not judged either.
 
 Errors and kills
 ----------------
@@ -31,11 +45,12 @@ strace prints that entry, the whole process group (strace, every process and thr
 command) is SIGKILLed. The call never executes, and no other process of the command can react
 to the death of the one that made it, which is what a real ``kill -9`` of a migrator does.
 
-Determinism: the same command on the same tree must make the same calls in the same threads.
+Determinism: the same command on the same tree must make the same calls, up to the names
+of its scratch files and which thread makes them.
 :data:`harness.faults.strace.DETERMINISM_ENV` fixes the two usual culprits (Python writing
 ``__pycache__`` on the first run only; libuv spreading file operations over 4 threads). Calls
-whose order depends on timing (two threads racing on the same file) may still be hit in
-another thread; ``InjectedRun.landed`` says whether that happened.
+whose order depends on timing (two threads racing on the same file) may still be hit
+elsewhere; ``InjectedRun.landed`` says whether that happened.
 """
 
 from __future__ import annotations
@@ -46,6 +61,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from harness.faults.masking import is_random, mask_path
 from harness.faults.plan import FaultPlan
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
@@ -55,6 +71,10 @@ from harness.faults.trace import Trace, TraceOp
 # How long strace holds the call a kill targets. The group is killed within milliseconds of
 # strace printing the call; this only bounds the damage if that ever failed to happen.
 _HOLD = "60s"
+# How long each rival's call is held when the target is not the first thread to reach its
+# count: every rival before it waits this long, and the watch must react within it (a kill
+# that comes later is seen, and the case is not judged).
+_RIVAL_HOLD = "1s"
 
 
 @dataclass(frozen=True)
@@ -65,22 +85,41 @@ class Injection:
     target: TraceOp
     event: SyscallEvent  # the target's syscall in the recorded run
     syscall: str
-    when: int  # strace's per-thread count of -P-matching calls of ``syscall``
-    key: str  # the -P path (in the namespace of the run being injected)
+    when: int  # strace's per-thread count of the calls of ``syscall`` it shows
+    key: str | None  # the -P path (in the namespace of the run being injected); None: no -P
     rivals: tuple[int, ...]  # recorded threads that also reach ``when``: a fault may land there
+    # 1 + the threads that reach ``when`` before the target's does, in entry order
+    turn: int = 1
+    # The target's position among the shown calls that name the same files up to their
+    # random parts, counted over all threads in entry order: what identifies it in any run.
+    ordinal: int = 1
+    looks: tuple[str | None, ...] = ()  # those files, masked, in the injected run's namespace
+
+    @property
+    def placeable(self) -> bool:
+        """Whether strace can hit the target: a kill can wait for the target's turn, an errno
+        is injected by strace itself into the first thread that reaches ``when``."""
+        return self.plan.is_kill or self.turn == 1
 
     def options(self) -> list[str]:
         """The strace options (besides the standard ones) that inject this fault."""
-        effect = f"delay_enter={_HOLD}" if self.plan.is_kill else f"error={self.plan.effect}"
+        if self.plan.is_kill:
+            effect = f"delay_enter={_HOLD if self.turn == 1 else _RIVAL_HOLD}"
+        else:
+            effect = f"error={self.plan.effect}"
+        narrow = ["-P", self.key] if self.key is not None else []
         return [
-            *("-s", "0", "-P", self.key, "-e", f"trace={self.syscall}"),
+            *("-s", "0", *narrow, "-e", f"trace={self.syscall}"),
             *("-e", f"inject={self.syscall}:{effect}:when={self.when}"),
         ]
 
     def describe(self) -> str:
+        naming = f"naming {self.key}" if self.key is not None else "(any path)"
+        turn = f", the {_nth(self.turn)} thread to get there" if self.turn > 1 else ""
         return (
             f"{self.plan.describe()}: {self.target.describe()} = call {self.when} of "
-            f"{self.syscall} naming {self.key} in its thread"
+            f"{self.syscall} {naming} in its thread{turn}; call {self.ordinal} of the run "
+            f"on {', '.join(p or '?' for p in self.looks)}"
         )
 
 
@@ -93,6 +132,7 @@ class InjectedRun:
     run: TracedRun
     hits: tuple[SyscallEvent, ...]  # the calls strace failed (errno) or held (kill)
     moved: Mapping[str, str]
+    shown: tuple[SyscallEvent, ...] = ()  # every call strace showed in this run
 
     @property
     def reached(self) -> bool:
@@ -100,26 +140,18 @@ class InjectedRun:
 
     @property
     def landed(self) -> bool:
-        """Exactly one call was hit, and it is the plan's target."""
-        if self.injection is None or len(self.hits) != 1:
+        """Exactly one call was hit, and it is the plan's target: it names the same files up
+        to their random parts and has the same position among the calls that do (a kill:
+        and the call had not run yet when the process died)."""
+        injection = self.injection
+        if injection is None or not injection.placeable or len(self.hits) != 1:
             return False
-        return _same_call(self.injection.event, self.hits[0], self.moved)
-
-    def landed_within(self, root: str) -> bool:
-        """Like :attr:`landed`, comparing only the files under ``root`` (as the injected run
-        names it): a call that also names a scratch file with a random name (``tempfile``)
-        names another one in every run, and is still the same call."""
-        if self.landed:
-            return True
-        if self.injection is None or len(self.hits) != 1:
+        hit = self.hits[0]
+        if self.plan.is_kill and hit.retval is not None:
+            return False  # the call ran before the kill came
+        if hit.name != injection.syscall or _looks(hit) != injection.looks:
             return False
-        recorded, hit = self.injection.event, self.hits[0]
-        if recorded.name != hit.name:
-            return False
-        before = [None if p is None else _rebase(p, self.moved) for p in _named_files(recorded)]
-        after = _named_files(hit)
-        inside = [i for i, p in enumerate(before) if p is not None and _under(p, root)]
-        return bool(inside) and all(before[i] == after[i] for i in inside)
+        return _ordinal(hit, self.shown, injection.looks) == injection.ordinal
 
     @property
     def killed(self) -> bool:
@@ -137,11 +169,23 @@ class InjectedRun:
         lines.append(f"target: {self.injection.describe()}")
         if self.landed:
             lines.append("landed on the target")
+        elif not self.injection.placeable:
+            rivals = self.injection.turn - 1
+            lines.append(
+                f"not judged: cannot be placed, {rivals} other thread(s) or process(es) make "
+                "the same call first and strace fails the first one (run without a fault)"
+            )
+        elif len(self.hits) > 1:
+            calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)
+            lines.append(
+                f"not judged: {len(self.hits)} calls were hit, not one (strace fails call "
+                f"{self.injection.when} of every thread or process that makes one): {calls}"
+            )
         elif self.hits:
             calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)
-            lines.append(f"landed on another call: {calls}")
+            lines.append(f"not judged: the fault landed on another call: {calls}")
         else:
-            lines.append("did not land: this run never made the recorded call")
+            lines.append("not judged: this run never made the recorded call")
         return "\n".join(lines)
 
 
@@ -167,9 +211,10 @@ def compile_injection(
 
     ``cwd`` is where the injected run starts (default: where the recorded one did) and
     ``moved`` maps directories of the recorded run to where the same tree now is
-    (``{"/tmp/a/data": "/tmp/b/data"}``), for a tree rebuilt at another path. Call this just
-    before the run: strace adds the real path of each -P key that exists when it starts, and
-    the count must include what those extra keys match.
+    (``{"/tmp/a": "/tmp/b"}``: the data dir and the scratch ``TMPDIR`` beside it), for a
+    tree rebuilt at another path. Call this just before the run: strace adds the real path
+    of each -P key that exists when it starts, and the count must include what those extra
+    keys match.
     """
     if trace.ops and not trace.events:
         raise ValueError("this trace has no syscalls (recorded in-process?); record with strace")
@@ -179,23 +224,49 @@ def compile_injection(
     event = next(e for e in trace.events if e.seq == target.event)
     moved = dict(moved or {})
     start = cwd or _rebase(trace.cwd, moved)
+    looks = _looks(event, moved)
     best: Injection | None = None
-    for key in _candidate_keys(event):
-        keys = _strace_keys(key, start, moved)
+    stable = [k for k in _candidate_keys(event) if not is_random(_unmoved_part(k, moved))]
+    for key in [*stable, None]:  # None: no -P, every call of the syscall counts
+        keys = None if key is None else _strace_keys(key, start, moved)
+        shown = [e for e in trace.events if e.name == event.name and _strace_matches(e, keys)]
         counts: Counter[int] = Counter()
+        reached_at: dict[int, int] = {}  # tid -> seq of its call number ``when``
         when = 0
-        for other in trace.events:
-            if other.name == event.name and _strace_matches(other, keys):
-                counts[other.tid] += 1
-                if other.seq == event.seq:
-                    when = counts[other.tid]
+        for other in shown:
+            counts[other.tid] += 1
+            if other.seq == event.seq:
+                when = counts[other.tid]
         if when == 0:
             continue  # cannot happen unless the trace is inconsistent; try another key
-        rivals = tuple(sorted(t for t, n in counts.items() if t != event.tid and n >= when))
-        candidate = Injection(plan, target, event, event.name, when, _rebase(key, moved), rivals)
-        if best is None or (len(rivals), when) < (len(best.rivals), best.when):
+        counts.clear()
+        for other in shown:
+            counts[other.tid] += 1
+            if counts[other.tid] == when:
+                reached_at[other.tid] = other.seq
+        rivals = tuple(sorted(t for t in reached_at if t != event.tid))
+        turn = 1 + sum(1 for t in rivals if reached_at[t] < event.seq)
+        candidate = Injection(
+            plan,
+            target,
+            event,
+            event.name,
+            when,
+            None if key is None else _rebase(key, moved),
+            rivals,
+            turn,
+            _ordinal(event, shown, looks, moved),
+            looks,
+        )
+        if best is None or _worse(best, candidate):
             best = candidate
     return best
+
+
+def _worse(a: Injection, b: Injection) -> bool:
+    """Whether ``b`` is a better way to hit the target than ``a``: placeable, fewest
+    rivals, then the smallest count (a -P key beats none on a tie, being tried first)."""
+    return (not b.placeable, len(b.rivals), b.when) < (not a.placeable, len(a.rivals), a.when)
 
 
 def inject(
@@ -211,36 +282,40 @@ def inject(
     """Run ``command`` with ``plan``'s fault; ``trace`` is a fault-free recording of it.
 
     The tree must be in the state the recording started from (rebuild it between runs).
-    When the recording never reached the plan's target the command runs without a fault
-    and the result says ``reached=False``.
+    When the recording never reached the plan's target, or the target cannot be placed
+    (:attr:`Injection.placeable`), the command runs without a fault and the result says so
+    (``reached=False``, or ``landed=False``).
     """
     moved = dict(moved or {})
     start = os.path.abspath(cwd) if cwd is not None else _rebase(trace.cwd, moved)
     injection = compile_injection(plan, trace, cwd=start, moved=moved)
-    if injection is None:
+    if injection is None or not injection.placeable:
         run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
-        return InjectedRun(plan, None, run, (), moved)
-    stop = _EntryWatch(injection.syscall, injection.when) if plan.is_kill else None
+        return InjectedRun(plan, injection, run, (), moved)
+    stop = _EntryWatch(injection.syscall, injection.when, injection.turn) if plan.is_kill else None
     run = run_traced(command, injection.options(), cwd=start, env=env, timeout=timeout, stop=stop)
     events = parse_events(run.trace).events
     if stop is None:
         hits = tuple(e for e in events if e.injected)
     else:
         hits = _held_calls(events, injection.syscall, injection.when, stop.tid)
-    return InjectedRun(plan, injection, run, hits, moved)
+    return InjectedRun(plan, injection, run, hits, moved, events)
 
 
 class _EntryWatch:
-    """Counts, per thread, the calls strace prints; says stop at the ``when``-th.
+    """Counts, per thread, the calls strace prints; says stop at the ``when``-th call of
+    the ``turn``-th thread to make one (in the order strace prints them).
 
-    Under ``-e trace=s -P key`` strace prints exactly the calls it counts for ``when=``, and
-    prints each entry before it holds the call, so this count meets strace's own.
+    Under ``-e trace=s [-P key]`` strace prints exactly the calls it counts for ``when=``,
+    and prints each entry before it holds the call, so this count meets strace's own.
     """
 
-    def __init__(self, syscall: str, when: int) -> None:
+    def __init__(self, syscall: str, when: int, turn: int = 1) -> None:
         self.entry = re.compile(rf"(\d+) +{re.escape(syscall)}\(")
         self.when = when
+        self.turn = turn
         self.counts: Counter[int] = Counter()
+        self.reached = 0  # threads that made their ``when``-th call so far
         self.pending = ""  # an unfinished last line
         self.pending_counted = False
         self.tid: int | None = None
@@ -266,8 +341,10 @@ class _EntryWatch:
         tid = int(match[1])
         self.counts[tid] += 1
         if self.counts[tid] == self.when and self.tid is None:
-            self.tid = tid
-            return True
+            self.reached += 1
+            if self.reached == self.turn:
+                self.tid = tid
+                return True
         return False
 
 
@@ -278,6 +355,10 @@ def _held_calls(
         return ()
     calls = [e for e in events if e.tid == tid and e.name == syscall]
     return (calls[when - 1],) if len(calls) >= when else ()
+
+
+def _nth(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _candidate_keys(event: SyscallEvent) -> list[str]:
@@ -300,8 +381,11 @@ def _pmatch_value(kind: str, arg: str) -> str | None:
     return path if fd is not None and fd >= 0 else None
 
 
-def _strace_matches(event: SyscallEvent, keys: set[str]) -> bool:
-    """strace's ``pathtrace_match`` for ``event`` against the path set ``keys``."""
+def _strace_matches(event: SyscallEvent, keys: set[str] | None) -> bool:
+    """strace's ``pathtrace_match`` for ``event`` against the path set ``keys`` (None: no
+    ``-P``, everything matches)."""
+    if keys is None:
+        return True
     for kind, index in SYSCALLS[event.name].pmatch:
         if index < len(event.args) and _pmatch_value(kind, event.args[index]) in keys:
             return True
@@ -329,12 +413,37 @@ def _rebase(path: str, moved: Mapping[str, str]) -> str:
     return path
 
 
-def _same_call(recorded: SyscallEvent, hit: SyscallEvent, moved: Mapping[str, str]) -> bool:
-    """Whether ``hit`` names the same files as ``recorded`` (descriptors may be renumbered)."""
-    if recorded.name != hit.name:
-        return False
-    before = [None if p is None else _rebase(p, moved) for p in _named_files(recorded)]
-    return before == _named_files(hit)
+def _unmoved_part(path: str, moved: Mapping[str, str]) -> str:
+    """``path`` without the recorded directory ``moved`` maps (whose own name may be random,
+    but is rebased, not looked for)."""
+    for old in moved:
+        if path == old or path.startswith(old.rstrip("/") + "/"):
+            return path[len(old) :]
+    return path
+
+
+def _looks(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple[str | None, ...]:
+    """The files ``event`` names, rebased by ``moved`` and with their random parts masked."""
+    return tuple(
+        None if p is None else mask_path(_rebase(p, moved or {})) for p in _named_files(event)
+    )
+
+
+def _ordinal(
+    event: SyscallEvent,
+    shown: Sequence[SyscallEvent],
+    looks: tuple[str | None, ...],
+    moved: Mapping[str, str] | None = None,
+) -> int:
+    """``event``'s position (1-based) among the calls of ``shown`` that look like ``looks``,
+    in entry order, all threads together; 0 when it is not among them."""
+    n = 0
+    for other in shown:
+        if other.name == event.name and _looks(other, moved) == looks:
+            n += 1
+        if other.seq == event.seq:
+            return n
+    return 0
 
 
 def _named_files(event: SyscallEvent) -> list[str | None]:
@@ -349,7 +458,3 @@ def _named_files(event: SyscallEvent) -> list[str | None]:
 
 def _fd_path(arg: str) -> str | None:
     return decode_fd(arg)[1]
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")

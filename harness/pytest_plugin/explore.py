@@ -37,9 +37,10 @@ from harness.explore.exploration import (
     Exploration,
     parse_effects,
 )
-from harness.explore.results import CaseResult, ExploreReport, write_reports
+from harness.explore.results import NOT_JUDGED, CaseResult, ExploreReport, write_reports
 from harness.faults.availability import Backend
 from harness.judge.verdict import Verdict
+from harness.pytest_plugin.results import NOT_JUDGED as NOT_JUDGED_PROPERTY
 from harness.run.adapters import DEFAULT_MIGRATOR
 from harness.store import codec
 
@@ -189,6 +190,22 @@ def record(item: pytest.Item, base: Baseline, result: CaseResult) -> None:
     }
     item.user_properties.append((TARGET_PROPERTY, json.dumps(target)))
     item.user_properties.append((CASE_PROPERTY, codec.to_json(result)))
+
+
+def raise_outcome(item: pytest.Item, result: CaseResult) -> None:
+    """A case test's end: pass, fail (a rule broken), or, for a case not judged, skip with
+    the property that counts it apart ("judged 499 of 531"): it proves nothing either way,
+    so it is neither a failure of the migrator nor a pass."""
+    if result.outcome == NOT_JUDGED:
+        item.user_properties.append((NOT_JUDGED_PROPERTY, True))
+        pytest.skip(f"not judged: {_last_line(result.fault)}")
+    if result.outcome != "ok":
+        raise result.error()
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1].removeprefix("not judged: ") if lines else "the fault could not be placed"
 
 
 class ExploreRecorder:

@@ -18,6 +18,9 @@ from harness.report.items import ALL_ITEMS, BY_MARKER
 
 SEED, REPLAY, RULES, USERS, MESSAGE = "mk_seed", "mk_replay", "mk_rules", "mk_users", "mk_message"
 MARKERS = "mk_markers"  # the checklist markers on the test (never its keywords)
+# A skipped fault case whose fault could not be placed: "not judged", counted apart from
+# the skips that are a choice (no strace here, --large not given).
+NOT_JUDGED = "mk_not_judged"
 MESSAGE_VERDICTS = 8  # broken verdicts quoted in a result's message
 
 
@@ -83,6 +86,7 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
         seed=props.get(SEED),
         replay=props.get(REPLAY),
         message=message,
+        not_judged=outcome == "skipped" and bool(props.get(NOT_JUDGED)),
     )
 
 

@@ -6,7 +6,12 @@ whole run, in the ``--checklist-json`` format other tools parse (keep it stable)
     {"migrator": str, "duration_s": float,
      "results": [{"nodeid": str, "outcome": "passed"|"failed"|"skipped"|"error",
                   "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
-                  "seed": int|null, "replay": str|null, "message": str}]}
+                  "seed": int|null, "replay": str|null, "message": str,
+                  "not_judged": bool}]}
+
+A scenario "not judged" is a skipped fault case whose fault could not be placed on the
+recorded operation: it proves nothing either way, so it is counted next to its item
+("judged 499 of 531") and never reported as a failure; ``--strict-coverage`` makes it one.
 
 ``item_outcomes`` folds scenarios into the seed's checklist items (by their markers);
 ``checklist_lines`` renders them for a terminal and ``markdown`` for a report file. The pytest
@@ -46,6 +51,7 @@ class ItemStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     NOT_RUN = "not run"
+    NOT_JUDGED = "not judged"  # every scenario of it a fault case that could not be placed
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class ScenarioResult:
     seed: int | None = None
     replay: str | None = None
     message: str = ""
+    not_judged: bool = False  # a skipped fault case: the fault could not be placed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", ScenarioOutcome(self.outcome))  # a str from pytest
@@ -81,6 +88,11 @@ class ChecklistRun:
     @property
     def failed(self) -> bool:
         return any(r.failed for r in self.results)
+
+    @property
+    def not_judged(self) -> list[ScenarioResult]:
+        """Fault cases whose fault could not be placed: neither passed nor failed."""
+        return [r for r in self.results if r.not_judged]
 
     @property
     def outside_items(self) -> list[ScenarioResult]:
@@ -121,6 +133,8 @@ class ItemOutcome:
             return ItemStatus.FAILED
         if any(s.outcome == ScenarioOutcome.PASSED for s in self.scenarios):
             return ItemStatus.PASSED
+        if any(s.not_judged for s in self.scenarios):
+            return ItemStatus.NOT_JUDGED
         return ItemStatus.SKIPPED
 
     @property
@@ -130,7 +144,17 @@ class ItemOutcome:
 
     @property
     def box(self) -> str:
-        return {ItemStatus.PASSED: "[x]", ItemStatus.SKIPPED: "[-]"}.get(self.status, "[ ]")
+        return {
+            ItemStatus.PASSED: "[x]",
+            ItemStatus.SKIPPED: "[-]",
+            ItemStatus.NOT_JUDGED: "[?]",
+        }.get(self.status, "[ ]")
+
+    @property
+    def judged(self) -> str:
+        """``, judged 499 of 531`` when some scenarios were not judged, else ``""``."""
+        n, holes = len(self.scenarios), sum(s.not_judged for s in self.scenarios)
+        return f", judged {n - holes} of {n}" if holes else ""
 
     def summary(self) -> str:
         """``passed (3 scenarios)``, ``FAILED: R1, R9 (2 of 5 scenarios)``, ``skipped: why``."""
@@ -140,13 +164,15 @@ class ItemOutcome:
             return ItemStatus.NOT_RUN.value
         if self.status == ItemStatus.SKIPPED:
             return f"skipped: {_first_line(self.scenarios[0].message)}"
+        if self.status == ItemStatus.NOT_JUDGED:
+            return f"not judged ({_plural(n, 'scenario')}{self.judged})"
         if self.status == ItemStatus.PASSED:
-            skipped = counts[ScenarioOutcome.SKIPPED]
-            extra = f", {skipped} skipped" if skipped else ""
-            return f"passed ({_plural(n, 'scenario')}{extra})"
+            chosen = counts[ScenarioOutcome.SKIPPED] - sum(s.not_judged for s in self.scenarios)
+            extra = f", {chosen} skipped" if chosen else ""
+            return f"passed ({_plural(n, 'scenario')}{self.judged}{extra})"
         bad = counts[ScenarioOutcome.FAILED] + counts[ScenarioOutcome.ERROR]
         what = ", ".join(self.rules_broken) or "errors, no rule judged"
-        return f"FAILED: {what} ({bad} of {_plural(n, 'scenario')})"
+        return f"FAILED: {what} ({bad} of {_plural(n, 'scenario')}{self.judged})"
 
 
 def _plural(n: int, word: str) -> str:
@@ -210,7 +236,8 @@ def verdict_line(run: ChecklistRun) -> str:
     if run.outside_items:
         return f"FAILED: {outside}"
     done = sum(o.status == ItemStatus.PASSED for o in outcomes)
-    return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails"
+    holes = f"; {_plural(len(run.not_judged), 'fault case')} not judged" if run.not_judged else ""
+    return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails{holes}"
 
 
 def markdown(run: ChecklistRun) -> str:
@@ -270,7 +297,8 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
         if s.replay:
             out += ["", "Replay:", "", "```sh", s.replay, "```"]
     for s in skipped:
-        out += ["", f"`{s.nodeid}` skipped: {_first_line(s.message)}"]
+        why = _first_line(s.message) if s.not_judged else f"skipped: {_first_line(s.message)}"
+        out += ["", f"`{s.nodeid}` {why}"]
     return out
 
 

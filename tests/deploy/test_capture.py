@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from fixtures.build import build
+from fixtures.spec import TreeSpec, UserSpec, spec_from_json
+from fixtures.variants import corrupt
+from harness.contract.layout import UserPaths
+from harness.deploy import capture, plan
+from tests.deploy.deploy_helpers import (
     RICH,
     RICH_IDS,
     can_deny,
@@ -22,11 +27,6 @@ from conftest import (
     run_cli,
     strings_in_rows,
 )
-from fixtures.build import build
-from fixtures.spec import TreeSpec, UserSpec, spec_from_json
-from fixtures.variants import corrupt
-from harness.contract.layout import UserPaths
-from harness.deploy import capture, plan
 
 CANARIES = ["canary-Zq81-secret note about Fenwick", "https://canary-7d.example/private/path"]
 

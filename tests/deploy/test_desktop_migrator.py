@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import can_deny, one_line_error, run_cli
 from fixtures.desktop import build_desktop
 from fixtures.spec import DesktopSpec
 from harness.contract.content import open_copy
 from harness.run.adapters import parse_migrator
 from migrator import desktop
 from scenarios import test_desktop as scenario
+from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
 
 
 def _rows(root: Path) -> dict[str, tuple]:
@@ -155,7 +155,10 @@ def test_the_scenarios_catch_each_broken_desktop_migrator(
     """Each broken variant fails the scenario meant for it, and the reference passes it."""
     spec = scenario.TREES["dev_added_later"]
     check = getattr(scenario, caught_by)
-    for name, must_fail in ((f"py:broken_desktop:{broken}", True), (scenario.REFERENCE, False)):
+    for name, must_fail in (
+        (f"py:tests.deploy.broken_desktop:{broken}", True),
+        (scenario.REFERENCE, False),
+    ):
         root = tmp_path / name.rsplit(":", 1)[-1]
         build_desktop(spec, root)
         migrator = parse_migrator(name, inprocess=True)

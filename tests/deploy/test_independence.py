@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from tests.deploy.deploy_helpers import REPO
 
 DEPLOY_SOURCES = [
     *sorted((REPO / "harness" / "deploy").glob("*.py")),

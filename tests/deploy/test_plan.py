@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RICH_IDS, can_deny, one_line_error, run_cli
 from harness.contract import layout
 from harness.contract.layout import UserPaths
 from harness.deploy import plan, survey
 from harness.faults import mounts
+from tests.deploy.deploy_helpers import RICH_IDS, can_deny, one_line_error, run_cli
 
 
 def _warnings(found: plan.Plan) -> dict[tuple[str, str | None], plan.PlanWarning]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import can_deny, one_line_error, run_cli
 from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
 from harness.run.adapters import parse_migrator
+from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
 # backup, no profile row, every folder taken for a user (backups/ included).

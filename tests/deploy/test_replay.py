@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import can_deny, one_line_error, run_cli
 from harness.deploy import capture
 from harness.deploy import field_replay as replay
 from harness.run.adapters import parse_migrator
+from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
 
 SHIPPED_EXAMPLE = replay.SHIPPED_FIELD_DIR / "example-after-first-deploy.json"
 # The seed's proposal, in short: backup by copying peek.db alone, then move it alone.

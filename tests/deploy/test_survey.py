@@ -10,10 +10,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from conftest import plant_in_wal
 from fixtures.spec import TreeSpec, UserSpec
 from harness.contract.layout import UserPaths
 from harness.deploy import survey
+from tests.deploy.deploy_helpers import plant_in_wal
 
 TREE = TreeSpec(
     users=(

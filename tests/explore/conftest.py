@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from explore_cases import SMALL_TREE
 
 from fixtures.spec import TreeSpec
 from harness.explore.baseline import Baseline, baseline
 from harness.explore.exploration import Exploration
+from tests.explore.explore_cases import SMALL_TREE
 
 Baseline = Callable[..., Baseline]
 

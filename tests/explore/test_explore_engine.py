@@ -11,7 +11,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from explore_cases import (
+
+import harness.explore
+from fixtures.spec import TreeSpec, UserSpec
+from harness.explore.backends import moved_dirs, private_tmp, process_of
+from harness.explore.baseline import Baseline, baseline, cache_key
+from harness.explore.cases import run_case
+from harness.explore.exploration import Exploration, ExploreError
+from harness.explore.fingerprint import kit_files
+from harness.explore.results import BROKEN, NOT_JUDGED, OK
+from harness.faults.injection import inject
+from harness.faults.plan import parse_plan
+from harness.judge.snapshot import Snapshot
+from harness.store import codec
+from tests.explore.explore_cases import (
     R1_WAL_DROPPED,
     R5_BOTH_AS_MIGRATED,
     R10_BACKUP_IN_PLACE,
@@ -20,19 +33,6 @@ from explore_cases import (
     SMALL_TREE,
     find_case,
 )
-
-import harness.explore
-from fixtures.spec import TreeSpec, UserSpec
-from harness.explore.backends import private_tmp, process_of
-from harness.explore.baseline import Baseline, baseline, cache_key
-from harness.explore.cases import run_case
-from harness.explore.exploration import Exploration, ExploreError
-from harness.explore.fingerprint import kit_files
-from harness.explore.results import BROKEN, MISSED, OK
-from harness.faults.injection import inject
-from harness.faults.plan import parse_plan
-from harness.judge.snapshot import Snapshot
-from harness.store import codec
 
 pytestmark = pytest.mark.usefixtures("needs_strace")
 
@@ -109,8 +109,9 @@ def test_distinct_kills_leave_out_only_kills_that_repeat_the_next_one(
         migrator = base.exploration.open_migrator()
         argv, env = process_of(migrator, tree, private_tmp(tree.parent))
         plan = parse_plan(case.plan)
-        run = inject(argv, plan, base.trace, env=env, moved={base.recorded_root: str(tree)})
-        assert run.killed and run.landed_within(str(tree))
+        moved = moved_dirs(Path(base.recorded_root), tree)
+        run = inject(argv, plan, base.trace, env=env, moved=moved)
+        assert run.killed and run.landed
         snap = Snapshot.take(tree)
         trees.append({p: (e.kind, e.sha256) for p, e in snap.entries.items()})
     assert trees[0] == trees[1]
@@ -190,15 +191,28 @@ def test_an_error_neither_reported_nor_repaired_breaks_r9(baseline_of) -> None:
     assert [(v.rule, v.found) for v in broken] == [("R9", "exit 0, tree unfinished")]
 
 
-def test_a_fault_that_cannot_land_is_missed_not_passed(baseline_of) -> None:
-    """A file named after the process id is another file in every run: the recorded call
-    never comes again, and a case that tested nothing must not count as passed."""
+def test_a_file_named_after_the_pid_is_the_same_call_in_every_run(baseline_of) -> None:
+    """A file named after the process id is another file in every run; with the pid masked
+    the recorded call is found again, and the fault lands on it."""
     base = baseline_of('cmd:touch "$DATA_DIR/stamp-$$"')
     case = find_case(base, "open_write", "stamp-*", "EIO")
     result = run_case(base, case)
-    assert result.outcome == MISSED
-    assert "did not land" in result.fault
-    assert base.report([result]).exit_status == 1
+    assert result.outcome != NOT_JUDGED, result.fault
+    assert "landed on the target" in result.fault
+
+
+def test_a_fault_that_cannot_be_placed_is_not_judged_not_passed(baseline_of) -> None:
+    """A name no mask knows (nanoseconds) is another file in every run: the recorded call
+    never comes again. The case proved nothing: it is not judged, neither a pass nor a
+    failure of the migrator, and only --strict-coverage makes it fail the exploration."""
+    base = baseline_of('cmd:touch "$DATA_DIR/stamp-$(date +%N)"')
+    case = find_case(base, "open_write", "stamp-*", "EIO")
+    result = run_case(base, case)
+    assert result.outcome == NOT_JUDGED
+    assert "not judged: this run never made the recorded call" in result.fault
+    report = base.report([result])
+    assert report.exit_status == 0 and report.status(strict_coverage=True) == 1
+    assert "1 case(s), judged 0 of 1: 0 ok, 0 broke a rule, 1 not judged" in report.render()
 
 
 def test_content_lost_without_a_fault_is_reported_once(baseline_of) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from harness.explore.results import (
     BROKEN,
-    MISSED,
+    NOT_JUDGED,
     OK,
     Case,
     CaseResult,
@@ -71,7 +71,7 @@ def test_a_report_survives_json_and_names_what_a_person_needs() -> None:
     assert "lost: user ann: rows missing: items 3; images lost: a.png" in text
     assert f"replay: {REPLAY}" in text
     assert "ann/x: gone" in text  # a broken verdict's first details
-    assert "2 case(s): 1 ok, 1 broke a rule, 0 missed" in text
+    assert "2 case(s), judged 2 of 2: 1 ok, 1 broke a rule, 0 not judged" in text
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_a_report_survives_json_and_names_what_a_person_needs() -> None:
     [
         ((OK,), True, 0),
         ((OK, BROKEN), True, 1),
-        ((OK, MISSED), True, 1),  # a hole in the exploration is not a pass
+        ((OK, NOT_JUDGED), True, 0),  # a hole is shown, not a failure of the migrator
         ((OK,), False, 1),  # the fault-free run itself lost content
     ],
 )
@@ -92,20 +92,20 @@ def test_exit_status(results: tuple[str, ...], baseline_ok: bool, status: int) -
     assert report.exit_status == status
 
 
-def test_a_broken_case_raises_rule_broken_and_a_missed_one_an_assertion() -> None:
+def test_a_broken_case_raises_rule_broken_and_one_not_judged_an_assertion() -> None:
     broken = _result(BROKEN, ok=False).error()
     assert isinstance(broken, RuleBroken)
     assert broken.rules == ("R10",)
     assert REPLAY in str(broken) and "What was lost" in str(broken)
-    missed = _result(MISSED).error()
-    assert not isinstance(missed, RuleBroken)
-    assert "landed on the target" in str(missed) and REPLAY in str(missed)
+    hole = _result(NOT_JUDGED).error()
+    assert not isinstance(hole, RuleBroken)
+    assert "landed on the target" in str(hole) and REPLAY in str(hole)
 
 
 def test_a_caller_adds_its_seed_and_blocks_to_the_failure() -> None:
     """A checklist scenario running an explorer case names its site, tree and replay too."""
     more = [("Site", "the first rename of ann"), ("Replay the scenario", "pytest --pyargs x")]
-    for outcome, ok in ((BROKEN, False), (MISSED, True)):
+    for outcome, ok in ((BROKEN, False), (NOT_JUDGED, True)):
         text = str(_result(outcome, ok=ok).error(seed=7, context=more))
         assert "the first rename of ann" in text and "pytest --pyargs x" in text
         assert "seed: 7" in text and REPLAY in text

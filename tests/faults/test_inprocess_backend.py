@@ -9,14 +9,14 @@ import sqlite3
 import sys
 from pathlib import Path
 
-import fault_workload
 import pytest
-from fault_workload import PLAN_CASES, failures
 
 from harness.faults import inprocess
 from harness.faults.inprocess import SimulatedCrash, call_with_fault
 from harness.faults.plan import parse_plan
 from harness.faults.trace import record as strace_record
+from tests.faults import fault_workload
+from tests.faults.fault_workload import PLAN_CASES, failures
 
 
 def run_workload(root: Path) -> list[list[object]]:

@@ -13,15 +13,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import fault_workload
 import pytest
-from fault_workload import PLAN_CASES, failures, report_lines
 
 from harness.faults.injection import InjectedRun, compile_injection, inject
 from harness.faults.plan import parse_plan
 from harness.faults.strace import TracedRun
 from harness.faults.trace import RecordedRun, Trace, TraceOp, record, trace_from_strace
 from harness.store.codec import to_data
+from tests.faults import fault_workload
+from tests.faults.fault_workload import PLAN_CASES, failures, report_lines
 
 pytestmark = pytest.mark.usefixtures("strace_backend")
 
@@ -313,8 +313,9 @@ def test_injected_run_reports_a_fault_that_landed_elsewhere() -> None:
     assert injection is not None
     elsewhere = trace.events[0]  # thread 1's rename
     run = TracedRun(1, "", "", "", stopped=False, timed_out=False)
-    assert not InjectedRun(injection.plan, injection, run, (elsewhere,), {}).landed
-    assert InjectedRun(injection.plan, injection, run, (trace.events[1],), {}).landed
+    shown = trace.events  # what strace showed of the injected run
+    assert not InjectedRun(injection.plan, injection, run, (elsewhere,), {}, shown).landed
+    assert InjectedRun(injection.plan, injection, run, (trace.events[1],), {}, shown).landed
 
 
 def test_an_in_process_recording_cannot_drive_the_syscall_backend() -> None:

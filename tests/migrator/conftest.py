@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
+
+from tests.migrator import treebuilder as tb
 
 
 @pytest.fixture

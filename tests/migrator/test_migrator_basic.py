@@ -9,10 +9,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import log, report, server
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 
 def test_r1_legacy_user_gets_new_db_images_profile_and_backup(data_dir: Path) -> None:

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import cleanup, log, server
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 DAY = 86400
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import cli
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 REPO = Path(__file__).resolve().parents[2]
 

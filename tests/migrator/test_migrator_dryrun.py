@@ -8,10 +8,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import log, report, server
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 
 def _mixed_tree(data_dir: Path) -> Path:

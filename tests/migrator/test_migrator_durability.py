@@ -20,9 +20,9 @@ import os
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import layout, log, server
+from tests.migrator import treebuilder as tb
 
 
 class Trace:

@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import log, report, server, space
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 
 def _used_bytes(mount: Path) -> int:

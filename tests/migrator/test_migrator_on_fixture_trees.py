@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import log, report, server
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 build = pytest.importorskip("fixtures.build", reason="the fixture kit is not importable")
 spec_mod = pytest.importorskip("fixtures.spec")

@@ -12,11 +12,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import log, report, server, survey
 from migrator.layout import UserPaths
 from migrator.systemdb import Accounts
+from tests.migrator import treebuilder as tb
 
 
 def _checkpointed_copy(src: Path, dst: Path) -> None:

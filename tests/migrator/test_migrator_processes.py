@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import log, runlock, server
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 REPO = Path(__file__).resolve().parents[2]
 

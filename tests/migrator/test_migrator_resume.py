@@ -31,11 +31,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import fsops, log, server, systemdb, verify
 from migrator.datadir import DataDirError
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 FS_OPS = (
     "copy_file",

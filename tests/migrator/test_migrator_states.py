@@ -9,10 +9,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import treebuilder as tb
 
 from migrator import layout, log, server
 from migrator.layout import UserPaths
+from tests.migrator import treebuilder as tb
 
 USER = tb.User("u", items=6, wal_rows=12, images=3, seed=11)
 

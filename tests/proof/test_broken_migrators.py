@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kitrun import KitRun, run_scenarios
+
+from tests.proof.kitrun import KitRun, run_scenarios
 
 pytestmark = pytest.mark.proof
 

@@ -14,7 +14,8 @@ import os
 import shutil
 
 import pytest
-from kitrun import ROOT, KitRun, run_scenarios
+
+from tests.proof.kitrun import ROOT, KitRun, run_scenarios
 
 pytestmark = pytest.mark.proof
 

@@ -8,7 +8,8 @@ them is a change of contract, never a side effect of refactoring.
 from __future__ import annotations
 
 import pytest
-from format_samples import GOLDEN, Format, formats
+
+from tests.store.format_samples import GOLDEN, Format, formats
 
 # Formats whose writing drops precision on purpose (the checklist rounds its duration).
 LOSSY = {"checklist"}

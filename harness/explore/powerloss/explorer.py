@@ -18,7 +18,7 @@
 Before any case counts, the replay checks itself: the model's view of the tree at the end of
 the run (nothing dropped) must be the tree the real run left, -shm files aside (SQLite
 writes those through mmap, which strace does not see). If it is not, every case is
-``missed``: a model that does not reproduce the run proves nothing about its crashes.
+``not judged``: a model that does not reproduce the run proves nothing about its crashes.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from harness.explore.powerloss.trace_replay import (
     relative,
     replay_images,
 )
-from harness.explore.results import BROKEN, MISSED, OK, Case, CaseResult, ExploreReport, Loss
+from harness.explore.results import BROKEN, NOT_JUDGED, OK, Case, CaseResult, ExploreReport, Loss
 from harness.explore.results import parse_case_id as _parse_case_id
 from harness.judge.verdict import Verdict
 from harness.scenario.replay_command import pythonpath_for
@@ -250,7 +250,7 @@ def run_case(power: PowerLoss, case: Case, judge: Judge) -> CaseResult:
         problems = "; ".join(power.self_check[:5])
         return CaseResult(
             case=case,
-            outcome=MISSED,
+            outcome=NOT_JUDGED,
             verdicts=(),
             replay=replay,
             fault=f"{where}; the replay does not reproduce the fault-free run: {problems}",

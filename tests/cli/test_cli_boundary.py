@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from harness.explore.exploration import ExploreError
 
 from harness.cli.main import READER_GONE, guard
 from harness.contract.errors import ExitStatus, InternalError, KitError
+from harness.explore.exploration import ExploreError
 from harness.explore.powerloss.model import ModelError
 from harness.judge.verdict import RuleBroken
 from harness.run.adapters import MigratorSpecError

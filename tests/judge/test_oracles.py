@@ -26,7 +26,9 @@ from migrator.layout import UserPaths
 def run_toy(root: Path, variant: str = "migrate", *, child: bool = False, **kw):
     """(before, after, run) around one run of a toy migrator variant."""
     before = Snapshot.take(root)
-    run = parse_migrator(f"py:toy_migrator:{variant}", inprocess=not child).run(root, **kw)
+    run = parse_migrator(f"py:tests.judge.toy_migrator:{variant}", inprocess=not child).run(
+        root, **kw
+    )
     return before, Snapshot.take(root), run
 
 

@@ -1,13 +1,14 @@
 """The plugin as pytest runs it: --checklist-json, --large, --mk-seed, --migrator, markers,
-the replay command and the terminal summary under xdist."""
+the replay command and the terminal summary under xdist (a child pytest: ``kit_pytest``)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
-from childrun import child_pytest, run
+import pytest
 
 from harness.report.items import ALL_ITEMS
 
@@ -26,14 +27,11 @@ RESULT_KEYS = {
 }
 
 
-def test_checklist_json_has_the_documented_format(elsewhere: Path, tmp_path: Path) -> None:
+def test_checklist_json_has_the_documented_format(kit_pytest, tmp_path: Path) -> None:
     """A failing small scenario (cmd:true migrates nothing) and a skipped large one."""
     out = tmp_path / "results.json"
-    done = run(
-        child_pytest(*SMALL_AND_LARGE, "--migrator", "cmd:true", "--checklist-json", str(out)),
-        cwd=elsewhere,
-    )
-    assert done.returncode == 1, done
+    done = kit_pytest(*SMALL_AND_LARGE, "--migrator", "cmd:true", "--checklist-json", str(out))
+    assert done.ret == 1
     data = json.loads(out.read_text())
     assert set(data) == KEYS
     assert data["migrator"] == "cmd:true"
@@ -58,26 +56,24 @@ def test_checklist_json_has_the_documented_format(elsewhere: Path, tmp_path: Pat
 
 
 def test_replay_reruns_exactly_the_failed_scenario_from_anywhere(
-    elsewhere: Path, tmp_path: Path, do_nothing: Path
+    kit_pytest, tmp_path: Path, do_nothing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The replay line of a failure under a py: migrator found only through PYTHONPATH,
     with another seed, run by the shell from yet another directory, fails the same way."""
     out = tmp_path / "results.json"
-    first = run(
-        child_pytest(
-            "--pyargs",
-            "scenarios.test_01_small_db",
-            "--migrator",
-            "py:donothing:migrate",
-            "--mk-seed",
-            "7",
-            "--checklist-json",
-            str(out),
-        ),
-        cwd=elsewhere,
-        env={"PYTHONPATH": str(do_nothing)},
+    inherited = os.environ.get("PYTHONPATH")  # the kit under test, if not the installed one
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(do_nothing), inherited) if p))
+    first = kit_pytest(
+        "--pyargs",
+        "scenarios.test_01_small_db",
+        "--migrator",
+        "py:donothing:migrate",
+        "--mk-seed",
+        "7",
+        "--checklist-json",
+        str(out),
     )
-    assert first.returncode == 1, first
+    assert first.ret == 1
     (result,) = json.loads(out.read_text())["results"]
     replay = result["replay"]
     assert replay.startswith(f"PYTHONPATH={do_nothing}"), replay
@@ -93,26 +89,28 @@ def test_replay_reruns_exactly_the_failed_scenario_from_anywhere(
     assert '"seed": 7' in again.stdout  # the same trees: the spec printed carries the seed
 
 
-def test_bad_migrator_spec_is_a_usage_error(elsewhere: Path) -> None:
-    done = run(child_pytest(*SMALL_AND_LARGE, "--migrator", "rm -rf /"), cwd=elsewhere)
-    assert done.returncode == 4, done  # pytest's usage error
-    assert "--migrator" in done.stderr and "py:package.module:function" in done.stderr
+def test_bad_migrator_spec_is_a_usage_error(kit_pytest) -> None:
+    done = kit_pytest(*SMALL_AND_LARGE, "--migrator", "rm -rf /")
+    assert done.ret == 4  # pytest's usage error
+    stderr = done.stderr.str()
+    assert "--migrator" in stderr and "py:package.module:function" in stderr
 
 
-def test_every_checklist_item_has_a_registered_marker(elsewhere: Path) -> None:
-    done = run(child_pytest("--markers"), cwd=elsewhere)
-    assert done.returncode == 0, done
+def test_every_checklist_item_has_a_registered_marker(kit_pytest) -> None:
+    done = kit_pytest("--markers")
+    assert done.ret == 0
+    stdout = done.stdout.str()
     for item in ALL_ITEMS:
-        assert f"@pytest.mark.{item.marker}: checklist item {item.number}," in done.stdout
-    assert "@pytest.mark.large:" in done.stdout
+        assert f"@pytest.mark.{item.marker}: checklist item {item.number}," in stdout
+    assert "@pytest.mark.large:" in stdout
 
 
-def test_terminal_summary_prints_the_checklist_under_xdist(elsewhere: Path) -> None:
+def test_terminal_summary_prints_the_checklist_under_xdist(kit_pytest) -> None:
     """With -n 2 the reports reach the controller: item 1 failed with its rule and replay,
     item 2 skipped with the reason, items not selected not run."""
-    done = run(child_pytest(*SMALL_AND_LARGE, "--migrator", "cmd:true", "-n", "2"), cwd=elsewhere)
-    assert done.returncode == 1, done
-    lines = done.stdout.splitlines()
+    done = kit_pytest(*SMALL_AND_LARGE, "--migrator", "cmd:true", "-n", "2")
+    assert done.ret == 1
+    lines = done.outlines
     start = next(i for i, line in enumerate(lines) if "server migration checklist" in line)
     summary = "\n".join(lines[start:])
     assert "[ ]  1. Test migration with small database (< 1MB)" in summary

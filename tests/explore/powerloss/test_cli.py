@@ -11,9 +11,9 @@ from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, PowerLoss
 from harness.explore.powerloss.image import SYNCED
 from harness.faults.plan import Operation
-from tests.powerloss.test_broken_migrators import NEW_DB, TREE, op_index
+from tests.explore.powerloss.test_broken_migrators import NEW_DB, TREE, op_index
 
-RENAME_FIRST = "py:tests.powerloss.broken_rename_before_fsync:migrate"
+RENAME_FIRST = "py:tests.explore.powerloss.broken_rename_before_fsync:migrate"
 
 
 def test_the_replay_line_of_a_case_judges_it_again(strace_backend: None, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from childrun import checklist_argv, run
+from tests.support.childrun import checklist_argv, run
 
 SMALL = ("-m", "small_db", "-n", "0")
 

@@ -172,7 +172,7 @@ def _with(*defects: str):
     return functools.partial(migrate, defects=frozenset(defects))
 
 
-# Named variants, so that ``py:toy_migrator:<name>`` can run each in a child process.
+# Named variants, so that ``py:tests.judge.toy_migrator:<name>`` can run each in a child process.
 wal_lost = _with("wal_lost")
 no_profile = _with("no_profile")
 dry_run_touches = _with("dry_run_touches")

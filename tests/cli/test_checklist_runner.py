@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from childrun import checklist_argv, run
+
+from tests.support.childrun import checklist_argv, run
 
 SMALL = ("-m", "small_db", "-n", "0")
 

@@ -1,8 +1,9 @@
-"""Running pytest or ``migration-kit`` as a child process, as a person would.
+"""Running ``migration-kit`` as a child process, as a person would.
 
-Every test of the plugin and the checklist command runs a real child, because what is under
-test is exactly what a person runs: options, exit statuses, the JSON, the terminal summary
-and the replay commands (which must work from another directory).
+Every test of the checklist command runs a real child, because what is under test is exactly
+what a person runs: options, exit statuses, the JSON, the terminal summary and the replay
+commands (which must work from another directory). The plugin's tests run their child pytest
+through ``pytester`` (``tests/pytest_plugin/conftest.py``) with the same time limit.
 """
 
 from __future__ import annotations
@@ -53,11 +54,6 @@ def run(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> Don
         check=False,
     )
     return Done(proc.returncode, proc.stdout, proc.stderr)
-
-
-def child_pytest(*args: str) -> list[str]:
-    """A child pytest on the scenarios, without the cache (it would write into cwd)."""
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:benchmark", *args]
 
 
 def checklist_argv(*args: str) -> list[str]:

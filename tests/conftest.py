@@ -1,11 +1,20 @@
-"""Fixtures for the plugin's and the checklist command's own tests."""
+"""Fixtures for the plugin's (``tests/pytest_plugin``) and the checklist command's
+(``tests/cli``) own tests.
+
+``pytester`` is enabled here because pytest accepts ``pytest_plugins`` only in a top-level
+conftest; loading it costs nothing (pytest imports it anyway) and its fixture is used only
+where asked for.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from childrun import DO_NOTHING
+
+from tests.support.childrun import DO_NOTHING
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture

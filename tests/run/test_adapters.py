@@ -84,7 +84,7 @@ def test_peak_rss_is_the_migrators_not_the_harnesss(data_dir):
 
 
 def test_python_callable_runs_in_a_child_with_the_contract(data_dir):
-    migrator = parse_migrator("py:toy_migrator_probe:record")
+    migrator = parse_migrator("py:tests.run.toy_migrator_probe:record")
     assert isinstance(migrator, PythonMigrator) and not migrator.inprocess
     result = migrator.run(data_dir, dry_run=True, grace_days=2)
     assert result.ok, result.output
@@ -95,25 +95,26 @@ def test_python_callable_runs_in_a_child_with_the_contract(data_dir):
 
 
 def test_python_callable_that_raises_exits_1_with_the_error(data_dir):
-    result = parse_migrator("py:toy_migrator_probe:fail").run(data_dir)
+    result = parse_migrator("py:tests.run.toy_migrator_probe:fail").run(data_dir)
     assert result.exit_status == 1
     assert "RuntimeError: no space left for alice" in result.output
 
 
 def test_in_process_run_captures_output_and_failure(data_dir):
-    ok = parse_migrator("py:toy_migrator_probe:record", inprocess=True).run(
+    ok = parse_migrator("py:tests.run.toy_migrator_probe:record", inprocess=True).run(
         data_dir, dry_run=True, grace_days=2
     )
     assert ok.ok and ok.peak_rss_bytes is None
     assert f"data_dir={data_dir} dry_run=True grace_days=2.0\npid={os.getpid()}\n" in ok.output
     assert "INFO toy_migrator_probe: logged" in ok.output
-    failed = parse_migrator("py:toy_migrator_probe:fail", inprocess=True).run(data_dir)
+    failed = parse_migrator("py:tests.run.toy_migrator_probe:fail", inprocess=True).run(data_dir)
     assert failed.exit_status == 1
     assert "no space left for alice" in failed.output
 
 
 @pytest.mark.parametrize(
-    "spec", ['cmd:touch "$DATA_DIR/marker-$MIGRATION_DRY_RUN"', "py:toy_migrator_probe:touch"]
+    "spec",
+    ['cmd:touch "$DATA_DIR/marker-$MIGRATION_DRY_RUN"', "py:tests.run.toy_migrator_probe:touch"],
 )
 def test_replay_line_repeats_the_run(data_dir, spec):
     result = parse_migrator(spec).run(data_dir, dry_run=True)
@@ -135,7 +136,7 @@ def test_a_bad_spec_names_what_is_accepted(spec):
 
 def test_missing_function_is_a_spec_error():
     with pytest.raises(MigratorSpecError, match="has no attribute 'nope'"):
-        parse_migrator("py:toy_migrator_probe:nope")
+        parse_migrator("py:tests.run.toy_migrator_probe:nope")
 
 
 def test_default_is_the_reference_migrator():

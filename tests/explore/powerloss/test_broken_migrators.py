@@ -38,17 +38,17 @@ def op_index(exploration: Exploration, operation: Operation, *paths: str) -> int
 
 @pytest.fixture(scope="module")
 def never_fsync(strace_backend: None) -> tuple[Exploration, ExploreReport]:
-    return explored("py:tests.powerloss.broken_never_fsync:migrate")
+    return explored("py:tests.explore.powerloss.broken_never_fsync:migrate")
 
 
 @pytest.fixture(scope="module")
 def skips_a_dir(strace_backend: None) -> tuple[Exploration, ExploreReport]:
-    return explored("py:tests.powerloss.broken_skips_a_dir_fsync:migrate")
+    return explored("py:tests.explore.powerloss.broken_skips_a_dir_fsync:migrate")
 
 
 @pytest.fixture(scope="module")
 def rename_first(strace_backend: None) -> tuple[Exploration, ExploreReport]:
-    return explored("py:tests.powerloss.broken_rename_before_fsync:migrate")
+    return explored("py:tests.explore.powerloss.broken_rename_before_fsync:migrate")
 
 
 def test_a_migrator_that_never_fsyncs_loses_the_user_after_the_old_db_is_removed(

@@ -1,0 +1,57 @@
+"""The random parts of file names, masked: what two runs of one migrator name alike.
+
+A migrator that takes its scratch space from ``tempfile.mkdtemp()`` (Python), ``fs.mkdtemp``
+(Node, libuv), ``mkstemp(3)`` or ``mktemp(1)``, or that names a file after its pid, names a
+different file in every run. The fault injector (:mod:`harness.faults.injection`) must still
+find "the same call" in a run that is not the recorded one, so it compares paths with those
+parts replaced by a placeholder. Only parts shaped like the generators' output are masked,
+never a whole ordinary name: masking ``profiles`` or ``img-001.jpg`` would merge files a
+thread pool touches in any order, and the position of a call among the calls on "the same"
+path would then depend on the scheduler.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "*"
+
+# Each pattern matches the random part of one component (the part that is replaced).
+_RANDOM_PARTS = (
+    # Python's tempfile, default prefix: tmp + 8 of [a-z0-9_] (mkdtemp, mkstemp, Named...)
+    re.compile(r"(?<=tmp)[a-z0-9_]{8}"),
+    # tempfile's probe of a writable TMPDIR (gettempdir()): a bare 8-char name, here too
+    # with a digit or underscore so that a word ("profiles") is left alone
+    re.compile(r"^(?=[a-z]{0,7}[0-9_])[a-z0-9_]{8}$"),
+    # mktemp(1): tmp.XXXXXXXXXX
+    re.compile(r"(?<=tmp\.)[A-Za-z0-9]{10}"),
+    # tempfile with a prefix of one's own ("mk-" + 8): at least one digit or underscore,
+    # so that a plain word after a dash ("-database") is left alone
+    re.compile(r"(?<=[-_.])(?=[a-z0-9_]{0,7}[0-9_])[a-z0-9_]{8}(?=$|\.)"),
+    # mkdtemp(3)/mkstemp(3) XXXXXX and Node's fs.mkdtemp(prefix): 6 of [A-Za-z0-9] after a
+    # separator, with a digit or a capital ("-backup" is a word, "-aZ3kQ0" is not)
+    re.compile(r"(?<=[-_.])(?=[a-z]{0,5}[A-Z0-9])[A-Za-z0-9]{6}(?=$|\.)"),
+    # a process id: 4 to 7 digits between separators ("system.db.48213.tmp")
+    re.compile(r"(?<=[-_.])[0-9]{4,7}(?=$|[-_.])"),
+    # a UUID (uuid4() names a profile folder or a scratch file)
+    re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+)
+
+
+def mask_name(name: str) -> str:
+    """One path component with its random parts replaced by :data:`MASK`."""
+    for pattern in _RANDOM_PARTS:
+        name = pattern.sub(MASK, name)
+    return name
+
+
+def mask_path(path: str | None) -> str | None:
+    """``/t/tmpn7ku44j1/db`` -> ``/t/tmp*/db``: every component masked (None stays None)."""
+    if path is None:
+        return None
+    return "/".join(mask_name(part) for part in path.split("/"))
+
+
+def is_random(path: str) -> bool:
+    """Whether ``path`` holds a part that another run of the same migrator names otherwise."""
+    return mask_path(path) != path

@@ -1,0 +1,1 @@
+"""Tests of harness/explore: the fault explorer; powerloss/ tests the crash model."""

@@ -1,0 +1,1 @@
+"""Tests of harness/faults: every fault backend against the same workload."""

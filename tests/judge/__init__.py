@@ -1,0 +1,1 @@
+"""Tests of harness/judge: snapshots, verdicts and the oracles of SPEC's rules."""

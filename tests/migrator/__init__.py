@@ -1,0 +1,1 @@
+"""Tests of the reference migrator (migrator/), on real trees in temporary folders."""

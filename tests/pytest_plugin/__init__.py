@@ -1,0 +1,1 @@
+"""Tests of harness/pytest_plugin, run as pytest runs it (pytester child processes)."""

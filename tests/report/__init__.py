@@ -1,0 +1,1 @@
+"""Tests of harness/report: the checklist's results folded into items."""

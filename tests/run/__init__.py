@@ -1,0 +1,1 @@
+"""Tests of harness/run: the migrator adapters (py: and cmd: specs), running one process."""

@@ -1,0 +1,1 @@
+"""Tests of harness/scenario: trials built, run and judged without pytest."""
