@@ -114,7 +114,7 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
 def run(args: argparse.Namespace) -> int:
     import scenarios
     from harness.cli.child_pytest import run_pytest
-    from harness.report.checklist import ChecklistRun, checklist_lines, markdown
+    from harness.report.checklist import ChecklistRun, markdown, summary_lines
 
     # A bad spec or a migrator that cannot start: usage, said once, before any scenario.
     migrator = open_migrator(args.migrator, args)
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         checklist = ChecklistRun.load(json_path)
     print()
     print("== server migration checklist ==")
-    for line in checklist_lines(checklist, replays=True):
+    for line in summary_lines(checklist):
         print(line)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)

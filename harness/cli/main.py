@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "fixtures.cli",
     "harness.cli.checklist",
     "harness.cli.explore",
+    "harness.cli.rules",
     "harness.cli.deploy",
     "harness.cli.bench",
 )

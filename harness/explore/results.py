@@ -22,6 +22,7 @@ from typing import Any
 from harness.faults.plan import KILL
 from harness.judge.snapshot import TreeDiff
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
+from harness.report import findings as fnd
 from harness.store import codec
 
 # SPEC's rule for each kind of fault: a kill is R10; EXDEV is the cross-device rename (R12);
@@ -43,7 +44,7 @@ class CaseOutcome(StrEnum):
 OK, BROKEN, NOT_JUDGED = CaseOutcome.OK, CaseOutcome.BROKEN, CaseOutcome.NOT_JUDGED
 OUTCOMES: tuple[CaseOutcome, ...] = tuple(CaseOutcome)
 OUTPUT_TAIL = 3000  # characters of a migrator's output kept in a result
-DETAIL_LINES = 3  # lines of a broken verdict's details in a summary
+DETAIL_LINES = 6  # differences of a broken verdict listed in a summary (then "and N more")
 
 
 def rule_for(effect: str) -> str:
@@ -164,16 +165,18 @@ class CaseResult:
             lines.append(f"  NOT JUDGED: {self.fault}")
         for rule in self.rules_broken:
             lines.append(f"  broke {rule_text(rule)}")
-        for v in self.verdicts:
-            if not v.ok:
-                lines.append(f"    {v}")
-                lines += [f"      {d.strip()}" for d in v.details.splitlines()[:DETAIL_LINES]]
+        # Losses before leftovers, every difference listed up to a cap.
+        lines += [f"    {line}" for line in fnd.verdict_lines(self.verdicts, cap=DETAIL_LINES)]
         lines += [f"  lost: {loss.describe()}" for loss in self.lost]
         lines.append(f"  replay: {self.replay}")
         return "\n".join(lines)
 
     def error(
-        self, *, seed: int | None = None, context: Sequence[tuple[str, str]] = ()
+        self,
+        *,
+        seed: int | None = None,
+        context: Sequence[tuple[str, str]] = (),
+        size: tuple[int, int] | None = None,
     ) -> AssertionError:
         """The failure a test raises: ``RuleBroken`` with every block, or a plain assertion
         when no verdict is broken (a case not judged, replayed by hand). ``seed`` and
@@ -188,7 +191,25 @@ class CaseResult:
             seed_line = "" if seed is None else f"\nseed: {seed}"
             return AssertionError(f"{text}\n\nReplay\n------\n{self.replay}{seed_line}")
         return RuleBroken(
-            self.verdicts, output=self.output, seed=seed, replay=self.replay, context=blocks
+            self.verdicts,
+            output=self.output,
+            seed=seed,
+            replay=self.replay,
+            context=blocks,
+            size=size,
+        )
+
+    def observation(self, size: tuple[int, int] | None = None) -> fnd.Observation:
+        """This case as the findings fold reads it: at the kind of operation it hit."""
+        return fnd.Observation(
+            source=f"case {self.case.id}",
+            kind=fnd.Source.CASE,
+            verdicts=tuple(v for v in self.verdicts if not v.ok),
+            replay=self.replay,
+            size=size,
+            step=self.case.operation,
+            output=self.output,
+            problem=f"not judged: {self.fault}" if self.outcome == NOT_JUDGED else "",
         )
 
 
@@ -232,6 +253,15 @@ class ExploreReport:
         holes = strict_coverage and bool(self.not_judged)
         return 1 if self.broken or self.baseline_broken or holes else 0
 
+    @property
+    def findings(self) -> list[fnd.Finding]:
+        """The fault-free run's failures and every failing case, folded into root causes."""
+        observations = [r.observation() for r in self.broken]  # not judged proves nothing
+        if self.baseline_broken:
+            run = fnd.Observation("the fault-free run", fnd.Source.RUN, self.baseline_broken)
+            observations.insert(0, run)
+        return fnd.fold(observations)
+
     def render(self) -> str:
         t = self.target
         ok = len(self.results) - len(self.broken) - len(self.not_judged)
@@ -242,6 +272,7 @@ class ExploreReport:
         ]
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
+        lines += ["", *fnd.terminal_lines(self.findings)]
         if self.baseline_broken:
             lines.append("the fault-free run itself already loses content (not a fault's doing):")
             lines += [f"  {v}" for v in self.baseline_broken]
@@ -250,7 +281,8 @@ class ExploreReport:
         lines += [
             "",
             f"{len(self.results)} case(s), judged {self.judged} of {len(self.results)}: "
-            f"{ok} ok, {len(self.broken)} broke a rule, {len(self.not_judged)} not judged",
+            f"{ok} ok, {len(self.broken)} broke a rule, {len(self.not_judged)} not judged; "
+            f"{fnd.headline(self.findings)}",
         ]
         return "\n".join(lines)
 

@@ -23,7 +23,7 @@ from harness.explore.results import Case, CaseResult
 from harness.faults.plan import KILL, Operation
 from harness.judge.oracles import check_r1
 from harness.judge.snapshot import diff
-from harness.judge.verdict import Verdict, raise_if_broken
+from harness.judge.verdict import Damage, Verdict, raise_if_broken
 from harness.run.process import RunResult
 
 WHICH = ("first", "middle", "last")
@@ -103,7 +103,12 @@ def fault_free_verdicts(base: Baseline) -> list[Verdict]:
     # so that no made-up duration is printed.
     run = RunResult(base.exit_status, base.output, 0.0, None, base.exploration.migrator, "")
     ended = Verdict(
-        "contract", None, base.exit_status == 0, "exit status 0", f"exit status {base.exit_status}"
+        "contract",
+        None,
+        base.exit_status == 0,
+        "exit status 0",
+        f"exit status {base.exit_status}",
+        damage=Damage.EXIT_STATUS,
     )
     return [*check_r1(base.before, base.reference, run), ended]
 
@@ -118,6 +123,7 @@ def check_fault_free(base: Baseline, *, seed: int | None, replay: str | None) ->
         seed=seed,
         replay=replay,
         context=(("Tree", describe_tree(base)),),
+        size=base.before.size,
     )
 
 
@@ -136,7 +142,7 @@ def site_failure(
     context = [("Site", f"{site.describe()} of {user}"), ("Tree", describe_tree(base))]
     if replay is not None:
         context.append(("Replay the scenario", replay))
-    return result.error(seed=seed, context=context)
+    return result.error(seed=seed, context=context, size=base.before.size)
 
 
 __all__ = [

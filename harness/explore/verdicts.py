@@ -17,7 +17,7 @@ from harness.explore.results import Case
 from harness.faults.plan import KILL, Operation
 from harness.judge.oracles import check_converged, check_no_content_lost
 from harness.judge.snapshot import Snapshot
-from harness.judge.verdict import Verdict
+from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
 
 
@@ -93,6 +93,8 @@ def _reported_or_recovered(
         "the failure reported (non-zero exit status) or recovered from (exit 0 and the "
         "tree already equal to the fault-free result)",
         found,
+        damage=Damage.NOT_REPORTED,
+        place="exit status",
     )
 
 
@@ -124,6 +126,9 @@ def _no_partial_files(
         not problems,
         "no partial files left (no scratch, no half-written database)",
         "none" if not problems else "; ".join(problems[:10]),
+        damage=Damage.LEFT_OVER,
+        place="partial files",
+        evidence=tuple(problems),
     )
 
 
@@ -152,6 +157,8 @@ def _copied_across(
         f"({base.exit_status})",
         f"exit status {run.exit_status}, tree "
         + ("equal to the fault-free result" if converged else "unfinished"),
+        damage=Damage.NOT_CONVERGED,
+        place="no copy across filesystems",
     )
 
 
@@ -165,4 +172,6 @@ def _rerun_ends_as_fault_free(
         rerun.ok == want_ok,
         f"the clean re-run ends as the fault-free run did ({'exit 0' if want_ok else 'failure'})",
         rerun.describe(),
+        damage=Damage.EXIT_STATUS,
+        place="the clean re-run",
     )

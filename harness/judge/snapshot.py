@@ -173,6 +173,18 @@ class Snapshot:
         top = self._by_top.get(prefix.split("/", 1)[0], {})
         return {p: e for p, e in top.items() if p == prefix or p.startswith(prefix + "/")}
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(users, rows of their live databases): how big a reproduction this tree is."""
+        rows = sum(
+            n
+            for u in self.users.values()
+            if u.live and u.live.content
+            for t, n in u.live.content.row_counts.items()
+            if t != "sqlite_sequence"
+        )
+        return len(self.users), rows
+
     @cached_property
     def _by_top(self) -> dict[str, dict[str, Entry]]:
         """Entries grouped by their top-level name, so per-user lookups stay linear."""

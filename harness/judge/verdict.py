@@ -11,74 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
+from harness.contract import rules
 from harness.contract.errors import ExitStatus, KitError
 
-# SPEC's correctness rules, in its own words: (situation, what a correct migrator leaves).
+# SPEC's correctness rules, in its own words (shipped in harness/contract/rules.md):
+# (situation, what a correct migrator leaves).
 RULES: dict[str, tuple[str, str]] = {
-    "R1": (
-        "legacy user",
-        "new DB with the old content; images moved byte-identical; profile row; backup with "
-        "the old content; no peek.db, -wal, -shm left",
-    ),
-    "R2": (
-        "dry run",
-        "the whole tree untouched (no new dirs, no sidecars, no backups); a log line per "
-        "user it would migrate",
-    ),
-    "R3": (
-        "run twice",
-        "the second run changes nothing (backup mtimes included: re-creating a backup "
-        "restarts its grace clock)",
-    ),
-    "R4": (
-        "already migrated (new DB only)",
-        "untouched; no backup created; profile row ensured",
-    ),
-    "R5": (
-        "both old and new DB exist",
-        "if new is a verified copy of old: finish the migration; otherwise both untouched, "
-        "error reported",
-    ),
-    "R6": ("no peek.db", "nothing created for that user (no backup)"),
-    "R7": ("corrupt peek.db", "that user untouched, error reported, every other user migrated"),
-    "R8": (
-        "disk nearly full",
-        "users that do not fit untouched and no partial files left; error reported; after "
-        "space is freed, a re-run migrates them",
-    ),
-    "R9": (
-        "an I/O error (EIO, ENOSPC, EACCES, EXDEV) at any single file operation",
-        "no content lost at any moment; after a clean re-run the tree equals the fault-free result",
-    ),
-    "R10": ("the process killed at any single file operation", "same as R9"),
-    "R11": (
-        "backup older than the grace period, user fully migrated",
-        "backup deleted on the next run; a younger one kept; a backup of a user not fully "
-        "migrated never deleted",
-    ),
-    "R12": (
-        "profiles/ on another filesystem (rename gives EXDEV)",
-        "migration still succeeds (copy, verify, then remove the source)",
-    ),
-    "R13": (
-        "symlinked user dir, regular files, dot entries, backups/",
-        "not followed, not touched",
-    ),
-    "R14": (
-        "user dir with no users row",
-        "untouched (or migrated completely, never half), error reported",
-    ),
-    "R15": ("two migrator processes started together", "each user migrated once, nothing lost"),
-    "R16": (
-        "a large user (>100 MB)",
-        "all content migrated; migrator memory does not grow with DB size",
-    ),
-    "R17": (
-        "power loss (unsynced writes dropped) at any point",
-        "no content lost: what was renamed into place was fsynced first, and directories "
-        "fsynced after renames",
-    ),
+    **rules.table(),
     # Not rows of SPEC's table, but SPEC's text all the same.
     "content": (
         "any state the tree can be left in",
@@ -93,9 +34,40 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
+class Damage(StrEnum):
+    """The kind of harm a broken verdict records, most severe first: what a report folds
+    failures by (``harness.report.findings``), so that one root cause is one finding."""
+
+    ROWS_LOST = "rows lost"
+    IMAGES_LOST = "images lost"
+    BACKUP_DELETED = "backup deleted while the user is at risk"
+    HALF_MIGRATED = "user half migrated"
+    NOT_CREATED = "not created"  # a new DB, a backup: the user's data still where it was
+    IMAGES_LEFT = "images left behind"
+    CONTENT_DIFFERS = "database content differs"
+    CHANGED = "changed what must stay untouched"
+    NOT_CONVERGED = "not the fault-free result after a re-run"
+    PROFILE_ROW = "profile row wrong or missing"
+    LEFT_OVER = "files left over"
+    BACKUP_KEPT = "backup not cleaned up"
+    NOT_REPORTED = "failure not reported"
+    EXIT_STATUS = "wrong exit status"
+    MEMORY = "memory grows with the data"
+    OTHER = "other"
+
+
+DAMAGE_ORDER: dict[str, int] = {d.value: i for i, d in enumerate(Damage)}
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One rule judged for one user (``user`` None: the tree as a whole)."""
+    """One rule judged for one user (``user`` None: the tree as a whole).
+
+    ``damage``, ``place``, ``rows`` and ``evidence`` are the broken verdict's facts as data,
+    for folding failures into findings: the kind of harm (a :class:`Damage` value, "" when
+    the oracle did not say), where (``"new DB"``, ``"backup"``, a file name), the rows
+    missing per table, and every difference found (``details`` shows the first few only).
+    """
 
     rule: str
     user: str | None
@@ -103,6 +75,17 @@ class Verdict:
     expected: str
     found: str
     details: str = ""
+    damage: str = ""
+    place: str = ""
+    rows: tuple[tuple[str, int], ...] = ()
+    evidence: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A plain str, not the enum: pytest-xdist's execnet cannot carry an enum member.
+        object.__setattr__(self, "damage", str(self.damage))
+        # From JSON, tuples come back as lists: normalise, so a verdict stays hashable.
+        object.__setattr__(self, "rows", tuple((str(t), int(n)) for t, n in self.rows))
+        object.__setattr__(self, "evidence", tuple(self.evidence))
 
     def __str__(self) -> str:
         who = f"user {self.user}" if self.user is not None else "the tree"
@@ -135,10 +118,13 @@ class RuleBroken(KitError, AssertionError):
         seed: int | None = None,
         replay: str | None = None,
         context: Sequence[tuple[str, str]] = (),
+        size: tuple[int, int] | None = None,
     ) -> None:
         self.verdicts = tuple(v for v in verdicts if not v.ok)
         if not self.verdicts:
             raise ValueError("RuleBroken needs at least one failed verdict")
+        self.output = output  # what the migrator printed, whole: reports quote around users
+        self.size = size  # (users, rows) of the tree: what makes a reproduction small
         self.blocks = tuple(_blocks(self.verdicts, diff, output, seed, replay, context))
         super().__init__(self.render())
 
@@ -191,9 +177,16 @@ def raise_if_broken(
     seed: int | None = None,
     replay: str | None = None,
     context: Sequence[tuple[str, str]] = (),
+    size: tuple[int, int] | None = None,
 ) -> None:
     """Raise ``RuleBroken`` when any verdict failed; do nothing when all held."""
     if any(not v.ok for v in verdicts):
         raise RuleBroken(
-            verdicts, diff=diff, output=output, seed=seed, replay=replay, context=context
+            verdicts,
+            diff=diff,
+            output=output,
+            seed=seed,
+            replay=replay,
+            context=context,
+            size=size,
         )

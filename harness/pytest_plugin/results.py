@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from harness.judge.verdict import RuleBroken
+from harness.judge.verdict import RuleBroken, Verdict
+from harness.report import findings
 from harness.report.checklist import ScenarioOutcome, ScenarioResult
 from harness.report.items import ALL_ITEMS, BY_MARKER
+from harness.store import codec
 
 SEED, REPLAY, RULES, USERS, MESSAGE = "mk_seed", "mk_replay", "mk_rules", "mk_users", "mk_message"
 MARKERS = "mk_markers"  # the checklist markers on the test (never its keywords)
 # A skipped fault case whose fault could not be placed: "not judged", counted apart from
 # the skips that are a choice (no strace here, --large not given).
 NOT_JUDGED = "mk_not_judged"
+VERDICTS, SIZE, OUTPUT = "mk_verdicts", "mk_size", "mk_output"  # what the findings fold reads
 MESSAGE_VERDICTS = 8  # broken verdicts quoted in a result's message
+MESSAGE_EVIDENCE = 6  # differences quoted per verdict in a result's message
 
 
 def broken_properties(exc: BaseException | None) -> list[tuple[str, Any]]:
@@ -30,10 +34,20 @@ def broken_properties(exc: BaseException | None) -> list[tuple[str, Any]]:
     if broken is None:
         return []
     users = sorted({v.user for v in broken.verdicts if v.user is not None})
-    lines = [str(v) for v in broken.verdicts[:MESSAGE_VERDICTS]]
+    # Losses before leftovers, each verdict with what it found (verdict_lines sorts them).
+    shown = sorted(broken.verdicts, key=lambda v: findings.damage_rank(v.damage))
+    lines = findings.verdict_lines(shown[:MESSAGE_VERDICTS], cap=MESSAGE_EVIDENCE)
     if len(broken.verdicts) > MESSAGE_VERDICTS:
         lines.append(f"... {len(broken.verdicts) - MESSAGE_VERDICTS} more broken verdicts")
-    return [(RULES, list(broken.rules)), (USERS, users), (MESSAGE, "\n".join(lines))]
+    excerpt = findings.output_around(broken.output or "", users)
+    return [
+        (RULES, list(broken.rules)),
+        (USERS, users),
+        (MESSAGE, "\n".join(lines)),
+        (VERDICTS, codec.to_data(broken.verdicts)),
+        (SIZE, None if broken.size is None else list(broken.size)),
+        (OUTPUT, excerpt),
+    ]
 
 
 def _find_rule_broken(exc: BaseException | None) -> RuleBroken | None:
@@ -76,6 +90,8 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
         elif r.skipped and r.when == "setup":
             outcome, message = ScenarioOutcome.SKIPPED, _skip_reason(r)
     markers = list(props.get(MARKERS, ()))
+    failed = outcome == "failed"
+    size = props.get(SIZE) if failed else None
     return ScenarioResult(
         nodeid=nodeid,
         outcome=outcome,
@@ -87,6 +103,9 @@ def fold(nodeid: str, reports: Sequence[Any]) -> ScenarioResult:
         replay=props.get(REPLAY),
         message=message,
         not_judged=outcome == "skipped" and bool(props.get(NOT_JUDGED)),
+        verdicts=codec.from_data(tuple[Verdict, ...], props.get(VERDICTS, [])) if failed else (),
+        size=None if size is None else (size[0], size[1]),
+        output=props.get(OUTPUT, "") if failed else "",
     )
 
 

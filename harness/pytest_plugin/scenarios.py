@@ -32,7 +32,7 @@ from fixtures.manifest import Manifest
 from fixtures.spec import TreeSpec
 from harness.faults import mounts, strace
 from harness.pytest_plugin import results as res
-from harness.report.checklist import ChecklistRun, checklist_lines
+from harness.report.checklist import ChecklistRun, summary_lines
 from harness.report.items import ALL_ITEMS
 from harness.run.adapters import (
     DEFAULT_MIGRATOR,
@@ -305,7 +305,7 @@ class ChecklistRecorder:
         if self.config.getoption("mk_no_summary") or not any(r.markers for r in run.results):
             return
         terminalreporter.write_sep("=", "server migration checklist")
-        for line in checklist_lines(run, replays=True):
+        for line in summary_lines(run):
             terminalreporter.write_line(line, **_markup(line))
 
 

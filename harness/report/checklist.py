@@ -7,11 +7,16 @@ whole run, in the ``--checklist-json`` format other tools parse (keep it stable)
      "results": [{"nodeid": str, "outcome": "passed"|"failed"|"skipped"|"error",
                   "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
                   "seed": int|null, "replay": str|null, "message": str,
-                  "not_judged": bool}]}
+                  "not_judged": bool,
+                  "verdicts": [Verdict], "size": [users, rows]|null, "output": str}]}
 
 A scenario "not judged" is a skipped fault case whose fault could not be placed on the
 recorded operation: it proves nothing either way, so it is counted next to its item
 ("judged 499 of 531") and never reported as a failure; ``--strict-coverage`` makes it one.
+
+(``verdicts``, ``size`` and ``output``, a failure's broken verdicts, its tree's size and the
+migrator's output around the users it names, are what ``harness.report.findings`` folds; a
+file without them still reads.)
 
 ``item_outcomes`` folds scenarios into the seed's checklist items (by their markers);
 ``checklist_lines`` renders them for a terminal and ``markdown`` for a report file. The pytest
@@ -27,7 +32,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from harness.judge.verdict import rule_text
+from harness.judge.verdict import Verdict, rule_text
+from harness.report import findings as fnd
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
 from harness.store import codec
 
@@ -68,6 +74,9 @@ class ScenarioResult:
     replay: str | None = None
     message: str = ""
     not_judged: bool = False  # a skipped fault case: the fault could not be placed
+    verdicts: tuple[Verdict, ...] = ()  # the broken verdicts of a failure
+    size: tuple[int, int] | None = None  # (users, rows) of the tree that failed
+    output: str = ""  # the migrator's output around the users a failure names
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", ScenarioOutcome(self.outcome))  # a str from pytest
@@ -75,6 +84,18 @@ class ScenarioResult:
     @property
     def failed(self) -> bool:
         return self.outcome in (ScenarioOutcome.FAILED, ScenarioOutcome.ERROR)
+
+    def observation(self) -> fnd.Observation:
+        """This failure as the findings fold reads it."""
+        return fnd.Observation(
+            source=self.nodeid,
+            kind=fnd.Source.SCENARIO,
+            verdicts=self.verdicts,
+            replay=self.replay,
+            size=self.size,
+            output=self.output,
+            problem="" if self.verdicts else self.message,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,11 @@ class ChecklistRun:
         """Failures that belong to no checklist item: a scenario module that could not be
         collected, or a test without a checklist marker."""
         return [r for r in self.results if r.failed and not r.items]
+
+    @property
+    def findings(self) -> list[fnd.Finding]:
+        """The failures folded into their root causes (``harness.report.findings``)."""
+        return fnd.fold(r.observation() for r in self.results if r.failed)
 
     @property
     def seeds(self) -> list[int]:
@@ -226,18 +252,35 @@ def _seed_note(run: ChecklistRun) -> str:
 
 
 def verdict_line(run: ChecklistRun) -> str:
-    """The last line: which items failed, or that every item that ran passed."""
+    """The last line: which items failed (and how many distinct findings), or how many of
+    the checklist's items ran and passed and how many did not run: a run of one item
+    (``-m dry_run``) must not read as a checklist that passes."""
     outcomes = item_outcomes(run.results, ITEMS)
     failed = [o.item.number for o in item_outcomes(run.results) if o.status == ItemStatus.FAILED]
     outside = f"{_plural(len(run.outside_items), 'failure')} outside the items"
-    if failed:
-        extra = f"; {outside}" if run.outside_items else ""
-        return f"FAILED: item(s) {', '.join(map(str, failed))} broken{extra}"
-    if run.outside_items:
-        return f"FAILED: {outside}"
-    done = sum(o.status == ItemStatus.PASSED for o in outcomes)
+    if failed or run.outside_items:
+        parts = [f"item(s) {', '.join(map(str, failed))} broken"] if failed else []
+        parts += [outside] if run.outside_items else []
+        parts.append(fnd.headline(run.findings))
+        return "FAILED: " + "; ".join(parts)
+    status = [o.status for o in outcomes]
+    done = status.count(ItemStatus.PASSED)
     holes = f"; {_plural(len(run.not_judged), 'fault case')} not judged" if run.not_judged else ""
-    return f"PASSED: {done} of {len(ITEMS)} checklist items pass, none fails{holes}"
+    if done == len(ITEMS):
+        return f"PASSED: all {len(ITEMS)} checklist items ran and passed{holes}"
+    parts = [f"{_plural(done, 'checklist item')} ran and passed"]
+    for word in (ItemStatus.NOT_JUDGED, ItemStatus.SKIPPED, ItemStatus.NOT_RUN):
+        if status.count(word):
+            parts.append(f"{status.count(word)} {word}")
+    return "PASSED: " + "; ".join(parts) + f" (of {len(ITEMS)}), none fails{holes}"
+
+
+def summary_lines(run: ChecklistRun) -> list[str]:
+    """What a terminal shows after a run: the distinct findings first, then the checklist
+    with each failed scenario's replay, then the verdict line."""
+    found = run.findings
+    lines = [*fnd.terminal_lines(found), ""] if found else []
+    return [*lines, *checklist_lines(run, replays=True)]
 
 
 def markdown(run: ChecklistRun) -> str:
@@ -256,7 +299,10 @@ def markdown(run: ChecklistRun) -> str:
     if run.seeds:
         seeds = ", ".join(map(str, run.seeds))
         out.append(f"- Seed: {seeds} (`--mk-seed N` regenerates the same trees)")
-    out += ["", "| # | Item | Result | Rules broken |", "|---|---|---|---|"]
+    out.append("- Rules: `migration-kit rules` prints SPEC's rules as this kit judges them")
+    out += ["", *fnd.markdown_lines(run.findings)]
+    out += ["", "## Checklist items", ""]
+    out += ["| # | Item | Result | Rules broken |", "|---|---|---|---|"]
     for o in outcomes:
         out.append(
             f"| {o.item.number} | {_cell(o.item.text)} | {_cell(o.summary())} "
@@ -293,7 +339,8 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
     failed = [s for s in o.scenarios if s.failed]
     skipped = [s for s in o.scenarios if s.outcome == ScenarioOutcome.SKIPPED]
     for s in failed:
-        out += ["", f"`{s.nodeid}`:", "", "```text", s.message.strip() or "(no message)", "```"]
+        text = "\n".join(fnd.verdict_lines(s.verdicts)) if s.verdicts else s.message.strip()
+        out += ["", f"`{s.nodeid}`:", "", "```text", text or "(no message)", "```"]
         if s.replay:
             out += ["", "Replay:", "", "```sh", s.replay, "```"]
     for s in skipped:

@@ -113,5 +113,6 @@ class Trial:
                 ("Tree", step.tree.describe()),
                 ("The migrator's command", commands),
             ),
+            size=step.before.size,
         )
         raise AssertionError("unreachable: a verdict failed")  # pragma: no cover

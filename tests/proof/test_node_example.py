@@ -10,11 +10,16 @@ README); without them the tests skip, unless ``MK_REQUIRE_NODE=1`` (CI), where t
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 
 import pytest
 
+from harness.judge.verdict import Damage
+from harness.report.checklist import ChecklistRun
+from harness.report.findings import Finding, Source
 from tests.proof.kitrun import ROOT, KitRun, run_scenarios
 
 pytestmark = pytest.mark.proof
@@ -114,3 +119,55 @@ AFTER_A_KILL = {
 def test_the_fault_explorer_reports(finding: str, node_faults_run: KitRun) -> None:
     assert "R10" in node_faults_run.rules_broken(), node_faults_run.summary()
     assert AFTER_A_KILL[finding] in node_faults_run.output, node_faults_run.summary()
+
+
+# ---------------------------------------------------------------------------------------------
+# The same run, folded into findings (harness.report.findings): one finding per root cause,
+# content lost first, each with its count and its smallest replay.
+
+
+def _findings(node_run: KitRun) -> list[Finding]:
+    return ChecklistRun.from_json(json.dumps(node_run.report)).findings
+
+
+def test_the_wal_loss_is_one_finding_first(node_run: KitRun) -> None:
+    """Defect 1 (rows in peek.db-wal not carried): every legacy user with -wal rows, in
+    every scenario that has one, is the first finding, not a wall of failures."""
+    found = _findings(node_run)
+    wal = found[0]
+    assert (wal.key.rule, wal.key.damage, wal.key.place) == (
+        "R1",
+        Damage.ROWS_LOST,
+        "new DB and backup",
+    ), [f.title() for f in found]
+    assert "items" in dict(wal.rows)
+    assert wal.count(Source.SCENARIO) >= 2  # the same root cause, folded
+    assert any("test_wal.py" in o.source for o in wal.observations)
+    smallest, _ = wal.smallest
+    sizes = [o.size for o in wal.observations if o.size is not None]
+    assert smallest.size == min(sizes) and smallest.replay and "--migrator" in smallest.replay
+    content = [f.key.damage in (Damage.ROWS_LOST, Damage.IMAGES_LOST) for f in found]
+    assert content == sorted(content, reverse=True), "content lost comes first"
+
+
+@pytest.mark.parametrize(
+    ("rule", "damage", "user"),
+    [
+        ("R1", Damage.LEFT_OVER, "all-in-wal"),  # 1: peek.db-wal and -shm left behind
+        ("R11", Damage.BACKUP_KEPT, "migrated-40d"),  # 3: backups never cleaned up
+        ("R4", Damage.PROFILE_ROW, "moved-no-profile"),  # 6: the profile row not ensured
+    ],
+)
+def test_each_known_defect_is_one_finding(
+    rule: str, damage: str, user: str, node_run: KitRun
+) -> None:
+    found = [f for f in _findings(node_run) if (f.key.rule, f.key.damage) == (rule, damage)]
+    assert len(found) == 1, [f.title() for f in _findings(node_run)]
+    assert user in found[0].users and found[0].smallest[0].replay
+
+
+def test_the_terminal_opens_with_the_findings(node_run: KitRun) -> None:
+    summary = node_run.output[node_run.output.index("server migration checklist") :]
+    first = summary.splitlines()[1]
+    assert re.fullmatch(r"\d+ distinct findings, \d+ losing content \(content lost first\)", first)
+    assert summary.index("distinct findings") < summary.index("Testing Checklist:")

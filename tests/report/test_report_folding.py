@@ -65,7 +65,7 @@ def test_checklist_lines_name_the_failed_scenario_and_its_replay() -> None:
     failed = lines.index(next(line for line in lines if " 4. " in line))
     assert lines[failed + 1].strip() == "s/t4.py::b (R10)"
     assert lines[failed + 2].strip() == f"replay: {REPLAY}"
-    assert lines[-1] == "FAILED: item(s) 4 broken"
+    assert lines[-1] == "FAILED: item(s) 4 broken; 2 distinct findings"
 
 
 def test_json_round_trip_keeps_every_field() -> None:
@@ -90,7 +90,7 @@ def test_a_failure_outside_every_item_fails_the_run() -> None:
     assert run.failed and run.outside_items == [broken]
     lines = checklist_lines(run)
     assert "  [!] scenarios/test_x.py: error collecting: boom" in lines
-    assert lines[-1] == "FAILED: 1 failure outside the items"
+    assert lines[-1] == "FAILED: 1 failure outside the items; 1 distinct finding"
 
 
 # ---------------------------------------------------------------------------------------------

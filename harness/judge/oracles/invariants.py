@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from harness.contract import layout
 from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import DbState, Entry, Snapshot, UserState
-from harness.judge.verdict import Verdict
+from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
 
 
@@ -55,9 +55,12 @@ def _rows_kept(rule, uid, b: UserState, a: UserState | None, before, after) -> V
             bool(kept),
             "the damaged database's bytes kept at peek.db, the new DB or the backup",
             f"kept ({kept[0]})" if kept else "gone",
+            damage=Damage.ROWS_LOST,
+            place="anywhere",
         )
     expected = f"every row of {live.path} in a sound peek.db, new DB or backup"
     findings = []
+    least = live.content.row_counts if live.content else {}  # rows missing from the best copy
     for place in _places(a):
         if not place.sound:
             findings.append(f"{place.path}: {place.error}")
@@ -67,7 +70,19 @@ def _rows_kept(rule, uid, b: UserState, a: UserState | None, before, after) -> V
             return Verdict(rule, uid, True, expected, f"all in {place.path}")
         lost = ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
         findings.append(f"{place.path}: rows missing: {lost}")
-    return Verdict(rule, uid, False, expected, "; ".join(findings) or "no database left")
+        if sum(missing.values()) < sum(least.values()):
+            least = missing
+    return Verdict(
+        rule,
+        uid,
+        False,
+        expected,
+        "; ".join(findings) or "no database left",
+        damage=Damage.ROWS_LOST,
+        place="anywhere",
+        rows=tuple(sorted((t, n) for t, n in least.items() if n and t != "sqlite_sequence")),
+        evidence=tuple(findings),
+    )
 
 
 def _images_kept(rule, uid, b: UserState, a: UserState | None) -> Verdict:
@@ -80,6 +95,9 @@ def _images_kept(rule, uid, b: UserState, a: UserState | None) -> Verdict:
         not lost,
         f"each of {len(b.images)} image(s) byte-identical in images/ or profiles/default/images/",
         "all kept" if not lost else f"lost: {', '.join(j.first(lost))}",
+        damage=Damage.IMAGES_LOST,
+        place="anywhere",
+        evidence=tuple(f"lost: {n}" for n in lost),
     )
 
 
@@ -119,6 +137,7 @@ def check_converged(result: Snapshot, reference: Snapshot, *, rule: str = "R9") 
 
 
 def _converged_verdict(rule: str, uid: str | None, diffs: list[str]) -> Verdict:
+    diffs = sorted(diffs, key=difference_order)
     return Verdict(
         rule,
         uid,
@@ -126,7 +145,28 @@ def _converged_verdict(rule: str, uid: str | None, diffs: list[str]) -> Verdict:
         "the same as after a fault-free run (paths, DB content, file bytes, link targets)",
         "the same" if not diffs else f"{len(diffs)} difference(s)",
         "\n".join(f"  {d}" for d in j.first(diffs)),
+        damage=Damage.NOT_CONVERGED,
+        evidence=tuple(diffs),
     )
+
+
+_LEFTOVER = "not in the fault-free result"
+
+
+def difference_order(line: str) -> tuple[int, str]:
+    """Losses before leftovers: a database whose content differs or is missing first, then
+    any other file missing or changed, then what the fault-free run does not leave, with
+    -wal/-shm sidecars last (they are the noise around a database, rarely the story)."""
+    path = line.split(": ", 1)[0]
+    database = line.endswith("different database content") or path.endswith(
+        (layout.OLD_DB, ".sqlite", layout.BACKUP_SUFFIX)
+    )
+    sidecar = path.endswith(("-wal", "-shm", "-journal"))
+    if line.endswith(_LEFTOVER):
+        rank = 4 if sidecar else 3
+    else:
+        rank = 0 if database else 1 if not line.startswith(layout.SYSTEM_DB) else 2
+    return rank, line
 
 
 def _observable(snap: Snapshot, keep) -> dict[str, Entry]:
@@ -206,5 +246,8 @@ def check_exit_status(run: RunResult, *, failed_users: Sequence[str] = ()) -> Ve
             run.exit_status != 0,
             f"a non-zero exit status ({', '.join(failed_users)} failed)",
             run.describe(),
+            damage=Damage.EXIT_STATUS,
         )
-    return Verdict("contract", None, run.ok, "exit status 0", run.describe())
+    return Verdict(
+        "contract", None, run.ok, "exit status 0", run.describe(), damage=Damage.EXIT_STATUS
+    )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from harness.contract import layout
 from harness.judge.snapshot import DbState, Snapshot, UserState, entry_changes
-from harness.judge.verdict import Verdict
+from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +117,20 @@ def untouched(rule: str, before: Snapshot, after: Snapshot, path: str, *, user: 
         f"{what} untouched (same names, sizes, contents, mtimes)",
         "untouched" if not changes else _count(len(changes), "entry changed", "entries changed"),
         "\n".join(f"  {c}" for c in first(changes)),
+        damage=Damage.CHANGED,
+        place=_within(path, user),
+        evidence=tuple(str(c) for c in changes),
     )
+
+
+def _within(path: str, user: str | None) -> str:
+    """``path`` as every user's folder would name it (``alice/x`` -> ``x``), so that one
+    kind of damage in many users' folders is one place; "" for a path outside them."""
+    if user is None:
+        return ""
+    if path == user:
+        return "the user's folder"
+    return path.removeprefix(f"{user}/")
 
 
 def mentions(output: str, uid: str) -> bool:
@@ -139,19 +152,22 @@ def error_reported(rule: str, run: RunResult, uid: str) -> Verdict:
         not problems,
         f"the failure reported: non-zero exit status and {uid} named in the output",
         "; ".join(problems) or f"exit status {run.exit_status}, {uid} named",
+        damage=Damage.NOT_REPORTED,
+        place="exit status" if run.exit_status == 0 else "output",
     )
 
 
 def profile_row(rule: str, after: Snapshot, uid: str) -> Verdict:
     """Exactly one profiles row (user_id, 'default', 'Default')."""
     expected = f"one profiles row (user_id={uid!r}, slug='default', name='Default')"
+    facts = {"damage": Damage.PROFILE_ROW, "place": layout.SYSTEM_DB}
     if after.system.error:
-        return Verdict(rule, uid, False, expected, f"system.db: {after.system.error}")
+        return Verdict(rule, uid, False, expected, f"system.db: {after.system.error}", **facts)
     rows = _default_profiles(after, uid)
     if len(rows) == 1 and rows[0].name == layout.DEFAULT_PROFILE_NAME:
-        return Verdict(rule, uid, True, expected, "present")
+        return Verdict(rule, uid, True, expected, "present", **facts)
     found = "no such row" if not rows else f"rows: {[(r.slug, r.name) for r in rows]}"
-    return Verdict(rule, uid, False, expected, found)
+    return Verdict(rule, uid, False, expected, found, **facts)
 
 
 def _default_profiles(snap: Snapshot, uid: str):
@@ -161,18 +177,29 @@ def _default_profiles(snap: Snapshot, uid: str):
 def same_content(rule: str, uid: str, what: str, db: DbState | None, source: DbState) -> Verdict:
     """``db`` is sound and holds exactly ``source``'s content (rows of every table, schema)."""
     expected = f"{what} with the old content ({_counts(source)})"
+    lost = {"damage": Damage.ROWS_LOST, "place": what, "rows": _all_rows(source)}
     if db is None:
-        return Verdict(rule, uid, False, expected, f"no {what}")
+        return Verdict(
+            rule, uid, False, expected, f"no {what}", damage=Damage.NOT_CREATED, place=what
+        )
     if not db.sound:
-        return Verdict(rule, uid, False, expected, f"{db.path}: {db.error}")
+        return Verdict(rule, uid, False, expected, f"{db.path}: {db.error}", **lost)
     if db.digest == source.digest:
         return Verdict(rule, uid, True, expected, "same content")
     missing = source.content.missing_rows(db.content)
     if missing:
         found = "rows missing: " + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
+        facts = {**lost, "rows": tuple(sorted(missing.items()))}
     else:
         found = "different content (extra rows or another schema)"
-    return Verdict(rule, uid, False, expected, f"{db.path}: {found}")
+        facts = {"damage": Damage.CONTENT_DIFFERS, "place": what}
+    return Verdict(rule, uid, False, expected, f"{db.path}: {found}", **facts)
+
+
+def _all_rows(db: DbState) -> tuple[tuple[str, int], ...]:
+    """Every row of ``db`` per table: what is lost when no copy of it is readable."""
+    counts = db.content.row_counts if db.content else {}
+    return tuple(sorted((t, n) for t, n in counts.items() if n and t != "sqlite_sequence"))
 
 
 def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -> Verdict:
@@ -193,12 +220,23 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
     ):
         if names:
             problems.append(f"{label}: {', '.join(first(names))}")
+    # Missing from the new folder but still in the old one is left behind, not lost.
+    lost = changed or [n for n in missing if n not in old]
+    damage = Damage.IMAGES_LOST if lost else Damage.IMAGES_LEFT if left else Damage.LEFT_OVER
     return Verdict(
         rule,
         uid,
         not problems,
         f"{len(images)} image(s) in profiles/default/images, byte-identical, none left behind",
         "; ".join(problems) or "all moved",
+        damage=damage,
+        place="" if damage == Damage.IMAGES_LEFT else "new images folder",
+        evidence=(
+            *(f"missing from the new folder: {n}" for n in missing),
+            *(f"changed bytes: {n}" for n in changed),
+            *(f"unexpected in the new folder: {n}" for n in extra),
+            *(f"still in the old folder: {n}" for n in left),
+        ),
     )
 
 
@@ -212,6 +250,9 @@ def nothing_left_behind(rule: str, after: Snapshot, uid: str) -> Verdict:
         not names,
         "no peek.db, -wal, -shm left",
         "none left" if not names else f"left: {', '.join(names)}",
+        damage=Damage.LEFT_OVER,
+        place=", ".join(names),
+        evidence=tuple(f"left: {n}" for n in names),
     )
 
 
@@ -268,6 +309,8 @@ def untouched_or_finished(
         "the user untouched or completely migrated, never half",
         "half migrated: " + "; ".join(v.found for v in finished if not v.ok),
         same.details,
+        damage=Damage.HALF_MIGRATED,
+        evidence=tuple(v.found for v in finished if not v.ok) + same.evidence,
     )
     return False, [half, *finished]
 

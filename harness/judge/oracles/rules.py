@@ -8,13 +8,14 @@ them explicitly. Every oracle returns passing verdicts too, so a report can say 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from harness.contract import layout
 from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import Snapshot, entry_changes
-from harness.judge.verdict import Verdict
+from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
 
 Users = Sequence[str] | None
@@ -45,6 +46,8 @@ def check_r2(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users 
             "the whole tree untouched (no new dirs, no sidecars, no backups)",
             "untouched" if not changes else f"{len(changes)} entries changed",
             "\n".join(f"  {c}" for c in j.first(changes)),
+            damage=Damage.CHANGED,
+            evidence=tuple(str(c) for c in changes),
         ),
         *_link_targets_untouched("R2", before, after),
     ]
@@ -57,6 +60,8 @@ def check_r2(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users 
                 named,
                 f"a log line naming {uid}, which it would migrate",
                 "named" if named else f"the output never names {uid}",
+                damage=Damage.NOT_REPORTED,
+                place="dry-run log",
             )
         )
     return out
@@ -112,6 +117,9 @@ def check_r6(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users 
                 not added,
                 f"nothing created in {uid}/ (no backup)",
                 "nothing created" if not added else f"created: {', '.join(j.first(added))}",
+                damage=Damage.CHANGED,
+                place="the user's folder",
+                evidence=tuple(f"created: {p}" for p in added),
             )
         )
     return out
@@ -180,6 +188,7 @@ def check_r11(
                     present is not None,
                     "the backup kept: the user is not fully migrated",
                     "kept" if present else "deleted",
+                    damage=Damage.BACKUP_DELETED,
                 )
             )
         elif not j.is_fully_migrated(before, uid) or abs(age - grace_days) < margin:
@@ -192,6 +201,7 @@ def check_r11(
                     present is None,
                     f"the backup ({age:.1f} days old, grace {grace_days:g}) deleted",
                     "deleted" if present is None else "still there",
+                    damage=Damage.BACKUP_KEPT,
                 )
             )
         else:
@@ -245,6 +255,9 @@ def check_r15(before: Snapshot, after: Snapshot, runs: Sequence[RunResult], *, u
                 not extra,
                 "nothing beyond one migration's files",
                 "nothing else" if not extra else f"also: {', '.join(j.first(extra))}",
+                damage=Damage.LEFT_OVER,
+                place="the user's folder",
+                evidence=tuple(f"also: {p}" for p in extra),
             )
         )
     return out
@@ -275,8 +288,7 @@ def check_r16(
     """A large user: all content migrated (R1's outcome) and the migrator's peak RSS at most
     ``max_rss_bytes``, a bound the scenario sets well below the DB's size so that a migrator
     that reads the DB into memory fails it."""
-    out = check_r1(before, after, run, users=users)
-    out = [Verdict("R16", v.user, v.ok, v.expected, v.found, v.details) for v in out]
+    out = [dataclasses.replace(v, rule="R16") for v in check_r1(before, after, run, users=users)]
     rss = run.peak_rss_bytes
     out.append(
         Verdict(
@@ -285,6 +297,7 @@ def check_r16(
             rss is not None and rss <= max_rss_bytes,
             f"peak RSS at most {max_rss_bytes >> 20} MiB",
             "not measured (in-process run)" if rss is None else f"{rss >> 20} MiB",
+            damage=Damage.MEMORY,
         )
     )
     return out
@@ -325,6 +338,8 @@ def _outside_users_untouched(
         + (" (system.db: same rows)" if system_rows else ""),
         "nothing changed" if not changes else f"{len(changes)} change(s)",
         "\n".join(f"  {c}" for c in j.first(changes)),
+        damage=Damage.CHANGED,
+        evidence=tuple(changes),
     )
 
 
@@ -333,7 +348,8 @@ def _link_targets_untouched(rule: str, before: Snapshot, after: Snapshot) -> lis
     for link, entries in sorted(before.link_targets.items()):
         expected = f"what {link} points to untouched (the link not followed)"
         if link not in after.link_targets:
-            out.append(Verdict(rule, None, False, expected, "the link itself is gone"))
+            gone = Verdict(rule, None, False, expected, "the link itself is gone")
+            out.append(dataclasses.replace(gone, damage=Damage.CHANGED))
             continue
         changes = entry_changes(entries, after.link_targets[link])
         out.append(
@@ -344,6 +360,8 @@ def _link_targets_untouched(rule: str, before: Snapshot, after: Snapshot) -> lis
                 expected,
                 "untouched" if not changes else f"{len(changes)} entries changed",
                 "\n".join(f"  {c}" for c in j.first(changes)),
+                damage=Damage.CHANGED,
+                evidence=tuple(str(c) for c in changes),
             )
         )
     return out

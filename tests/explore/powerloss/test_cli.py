@@ -28,7 +28,7 @@ def test_the_replay_line_of_a_case_judges_it_again(strace_backend: None, tmp_pat
     assert done.returncode == 1, done.stderr
     assert f"case {case_id}: power cut just before #" in done.stdout
     assert f"{NEW_DB}: never fsynced: empty on disk" in done.stdout
-    assert "1 case(s): 0 ok, 1 broke a rule" in done.stdout
+    assert "1 case(s), judged 1 of 1: 0 ok, 1 broke a rule" in done.stdout
 
 
 def test_a_case_that_is_no_crash_point_is_a_usage_error(strace_backend: None) -> None:
