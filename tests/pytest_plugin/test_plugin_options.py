@@ -24,6 +24,10 @@ RESULT_KEYS = {
     "seed",
     "replay",
     "message",
+    "not_judged",  # keys added since the format was first documented; older files lack them
+    "verdicts",
+    "size",
+    "output",
 }
 
 
