@@ -12,7 +12,9 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
   call; by default such cases are counted next to their item, "judged 499 of 531");
   and always when an item judged nothing (every scenario of it not judged, e.g. a fault
   exploration of a run that changed nothing): an item that judged nothing is never a pass;
-- 2: usage: a bad ``--migrator`` spec, a ``-k``/``-m`` that selects no scenario;
+- 2: usage: a bad ``--migrator`` spec, a migrator that cannot start (said once, before any
+  scenario, with its output: ``harness.scenario.preflight``), a ``-k``/``-m`` that selects
+  no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
 For CI: ``--junitxml FILE`` is pytest's own JUnit XML of the child run (each failure's
@@ -25,7 +27,9 @@ Every option defaults from the project's ``[tool.migration-kit]`` table
 
 The child runs ``sys.executable -m pytest`` (the interpreter the kit is installed in) from
 the directory holding the ``scenarios`` package, so that a person's own ``pytest.ini`` or
-``conftest.py`` in the current directory cannot change what the checklist runs.
+``conftest.py`` in the current directory cannot change what the checklist runs; the
+migrator itself runs in the current directory (``--migrator-cwd``), so that
+``cmd:node server/migrate.js`` means there what it means in the person's shell.
 
 Registering the command imports nothing of the kit but its names; the handler imports the
 report and the adapters when it runs.
@@ -40,7 +44,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.options import add_timeout
+from harness.cli.options import open_migrator, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
 
@@ -66,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="'py:package.module:function' or 'cmd:<shell command>' (DATA_DIR is set, "
         f"{{data_dir}} is replaced); default {DEFAULT_MIGRATOR}, the reference migrator",
     )
-    add_timeout(p)
+    timeout_option(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(
@@ -142,9 +146,9 @@ def run(args: argparse.Namespace) -> int:
     import scenarios
     from harness.cli.child_pytest import run_pytest
     from harness.report.checklist import ChecklistRun, markdown, summary_lines
-    from harness.run.adapters import parse_migrator
 
-    migrator = parse_migrator(args.migrator)  # a bad spec: MigratorSpecError, usage
+    # A bad spec or a migrator that cannot start: usage, said once, before any scenario.
+    migrator = open_migrator(args.migrator, args)
     root = Path(scenarios.__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="mk-checklist-") as tmp:
         json_path = args.json.absolute() if args.json else Path(tmp) / "checklist.json"

@@ -54,8 +54,15 @@ def pytest_argv(args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", *plugin_args(), *args]
 
 
+def migrator_options(migrator: Migrator) -> list[str]:
+    """The child's options that make its migrator this one beyond ``--migrator``: the
+    directory it runs in (the child itself may run elsewhere) and its timeout."""
+    return ["--migrator-cwd", migrator.cwd, "--migrator-timeout", f"{migrator.timeout:g}"]
+
+
 def run_pytest(args: Sequence[str], migrator: Migrator, *, cwd: Path | None = None) -> int:
     """Run a child pytest with ``args`` for ``migrator`` (in ``cwd``, default here) to its
     end; its exit status."""
-    done = subprocess.run(pytest_argv(args), cwd=cwd, env=child_env(migrator), check=False)
+    argv = pytest_argv([*args, *migrator_options(migrator)])
+    done = subprocess.run(argv, cwd=cwd, env=child_env(migrator), check=False)
     return done.returncode

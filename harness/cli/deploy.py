@@ -16,9 +16,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness.cli.options import add_timeout
+from harness.cli.options import open_migrator, timeout_option
 from harness.contract.errors import ExitStatus, UsageError
-from harness.contract.settings import CAPTURE_SALT_ENV, DEFAULT_MIGRATOR, FIELD_DIR_ENV
+from harness.contract.settings import (
+    CAPTURE_SALT_ENV,
+    DEFAULT_MIGRATOR,
+    DEFAULT_TIMEOUT,
+    FIELD_DIR_ENV,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,7 +103,7 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
         help="where the tree is made (default: the system temp dir)",
     )
     p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
-    add_timeout(p)
+    timeout_option(p)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -135,9 +140,8 @@ def run_capture(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     from harness.deploy import field_replay, rehearse
-    from harness.run.adapters import parse_migrator
 
-    migrator = parse_migrator(args.migrator)
+    migrator = open_migrator(args.migrator, args)
     result = field_replay.replay(args.field, migrator, scratch=args.scratch, keep=args.keep)
     rehearse.render_text(result, sys.stdout)
     status = ExitStatus.OK if result.ok else ExitStatus.FINDINGS
@@ -147,15 +151,16 @@ def run_replay(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         tree = str(Path(args.field).absolute())
         options = ["--tree", tree, "--migrator", migrator.spec, "-n", "auto"]
+        if args.timeout != DEFAULT_TIMEOUT:  # else explore's own default, for small trees
+            options += ["--timeout", f"{args.timeout:g}"]
         status = max(status, explore.run(explore.parse(options)))
     return status
 
 
 def run_rehearse(args: argparse.Namespace) -> int:
     from harness.deploy import rehearse
-    from harness.run.adapters import parse_migrator
 
-    migrator = parse_migrator(args.migrator)
+    migrator = open_migrator(args.migrator, args)
     result = rehearse.rehearse(args.data_dir, migrator, scratch=args.scratch, keep=args.keep)
     rehearse.render_text(result, sys.stdout)
     return ExitStatus.OK if result.ok else ExitStatus.FINDINGS

@@ -36,8 +36,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.options import timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
-from harness.contract.settings import DEFAULT_MIGRATOR
+from harness.contract.settings import DEFAULT_MIGRATOR, EXPLORE_TIMEOUT
 
 if TYPE_CHECKING:
     from harness.explore.baseline import Baseline
@@ -115,6 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run only case K:EFFECT (operation K of the trace; repeatable), here, with the "
         "full failure text: what a report's replay command does",
     )
+    timeout_option(p, default=EXPLORE_TIMEOUT)
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument(
         "--every-write",
@@ -158,6 +160,7 @@ def exploration_from_args(args: argparse.Namespace) -> Exploration:
     from fixtures.spec import TreeSpec
     from harness.explore.backends import backend_available
     from harness.explore.exploration import DEFAULT_TREE, Exploration, parse_effects
+    from harness.scenario.preflight import preflight
 
     tree = TreeSpec.load(args.tree) if args.tree else DEFAULT_TREE
     exploration = Exploration(
@@ -167,8 +170,10 @@ def exploration_from_args(args: argparse.Namespace) -> Exploration:
         effects=parse_effects(args.effects),
         every_write=args.every_write,
         distinct_kills=args.distinct_kills,
+        timeout=args.timeout,
     )
-    exploration.open_migrator()  # a typo in the spec is a usage error, before any work
+    # A typo in the spec, or a migrator that cannot start, is a usage error before any work.
+    preflight(exploration.open_migrator())
     available = backend_available(exploration.backend)
     if not available:
         raise UsageError(f"{available.backend} fault backend unavailable: {available.reason}")

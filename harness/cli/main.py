@@ -14,6 +14,9 @@ project's ``[tool.migration-kit]`` table (:mod:`harness.contract.config`), so th
 project that has one, ``migration-kit checklist`` needs no flags; the command line still
 overrides every key. Other commands never read the file: a typo in it cannot break
 ``migration-kit status``.
+
+Every command runs in a :func:`~harness.run.session.kit_session`: whatever it starts ends
+with it, also when SIGINT (130) or SIGTERM (143) stops it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from harness.cli.options import apply_timeout
 from harness.contract import config as project_config
 from harness.contract.errors import ExitStatus, KitError
+from harness.run.session import Terminated, kit_session
 
 # Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -46,6 +50,7 @@ PROG = "migration-kit"
 CONFIGURED = ("checklist", "explore", "rehearse", "replay")
 INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
 READER_GONE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
+TERMINATED = 128 + signal.SIGTERM  # ... and for one stopped by SIGTERM
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -69,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_status)
     args = parser.parse_args(argv)
     apply_timeout(args)
-    return guard(args.handler, args)
+    try:
+        with kit_session():  # nothing the command starts outlives it, stopped or not
+            return guard(args.handler, args)
+    except Terminated:  # not an Exception: guard lets it through, the session unwinds it
+        return _fail("terminated", TERMINATED)
 
 
 def configure(

@@ -1,41 +1,61 @@
-"""Options several commands share, whose effect reaches past this process.
+"""Options every command that runs a migrator shares: ``--timeout``, and how the migrator
+is opened (parsed, given its timeout and directory, and started once on an empty tree).
 
-``--timeout SECONDS`` bounds each run of the migrator. It travels as the environment
-variable ``MIGRATION_KIT_TIMEOUT`` (:func:`harness.run.adapters.default_timeout`) rather
-than as an argument, because the runs happen in child pytests and their xdist workers, which
-inherit this process's environment; ``timeout`` in ``[tool.migration-kit]`` sets its default.
-"""
+Cheap to import, as a command's registration must be: the adapters and the preflight are
+imported when a migrator is opened."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+from typing import TYPE_CHECKING
 
-from harness.contract.settings import TIMEOUT_ENV
+from harness.contract.settings import DEFAULT_TIMEOUT, TIMEOUT_ENV
 
-
-def seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
-    return number
+if TYPE_CHECKING:
+    from harness.run.adapters import Migrator
 
 
-def add_timeout(p: argparse.ArgumentParser) -> None:
+def timeout_option(p: argparse.ArgumentParser, default: float = DEFAULT_TIMEOUT) -> None:
+    """``--timeout SECONDS``: every command that runs a migrator has it."""
     p.add_argument(
         "--timeout",
-        type=seconds,
-        default=None,
+        type=_seconds,
+        default=default,
         metavar="SECONDS",
-        help=f"kill a migrator run after SECONDS (default ${TIMEOUT_ENV}, else 600)",
+        help="kill a migrator run that takes longer, with everything it started, and report "
+        f"that it did not finish (the other runs go on); default {default:g}",
     )
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if seconds > 0 and math.isfinite(seconds):
+        return seconds
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds > 0")
+
+
+def open_migrator(spec: str | None, args: argparse.Namespace) -> Migrator:
+    """The migrator ``spec`` names, run in this directory with ``--timeout``, once started
+    on an empty data dir: :class:`MigratorSpecError` or
+    :class:`~harness.scenario.preflight.MigratorCannotStart` (both usage: exit status 2)
+    when it cannot run at all."""
+    from harness.run.adapters import parse_migrator
+    from harness.scenario.preflight import preflight
+
+    migrator = parse_migrator(spec, timeout=args.timeout)
+    preflight(migrator)
+    return migrator
+
+
 def apply_timeout(args: argparse.Namespace) -> None:
-    """Make ``--timeout`` (or its configured default) the timeout of every run from here."""
+    """Make ``--timeout`` the default of every run from here on, also in the child pytests
+    and their xdist workers, which inherit this environment (:func:`harness.run.adapters.
+    default_timeout` reads it where a run is given no timeout of its own)."""
     timeout = getattr(args, "timeout", None)
     if timeout is not None:
         os.environ[TIMEOUT_ENV] = repr(float(timeout))

@@ -12,11 +12,20 @@ from pathlib import Path
 
 # The migrator a command judges when given none: the kit's reference migrator.
 DEFAULT_MIGRATOR = "py:migrator.server:migrate"
+# Seconds one migrator run may take before it is killed, with everything it started, and
+# reported as "did not finish" (``--timeout``; pytest ``--migrator-timeout``). Generous: a
+# large tree takes minutes. An exploration's runs are on a small tree (well under a second
+# each), so there a run still going after two minutes hangs.
+DEFAULT_TIMEOUT = 600.0
+EXPLORE_TIMEOUT = 120.0
 
 CACHE_ENV = "MIGRATION_KIT_CACHE"  # where fixture builds are cached
 CAPTURE_SALT_ENV = "MIGRATION_KIT_CAPTURE_SALT_FILE"  # capture's secret salt for user ids
 FIELD_DIR_ENV = "MIGRATION_KIT_FIELD_DIR"  # field specs that run as regression scenarios
 TIMEOUT_ENV = "MIGRATION_KIT_TIMEOUT"  # seconds a migrator run may take (default 600)
+# Set by a ``migration-kit`` command for everything it starts (harness.run.session): its
+# token, which the command kills every carrier of when it ends.
+SESSION_ENV = "MIGRATION_KIT_SESSION"
 
 
 def default_cache_dir() -> Path:

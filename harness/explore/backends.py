@@ -23,8 +23,6 @@ from harness.faults.trace import Trace, record
 from harness.run.adapters import CommandMigrator, Migrator, PythonMigrator
 from harness.run.process import RunResult
 
-TIMEOUT = 120.0  # one migrator run on a small tree takes well under a second
-
 
 def backend_available(backend: str) -> Availability:
     """Whether ``backend`` can run here (strace installed and permitted, for ``syscall``)."""
@@ -65,10 +63,10 @@ def record_run(backend: str, migrator: Migrator, tree: Path, workdir: Path) -> R
     (``workdir`` holds a process's private ``TMPDIR``)."""
     if backend == "inprocess":
         with inprocess.record() as recording:
-            run = migrator.run(tree, timeout=TIMEOUT)
+            run = migrator.run(tree)
         return RecordedRun(Trace(ops=tuple(recording.ops), cwd=os.getcwd()), *_ended(run))
     argv, env = process_of(migrator, tree, private_tmp(workdir))
-    recorded = record(argv, cwd=os.getcwd(), env=env, timeout=TIMEOUT)
+    recorded = record(argv, cwd=os.getcwd(), env=env, timeout=migrator.timeout)
     done = recorded.run
     return RecordedRun(recorded.trace, done.returncode, done.stdout + done.stderr)
 
@@ -109,7 +107,7 @@ def run_syscall(
         trace,
         cwd=os.getcwd(),
         env=env,
-        timeout=TIMEOUT,
+        timeout=migrator.timeout,
         moved=moved_dirs(Path(recorded_root), tree),
     )
     run = injected.run
@@ -132,7 +130,7 @@ def run_inprocess(migrator: Migrator, tree: Path, plan: FaultPlan, index: int) -
     run: RunResult | None = None
     with inprocess.inject(plan) as fault:
         try:
-            run = migrator.run(tree, timeout=TIMEOUT)
+            run = migrator.run(tree)
         except inprocess.SimulatedCrash as exc:
             crash = exc
     fired = fault.fired

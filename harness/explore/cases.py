@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
-from harness.explore.backends import TIMEOUT, private_tmp, run_inprocess, run_syscall
+from harness.explore.backends import private_tmp, run_inprocess, run_syscall
 from harness.explore.baseline import Baseline, baseline, snapshot
 from harness.explore.exploration import Exploration
 from harness.explore.results import (
@@ -70,7 +70,7 @@ def run_case(
     else:
         faulted_run = run_syscall(migrator, tree, plan, (base.trace, base.recorded_root), more)
     faulted = snapshot(tree)
-    rerun = migrator.run(tree, timeout=TIMEOUT, env=more)
+    rerun = migrator.run(tree, env=more)
     final = snapshot(tree)
     verdicts = judge(base, case, faulted_run, faulted, rerun, final)
     broken = any(not v.ok for v in verdicts)

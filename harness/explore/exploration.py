@@ -20,6 +20,7 @@ from typing import Any
 
 from fixtures.spec import TreeSpec, UserSpec, spec_to_json
 from harness.contract.errors import KitError
+from harness.contract.settings import EXPLORE_TIMEOUT
 from harness.faults.availability import Backend
 from harness.faults.plan import Operation, applicable_effects
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, parse_migrator
@@ -74,6 +75,7 @@ class Exploration:
     # next operation leaves, so it can only repeat that case. Not for power loss (R17),
     # where an fsync is everything.
     distinct_kills: bool = False
+    timeout: float = EXPLORE_TIMEOUT  # seconds one run may take; not what is explored
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -85,7 +87,9 @@ class Exploration:
 
     def open_migrator(self) -> Migrator:
         """The migrator, in this process for the in-process backend."""
-        return parse_migrator(self.migrator, inprocess=self.backend == Backend.INPROCESS)
+        return parse_migrator(
+            self.migrator, inprocess=self.backend == Backend.INPROCESS, timeout=self.timeout
+        )
 
     def target(self) -> dict[str, Any]:
         """What a report says was explored."""
@@ -106,6 +110,8 @@ class Exploration:
             args += ["--tree", spec_to_json(self.tree)]
         if self.backend != "syscall":
             args += ["--backend", self.backend]
+        if self.timeout != EXPLORE_TIMEOUT:
+            args += ["--timeout", f"{self.timeout:g}"]
         args += ["--case", case_id]
         line = shlex.join(args)
         pythonpath = pythonpath_for(self.open_migrator())

@@ -28,6 +28,7 @@ import pytest
 
 from fixtures.spec import TreeSpec
 from harness.contract.errors import KitError
+from harness.contract.settings import EXPLORE_TIMEOUT
 from harness.explore.backends import backend_available
 from harness.explore.baseline import Baseline, baseline
 from harness.explore.exploration import (
@@ -148,6 +149,7 @@ def exploration_from_config(
             effects=parse_effects(effects_text) if effects_text else effects,
             every_write=bool(config.getoption("mk_explore_every_write", False)),
             distinct_kills=distinct_kills and not config.getoption("mk_explore_every_kill", False),
+            timeout=config.getoption("mk_migrator_timeout", None) or EXPLORE_TIMEOUT,
         )
     except KitError as exc:  # a bad tree, effect, backend or spec: the options' fault
         raise pytest.UsageError(f"exploration options: {exc}") from None

@@ -6,9 +6,10 @@ and renders results. Other parts of the kit add their fixtures, options and repo
 
 What this file adds for the scenarios (``pytest --pyargs scenarios``):
 
-- options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``,
-  ``--field-dir DIR`` and ``--desktop-migrator SPEC``; unset, they default from pytest's
-  ini keys (``mk_migrator``, ...) and then the project's ``[tool.migration-kit]`` table
+- options ``--migrator SPEC``, ``--migrator-timeout SECONDS``, ``--migrator-cwd DIR``,
+  ``--large``, ``--mk-seed N``, ``--checklist-json PATH``, ``--field-dir DIR`` and
+  ``--desktop-migrator SPEC``; unset, they default from pytest's ini keys (``mk_migrator``,
+  ...) and then the project's ``[tool.migration-kit]`` table
   (:mod:`harness.pytest_plugin.settings`);
 - a marker per checklist item (``harness.report.items``) and ``large``;
 - fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
@@ -36,7 +37,13 @@ from harness.pytest_plugin import results as res
 from harness.pytest_plugin import settings
 from harness.report.checklist import ChecklistRun, summary_lines
 from harness.report.items import ALL_ITEMS
-from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
+from harness.run.adapters import (
+    DEFAULT_MIGRATOR,
+    DEFAULT_TIMEOUT,
+    Migrator,
+    MigratorSpecError,
+    parse_migrator,
+)
 from harness.scenario import Trial, replay_command
 from harness.scenario.replay_command import pythonpath_for
 
@@ -81,6 +88,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"the migrator the scenarios judge: 'py:package.module:function' or "
         f"'cmd:<shell command>' (may use {{data_dir}}); default {DEFAULT_MIGRATOR}",
+    )
+    group.addoption(
+        "--migrator-timeout",
+        dest="mk_migrator_timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="kill a migrator run (and everything it started) after SECONDS and report that "
+        f"it did not finish; default {DEFAULT_TIMEOUT:g} (an exploration's cases: 120)",
+    )
+    group.addoption(
+        "--migrator-cwd",
+        dest="mk_migrator_cwd",
+        default=None,
+        metavar="DIR",
+        help="the directory the migrator runs in and a py: target is imported from "
+        "(default: the current directory)",
     )
     group.addoption(
         "--large",
@@ -138,7 +162,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{res.LARGE}: {LARGE_REASON}")
     settings.apply(config)  # the command line, else the ini file, else [tool.migration-kit]
     try:
-        config.stash[MIGRATOR_KEY] = parse_migrator(config.getoption("mk_migrator"))
+        config.stash[MIGRATOR_KEY] = parse_migrator(
+            config.getoption("mk_migrator"),
+            cwd=config.getoption("mk_migrator_cwd"),
+            timeout=config.getoption("mk_migrator_timeout"),
+        )
     except MigratorSpecError as exc:
         raise pytest.UsageError(f"--migrator: {exc}") from None
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
@@ -179,6 +207,8 @@ def _replay_command(item: pytest.Item) -> str | None:
         seed=scenario_seed(item.config),
         large=item.get_closest_marker(res.LARGE) is not None,
         pythonpath=pythonpath_for(migrator),
+        cwd=migrator.cwd,
+        timeout=migrator.timeout,
     )
 
 

@@ -9,7 +9,11 @@ A migrator is named by a spec string, the same in the CLI, the pytest option and
 - ``cmd:<shell command>``: run by ``/bin/sh -c``; ``{data_dir}`` is replaced by the
   shell-quoted absolute path of the tree.
 
-Either way the process sees exactly SPEC's environment: ``DATA_DIR`` (absolute),
+Either way the process runs in the migrator's directory (``cwd``: where the kit was started,
+unless told otherwise), so a relative path in a command, or a ``py:`` module beside the
+person's project, means what it meant in their shell; it is given ``timeout`` seconds
+(:data:`DEFAULT_TIMEOUT` unless told otherwise) and then killed with everything it started.
+The process sees exactly SPEC's environment: ``DATA_DIR`` (absolute),
 ``MIGRATION_DRY_RUN=true`` only for a dry run and ``MIGRATION_BACKUP_GRACE_DAYS`` only when a
 grace period is given; both are removed from the inherited environment otherwise, so a
 variable left in the developer's shell cannot turn a real run into a dry run.
@@ -28,12 +32,12 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.contract.errors import KitError
-from harness.contract.settings import DEFAULT_MIGRATOR, TIMEOUT_ENV
+from harness.contract.settings import DEFAULT_MIGRATOR, DEFAULT_TIMEOUT, TIMEOUT_ENV
 from harness.run.process import RunResult, replay_line, run_process
 from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
 
@@ -49,7 +53,6 @@ __all__ = [
     "run_together",
 ]
 
-DEFAULT_TIMEOUT = 600.0
 DRY_RUN_VAR = "MIGRATION_DRY_RUN"
 GRACE_VAR = "MIGRATION_BACKUP_GRACE_DAYS"
 CONTRACT_VARS = ("DATA_DIR", DRY_RUN_VAR, GRACE_VAR)
@@ -65,6 +68,16 @@ class Migrator(Protocol):
 
     @property
     def spec(self) -> str: ...
+
+    @property
+    def cwd(self) -> str:
+        """The directory it runs in (and a ``py:`` target is imported from)."""
+        ...
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one run may take (a run's ``timeout=`` overrides it)."""
+        ...
 
     def run(
         self,
@@ -106,17 +119,18 @@ def contract_env(
 
 @dataclass(frozen=True)
 class ChildProcess:
-    """The process an adapter's ``run`` starts: its argv and full environment, and the
-    contract variables it sets and unsets (what a replay line states)."""
+    """The process an adapter's ``run`` starts: its argv, full environment and directory,
+    and the contract variables it sets and unsets (what a replay line states)."""
 
     argv: list[str]
     env: dict[str, str]
     chosen: dict[str, str]
     unset: tuple[str, ...]
+    cwd: str
 
     @property
     def replay(self) -> str:
-        return replay_line(self.argv, env=self.chosen, unset=self.unset, cwd=None)
+        return replay_line(self.argv, env=self.chosen, unset=self.unset, cwd=Path(self.cwd))
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,8 @@ class CommandMigrator:
     """A shell command following SPEC's external contract (any language)."""
 
     command: str
+    cwd: str = field(default_factory=os.getcwd)
+    timeout: float = DEFAULT_TIMEOUT
 
     @property
     def spec(self) -> str:
@@ -145,7 +161,7 @@ class CommandMigrator:
         full, chosen, unset = contract_env(
             data_dir, dry_run=dry_run, grace_days=grace_days, extra=env
         )
-        return ChildProcess(self.argv(data_dir), full, chosen, unset)
+        return ChildProcess(self.argv(data_dir), full, chosen, unset, self.cwd)
 
     def run(
         self,
@@ -157,7 +173,8 @@ class CommandMigrator:
         timeout: float | None = None,  # None: default_timeout()
     ) -> RunResult:
         child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
-        return _run_child(child, command=child.argv[-1], timeout=timeout, dry_run=dry_run)
+        given = self.timeout if timeout is None else timeout
+        return _run_child(child, command=child.argv[-1], timeout=given, dry_run=dry_run)
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,8 @@ class PythonMigrator:
     # Where the target's top-level package was found, so that a child process imports the
     # same code the harness resolved (a test module on pytest's sys.path, say).
     import_root: str | None = None
+    cwd: str = field(default_factory=os.getcwd)
+    timeout: float = DEFAULT_TIMEOUT
 
     @property
     def spec(self) -> str:
@@ -201,7 +220,7 @@ class PythonMigrator:
             grace_days=grace_days,
             extra={**self._child_env(), **(env or {})},
         )
-        return ChildProcess(self.argv(), full, chosen, unset)
+        return ChildProcess(self.argv(), full, chosen, unset, self.cwd)
 
     def run(
         self,
@@ -215,7 +234,8 @@ class PythonMigrator:
         if self.inprocess:
             return self._run_here(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
         child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
-        return _run_child(child, command=shlex.join(child.argv), timeout=timeout, dry_run=dry_run)
+        given = self.timeout if timeout is None else timeout
+        return _run_child(child, command=shlex.join(child.argv), timeout=given, dry_run=dry_run)
 
     def _run_here(
         self,
@@ -286,6 +306,7 @@ def _run_child(
     return run_process(
         child.argv,
         env=child.env,
+        cwd=child.cwd,
         timeout=default_timeout() if timeout is None else timeout,
         command=command,
         replay=child.replay,
@@ -335,12 +356,25 @@ def _import_root(target: str) -> str | None:
     return str(path.parents[depth])
 
 
-def parse_migrator(spec: str | None = None, *, inprocess: bool = False) -> Migrator:
+def parse_migrator(
+    spec: str | None = None,
+    *,
+    inprocess: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+) -> Migrator:
     """Turn a spec string into a migrator, failing early and clearly on a bad one.
 
-    A ``py:`` target is imported now, in the harness, so that a typo is a usage error
-    before any tree is built rather than a "migration failure" inside every scenario.
+    ``cwd`` is the directory it runs in (default: this process's); ``timeout`` the seconds
+    one run may take (default :data:`DEFAULT_TIMEOUT`). A ``py:`` target is imported now,
+    in the harness, from ``cwd`` as well as from ``sys.path``, so that a typo or a callable
+    without the contract's signature is a usage error before any tree is built rather than
+    a "migration failure" inside every scenario.
     """
+    where = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    given = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    if not given > 0:
+        raise MigratorSpecError(f"the timeout must be a number of seconds > 0, not {timeout!r}")
     spec = DEFAULT_MIGRATOR if spec is None else spec.strip()
     kind, sep, rest = spec.partition(":")
     rest = rest.strip()
@@ -349,12 +383,20 @@ def parse_migrator(spec: str | None = None, *, inprocess: bool = False) -> Migra
     if kind == "cmd":
         if inprocess:
             raise MigratorSpecError(f"{spec!r}: only a py: migrator can run in-process")
-        return CommandMigrator(rest)
+        return CommandMigrator(rest, cwd=where, timeout=given)
+    if where not in sys.path:
+        # Like ``python -m`` there: a module beside the person's project imports, also in
+        # this process (an in-process run imports its siblings late), without PYTHONPATH=.
+        sys.path.append(where)
     try:
         load_target(rest)
     except TargetError as exc:
-        raise MigratorSpecError(f"migrator {spec!r}: {exc}; expected {ACCEPTED}") from exc
-    return PythonMigrator(rest, inprocess=inprocess, import_root=_import_root(rest))
+        raise MigratorSpecError(
+            f"the migrator could not start: {spec!r}: {exc}; expected {ACCEPTED}"
+        ) from exc
+    return PythonMigrator(
+        rest, inprocess=inprocess, import_root=_import_root(rest), cwd=where, timeout=given
+    )
 
 
 def run_together(migrators: Sequence[Migrator], data_dir: Path, **kwargs: Any) -> list[RunResult]:

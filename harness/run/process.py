@@ -16,8 +16,9 @@ That figure covers the children the migrator waited for (a shell wrapper's node,
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import selectors
+import select
 import shlex
 import signal
 import subprocess
@@ -28,9 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# How long to wait for the output pipe to close once the group is gone: only a process that
-# escaped the group (setsid) can hold it open, and its output is not worth hanging for.
-_DRAIN_SECONDS = 5.0
+# How long to read the output pipe once the run's processes are killed: only a process that
+# escaped both the group and the kill can hold it open, and its output is not worth hanging for.
+_DRAIN_SECONDS = 1.0
+_POLL_SECONDS = 0.05  # how often the reader looks whether the leader exited
+_KILL_ROUNDS = 50
+# Every process of one run carries RUN_VAR in its environment: a detached grandchild too.
+RUN_VAR = "MIGRATION_KIT_RUN"
+_RUN_NUMBERS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class RunResult:
     dry_run: bool = False
     started_at: float = 0.0  # wall-clock time.time() at the start (R11 ages backups by it)
     timed_out: bool = False
+    timeout_s: float | None = None  # the time it was given
     stderr: str = ""  # stderr alone: a line there reports an error (SPEC's "reported")
 
     @property
@@ -53,11 +60,16 @@ class RunResult:
         """Whether the migrator reported success (exit status 0, finished in time)."""
         return self.exit_status == 0 and not self.timed_out
 
+    def tail(self, lines: int = 10) -> str:
+        """The last ``lines`` lines of the output (what a person reads first)."""
+        return "\n".join(self.output.rstrip().splitlines()[-lines:])
+
     def describe(self) -> str:
         """One line for a person: how the run ended."""
         if self.timed_out:
-            end = "killed after the timeout"
-        elif self.exit_status < 0:
+            given = "the timeout" if self.timeout_s is None else f"{self.timeout_s:g} s"
+            return f"the migrator did not finish in {given} (killed)"
+        if self.exit_status < 0:
             end = f"killed by signal {-self.exit_status}"
         else:
             end = f"exit status {self.exit_status}"
@@ -116,16 +128,23 @@ def run_process(
     command: str,
     replay: str,
     dry_run: bool = False,
-    cwd: Path | None = None,
+    cwd: Path | str | None = None,
 ) -> RunResult:
-    """Run ``argv`` in a new process group with exactly ``env``; never raises for its failure."""
+    """Run ``argv`` in a new process group with exactly ``env``; never raises for its failure.
+
+    The run ends at the leader's exit or at ``timeout``, whichever comes first; then every
+    process it left behind is killed, its group and any it detached (:func:`kill_tagged`),
+    and its output is read for at most :data:`_DRAIN_SECONDS` more: a detached child that
+    holds the pipe open cannot keep the harness waiting.
+    """
     started_at = time.time()
     start = time.monotonic()
+    token = f"{os.getpid()}-{next(_RUN_NUMBERS)}-{started_at:.6f}"
     report_r, report_w = os.pipe()
     try:
         proc = subprocess.Popen(
             [sys.executable, "-S", "-I", "-c", _LAUNCHER, str(report_w), *argv],
-            env=dict(env),
+            env={**env, RUN_VAR: token},
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -138,30 +157,27 @@ def run_process(
         raise
     finally:
         os.close(report_w)
-    chunks: list[tuple[bool, bytes]] = []
     assert proc.stdout is not None and proc.stderr is not None
-    reader = threading.Thread(target=_drain, args=(proc.stdout, proc.stderr, chunks), daemon=True)
-    reader.start()
+    # Each pipe's descriptor, and whether it is stderr: output keeps both in the order read.
+    pipes = {proc.stdout.fileno(): False, proc.stderr.fileno(): True}
     exited = threading.Event()
     waiter = threading.Thread(target=_await_exit, args=(proc.pid, exited), daemon=True)
     waiter.start()
+    chunks: list[tuple[bool, bytes]] = []
     timed_out = False
     try:
-        if not exited.wait(timeout):
-            timed_out = True
-            _kill_group(proc.pid)
-            exited.wait()
+        timed_out = _read_until_exit(pipes, chunks, exited, start + timeout)
+        duration = time.monotonic() - start
     finally:
         # The leader is a zombie (or about to be): its pid, hence the group id, cannot be
         # reused yet, so killing the group only reaches what this run started.
-        _kill_group(proc.pid)
+        _end_run(proc.pid, token)
         exited.wait()
         _, status, _ = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
-    duration = time.monotonic() - start
-    reader.join(_DRAIN_SECONDS)
-    proc.stdout.close()
-    proc.stderr.close()
+        _drain(pipes, chunks, time.monotonic() + _DRAIN_SECONDS)
+        proc.stdout.close()
+        proc.stderr.close()
     exit_status, peak_rss = _read_report(report_r, launcher_status=proc.returncode)
     return RunResult(
         exit_status=exit_status,
@@ -174,7 +190,97 @@ def run_process(
         dry_run=dry_run,
         started_at=started_at,
         timed_out=timed_out,
+        timeout_s=timeout,
     )
+
+
+def _end_run(pgid: int, token: str) -> None:
+    """Kill what one run started: its process group, then whatever left the group."""
+    _kill_group(pgid)
+    kill_tagged(RUN_VAR, token)
+
+
+def _read_until_exit(
+    pipes: dict[int, bool],
+    chunks: list[tuple[bool, bytes]],
+    exited: threading.Event,
+    deadline: float,
+) -> bool:
+    """Collect output until the leader exits; True if ``deadline`` came first.
+
+    Output is read here, not in a thread: a reader blocked on a pipe that a detached child
+    holds open would outlive the run.
+    """
+    while not exited.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        wait = min(left, _POLL_SECONDS)
+        if not _read_some(pipes, chunks, wait):  # end of both: only the exit is left to see
+            exited.wait(wait)
+    return False
+
+
+def _read_some(pipes: dict[int, bool], chunks: list[tuple[bool, bytes]], wait: float) -> bool:
+    """Read what the ``pipes`` have within ``wait`` seconds, keeping (from stderr, bytes);
+    a pipe at end of file (or closed) leaves ``pipes``. False when none is left."""
+    if not pipes:
+        return False
+    try:
+        ready, _, _ = select.select(list(pipes), [], [], wait)
+    except (OSError, ValueError):
+        pipes.clear()
+        return False
+    for fd in ready:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            chunk = b""
+        if chunk:
+            chunks.append((pipes[fd], chunk))
+        else:
+            del pipes[fd]
+    return bool(pipes)
+
+
+def _drain(pipes: dict[int, bool], chunks: list[tuple[bool, bytes]], until: float) -> None:
+    """The output still in the pipes, until end of file or ``until``."""
+    while (left := until - time.monotonic()) > 0 and _read_some(pipes, chunks, left):
+        pass
+
+
+def tagged_pids(name: str, value: str) -> list[int]:
+    """The processes (other than this one) whose environment has ``name=value``.
+
+    A run's and a session's processes are found by a variable they inherit, which a
+    ``setsid`` or a double fork does not shed, unlike a process group. A zombie's
+    environment reads empty, so only live processes are listed.
+    """
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
+
+
+def kill_tagged(name: str, value: str) -> None:
+    """SIGKILL every process :func:`tagged_pids` finds, again until none is left (one may
+    fork while the others die)."""
+    for _ in range(_KILL_ROUNDS):
+        pids = tagged_pids(name, value)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None]:
@@ -188,23 +294,6 @@ def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None]:
     if len(fields) != 2:
         return launcher_status, None
     return os.waitstatus_to_exitcode(int(fields[0])), _maxrss_bytes(int(fields[1]))
-
-
-def _drain(stdout, stderr, chunks: list[tuple[bool, bytes]]) -> None:
-    """Read both pipes as data arrives, keeping (from stderr, bytes) in the order read."""
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(stdout, selectors.EVENT_READ, False)
-            sel.register(stderr, selectors.EVENT_READ, True)
-            while sel.get_map():
-                for key, _ in sel.select():
-                    chunk = key.fileobj.read1(1 << 16)
-                    if chunk:
-                        chunks.append((key.data, chunk))
-                    else:
-                        sel.unregister(key.fileobj)
-    except (OSError, ValueError):
-        pass  # closed under us after the drain timeout
 
 
 def _await_exit(pid: int, exited: threading.Event) -> None:

@@ -7,8 +7,10 @@ outcome into an exit status. So a Python callable is judged through the very sam
 boundary as any other migrator: its crashes, memory and output are its own, and the harness
 measures its peak RSS the same way.
 
-Exit status: 0 the callable returned, 1 it raised (the traceback is printed), 2 it could not
-be loaded or the environment is incomplete (a usage error, not a migration failure).
+Exit status: 0 the callable returned, 1 it raised (the traceback is printed),
+:data:`LOAD_ERROR` (125) it could not be loaded, has no contract signature, or the
+environment is incomplete: the migrator could not start, which is not a migration failure.
+A status of its own, so the harness tells it from a callable's own ``sys.exit(2)``.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from pathlib import Path
 
 from harness.contract.errors import KitError
 
-LOAD_ERROR = 2
+LOAD_ERROR = 125
 # A Python migrator's log records are its output, as they would be in a server's log.
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 class TargetError(KitError):
-    """``module:function`` cannot be imported or is not a callable."""
+    """``module:function`` cannot be imported, is not a callable, or is not a migrator."""
 
 
 def load_target(target: str) -> Callable[..., object]:
@@ -50,7 +52,27 @@ def load_target(target: str) -> Callable[..., object]:
             raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
     if not callable(obj):
         raise TargetError(f"{target!r} is not callable")
+    check_signature(target, obj)
     return obj
+
+
+def check_signature(target: str, func: Callable[..., object]) -> None:
+    """Refuse a callable that cannot be called as ``f(data_dir, *, dry_run=...)``.
+
+    ``py:os:getcwd`` imports fine and then fails in every run with a TypeError that reads
+    like a migration failure. A callable whose signature Python cannot tell (some built-ins)
+    gets the benefit of the doubt.
+    """
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(Path("DATA_DIR"), dry_run=False)
+    except TypeError as exc:
+        raise TargetError(
+            f"{target!r} takes {signature}, not (data_dir, *, dry_run): {exc}"
+        ) from None
 
 
 def accepts_grace_days(func: Callable[..., object]) -> bool:

@@ -1,11 +1,13 @@
 """The one shell command that replays exactly one scenario, from any directory.
 
 ``--pyargs scenarios.test_05_dry_run::test_x`` names the test by its module, so the command
-does not depend on where the kit is installed or where the person stands; ``--mk-seed``
-regenerates the same trees; ``--migrator`` names the same migrator. A ``py:`` migrator that a
-fresh interpreter cannot import from a neutral directory (a module found through the
-current directory, say) needs its import root on ``PYTHONPATH``: ``pythonpath_for`` says
-what to set, for a replay line and for the child pytest of ``migration-kit checklist``.
+does not depend on where the kit is installed; it starts with ``cd`` to the migrator's
+directory, where the migrator runs (a ``cmd:`` migrator's relative paths mean the same);
+``--mk-seed`` regenerates the same trees; ``--migrator`` names the same migrator. A ``py:``
+migrator that a fresh interpreter cannot import from a neutral directory (a module found
+through the current directory, say) needs its import root on ``PYTHONPATH``:
+``pythonpath_for`` says what to set, for a replay line and for the child pytest of
+``migration-kit checklist``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness.run.adapters import Migrator, PythonMigrator
+from harness.run.adapters import DEFAULT_TIMEOUT, Migrator, PythonMigrator
 
 
 def pytest_argv() -> list[str]:
@@ -62,12 +64,19 @@ def replay_command(
     seed: int,
     large: bool = False,
     pythonpath: str | None = None,
+    cwd: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
     """``module`` is the dotted module (``scenarios.test_05_dry_run``), ``test`` the rest
-    of the node id (``test_x[param]``), ``pythonpath`` what ``pythonpath_for`` returned."""
+    of the node id (``test_x[param]``), ``pythonpath`` what ``pythonpath_for`` returned,
+    ``cwd`` the migrator's directory (the command starts there), ``timeout`` its timeout."""
     argv = [*pytest_argv(), "--pyargs", f"{module}::{test}"]
     argv += ["--migrator", migrator, "--mk-seed", str(seed), "-p", "no:randomly"]
+    if timeout != DEFAULT_TIMEOUT:
+        argv += ["--migrator-timeout", f"{timeout:g}"]
     if large:
         argv.append("--large")
     line = shlex.join(argv)
-    return f"PYTHONPATH={shlex.quote(pythonpath)} {line}" if pythonpath else line
+    if pythonpath:
+        line = f"PYTHONPATH={shlex.quote(pythonpath)} {line}"
+    return f"cd {shlex.quote(cwd)} && {line}" if cwd else line

@@ -65,13 +65,34 @@ class Trial:
         """Snapshot, run the migrator once, snapshot."""
         before = tree.snapshot()
         run = (migrator or self.migrator).run(tree.path, dry_run=dry_run, grace_days=grace_days)
-        return Step(tree, before, tree.snapshot(), (run,))
+        return self._finished(Step(tree, before, tree.snapshot(), (run,)))
 
     def migrate_together(self, tree: Tree, count: int = 2) -> Step:
         """Snapshot, start ``count`` migrator processes at once (R15), snapshot."""
         before = tree.snapshot()
         runs = run_together([self.migrator] * count, tree.path)
-        return Step(tree, before, tree.snapshot(), tuple(runs))
+        return self._finished(Step(tree, before, tree.snapshot(), tuple(runs)))
+
+    def _finished(self, step: Step) -> Step:
+        """``step``, unless a run did not finish in time: then that is the scenario's one
+        finding, "the migrator did not finish in N s" with its command and last lines of
+        output; the rules would only judge a tree it was killed in the middle of."""
+        late = [r for r in step.runs if r.timed_out]
+        if not late:
+            return step
+        verdicts = [
+            Verdict(
+                "contract",
+                None,
+                False,
+                f"the run to end within {r.timeout_s:g} s" if r.timeout_s else "the run to end",
+                f"{r.describe()}; command: {r.command}; last lines of its output:\n"
+                f"{r.tail() or '(none)'}",
+            )
+            for r in late
+        ]
+        self.judge(step, verdicts)
+        raise AssertionError("unreachable: a verdict failed")  # pragma: no cover
 
     def judge(self, step: Step, *verdicts: Verdicts) -> list[Verdict]:
         """Raise ``RuleBroken`` if any verdict failed; return them all when every one held."""

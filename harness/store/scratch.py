@@ -4,7 +4,9 @@ Scratch trees (a case's copy of a data tree, a crash state written out, a survey
 copies) go to the RAM disk ``/dev/shm`` when it can hold them: the migrator fsyncs as it
 always does, and on a disk shared by parallel workers those fsyncs dominate the time, while
 the filesystem under a scratch tree changes nothing that is judged. Otherwise they go to the
-system temporary directory (None: what ``tempfile`` takes as "the default").
+system temporary directory (None: what ``tempfile`` takes as "the default"). Inside a
+``migration-kit`` command, the RAM disk folder is the command's own, which it removes when it
+ends, even when the process that made a tree there was killed (``harness.run.session``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 RAM_DISK = Path("/dev/shm")
 # Free space the RAM disk must keep for small trees (each a few MB; a run makes a few at once).
 TREES_FREE = 512 << 20
+# A ``migration-kit`` command's own folder on the RAM disk (harness.run.session), set for
+# everything it starts: trees go there, and go with the command.
+SESSION_RAM_SCRATCH_ENV = "MIGRATION_KIT_RAM_SCRATCH"
 
 
 def ram_scratch(needed: int = TREES_FREE) -> str | None:
@@ -23,7 +28,10 @@ def ram_scratch(needed: int = TREES_FREE) -> str | None:
     else None (the system temporary directory)."""
     if not RAM_DISK.is_dir() or not os.access(RAM_DISK, os.W_OK):
         return None
-    return str(RAM_DISK) if shutil.disk_usage(RAM_DISK).free > needed else None
+    if shutil.disk_usage(RAM_DISK).free <= needed:
+        return None
+    session = os.environ.get(SESSION_RAM_SCRATCH_ENV)
+    return session if session and os.path.isdir(session) else str(RAM_DISK)
 
 
 def remove_tree(root: Path) -> None:

@@ -80,7 +80,9 @@ def test_replay_reruns_exactly_the_failed_scenario_from_anywhere(
     assert first.ret == 1
     (result,) = json.loads(out.read_text())["results"]
     replay = result["replay"]
-    assert replay.startswith(f"PYTHONPATH={do_nothing}"), replay
+    # It starts where the migrator ran (a relative cmd: path means the same), then the
+    # PYTHONPATH the migrator needs.
+    assert replay.startswith("cd ") and f"&& PYTHONPATH={do_nothing}" in replay, replay
     assert "scenarios.test_01_small_db::test_small_users_are_migrated_whole" in replay
     assert "--mk-seed 7" in replay
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
-from harness.explore.backends import TIMEOUT, process_of
+from harness.explore.backends import process_of
 from harness.explore.baseline import Baseline, cached_baseline
 from harness.explore.baseline import cache_key as fault_cache_key
 from harness.explore.exploration import Exploration, ExploreError
@@ -50,7 +50,7 @@ def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactor
         argv,
         cwd=os.getcwd(),
         env=env,
-        timeout=TIMEOUT,
+        timeout=migrator.timeout,
         data_limit=DATA_LIMIT,
         positions=True,
     )

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.explore.backends import TIMEOUT
 from harness.explore.baseline import Baseline
 from harness.explore.powerloss.image import CrashImage
 from harness.explore.powerloss.materialise import materialise
@@ -115,7 +114,7 @@ class Judge:
             for v in check_no_content_lost(base.before, crashed, rule=RULE)
             if (v.user, v.expected) not in already
         ]
-        rerun = base.exploration.open_migrator().run(tree, timeout=TIMEOUT)
+        rerun = base.exploration.open_migrator().run(tree)
         final = Snapshot.take(tree)
         verdicts += check_converged(final, base.reference, rule=RULE)
         if all(v.ok for v in verdicts):
