@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
-from harness.explore.backends import TIMEOUT, process_of
+from harness.explore.backends import process_of
 from harness.explore.baseline import Baseline, cached_baseline
 from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import DATA_LIMIT
@@ -153,7 +153,7 @@ def failed_run(
             argv,
             cwd=os.getcwd(),
             env=env,
-            timeout=TIMEOUT,
+            timeout=migrator.timeout,
             data_limit=DATA_LIMIT,
             positions=True,
             inject=(f"{syscall}:error={errno}:when={when}",),
