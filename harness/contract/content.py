@@ -11,6 +11,7 @@ code: an oracle that shares the code it judges would share its bugs.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -54,6 +55,11 @@ class DbContent:
     integrity: str  # "ok" or the first line integrity_check reported
 
     @property
+    def generation(self) -> int | None:
+        """The Peek schema generation of this datastore (see ``schema_generation``)."""
+        return schema_generation(self.schema)
+
+    @property
     def row_counts(self) -> dict[str, int]:
         return {name: t.count for name, t in self.tables.items()}
 
@@ -80,6 +86,27 @@ class DbContent:
             if lost:
                 out[name] = lost
         return out
+
+
+_CREATE_TABLE = re.compile(r'\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?["`\[]?(\w+)', re.I)
+
+
+def schema_generation(schema: tuple[str, ...]) -> int | None:
+    """Which Peek datastore generation ``schema`` (sqlite_master SQL) is, as the server's
+    start-up tells them apart (peek-facts "Schema generations"): 1 has ``urls`` and no
+    ``items``; 2 has an ``items`` whose CREATE lacks 'image' (no CHECK at all counts as 2);
+    3 allows 'image'. None when it is no Peek datastore (system.db, an empty file).
+    """
+    tables: dict[str, str] = {}
+    for stmt in schema:
+        m = _CREATE_TABLE.match(stmt)
+        if m:
+            tables[m.group(1).lower()] = stmt
+    if "items" in tables:
+        return 3 if "'image'" in tables["items"] else 2
+    if "urls" in tables:
+        return 1
+    return None
 
 
 def _row_hash(values: tuple) -> str:
