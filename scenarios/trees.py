@@ -4,7 +4,9 @@ Each is a plain spec (``Trial.tree`` sets its seed from ``--mk-seed``), small en
 whole default run stays fast, and real in the ways production data dirs are: several users,
 image files shared between items, rows that sit only in ``peek.db-wal`` (a server killed
 before its checkpoint), and the neighbours a user folder has (the server's ``backups/``,
-dot files). Names are stable: a failure report names users, and a person reads them.
+dot files), and datastores of every Peek schema generation (peek-facts: ``urls`` in the
+oldest, no images in the next; a migrator copies each as it is). Names are stable: a failure
+report names users, and a person reads them.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ NEIGHBOURS = ("server_backups", "dot_entries")  # what every real DATA_DIR also 
 
 def small_users() -> TreeSpec:
     """Item 1: legacy users each well under 1 MB: the single-user server's ``default``, a
-    busy user with most recent rows still in the -wal, a light one, one who never saved."""
+    busy user with most recent rows still in the -wal, a light one, one who never saved;
+    one datastore of each schema generation (``bob`` 2, ``erin`` 1: empty ``urls``)."""
     return TreeSpec(
         users=(
             UserSpec("default", items=150, images=4),
             UserSpec("alice", items=200, images=3, wal_share=0.6),
-            UserSpec("bob", items=15, images=1),
-            UserSpec("erin", items=0, images=0),
+            UserSpec("bob", items=15, images=0, generation=2),
+            UserSpec("erin", items=0, images=0, generation=1),
         ),
         extras=NEIGHBOURS,
     )
@@ -58,12 +61,13 @@ def one_big_user_among_small(big_bytes: int) -> TreeSpec:
 
 
 def three_users() -> TreeSpec:
-    """Item 4: a user mid-run (``bob``, WAL-heavy, images) between two others."""
+    """Item 4: a user mid-run (``bob``, WAL-heavy, images) between two others, one of each
+    schema generation (``alice`` 1, ``bob`` 3, ``carol`` 2)."""
     return TreeSpec(
         users=(
-            UserSpec("alice", items=60, images=2),
+            UserSpec("alice", items=60, images=0, generation=1),
             UserSpec("bob", items=150, images=3, wal_share=0.5),
-            UserSpec("carol", items=30, images=1),
+            UserSpec("carol", items=30, images=0, generation=2),
         ),
     )
 
@@ -85,12 +89,13 @@ def mixed_states() -> TreeSpec:
 
 
 def legacy_only() -> TreeSpec:
-    """Item 6: the first deploy: every user legacy, one WAL-heavy, one never saved."""
+    """Item 6: the first deploy: every user legacy, one WAL-heavy, one never saved, in every
+    schema generation (``default`` 1, ``bob`` 2 with rows in its -wal, ``alice`` 3)."""
     return TreeSpec(
         users=(
-            UserSpec("default", items=150, images=4),
+            UserSpec("default", items=150, images=0, generation=1),
             UserSpec("alice", items=120, images=3, wal_share=0.6),
-            UserSpec("bob", items=30, images=1),
+            UserSpec("bob", items=30, images=0, generation=2, wal_share=0.5),
             UserSpec("dave", state="no_db"),
         ),
         extras=NEIGHBOURS,
@@ -176,6 +181,8 @@ def wal_heavy() -> TreeSpec:
         users=(
             UserSpec("busy", items=2000, images=3, wal_share=0.95),
             UserSpec("all-in-wal", items=300, images=1, wal_share=1.0),
+            # the field's 4 KB peek.db beside its -wal, in the generation before images
+            UserSpec("all-in-wal-v2", items=100, images=0, generation=2, wal_share=1.0),
             UserSpec("calm", items=50, images=1),
         ),
     )

@@ -11,6 +11,7 @@ code: an oracle that shares the code it judges would share its bugs.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -46,12 +47,45 @@ class TableContent:
 
 
 @dataclass(frozen=True)
+class TableLoss:
+    """What one table of a source lost in another copy, told apart so that a finding reads
+    as its cause: rows *gone* (their key absent: deleted, e.g. by a cascade) are not rows
+    *changed* (key kept, values not: e.g. a rebuilt table with new columns)."""
+
+    table: str
+    total: int  # rows the source table holds
+    gone: int
+    changed: int
+    missing_table: bool = False  # the table itself is not in the other copy
+    rebuilt: bool = False  # the table is there, but its CREATE statement differs
+
+    def describe(self, place: str) -> str:
+        """``item_tags: every row gone from the new DB (26 of 26)``;
+        ``items: rebuilt, every row changed in the new DB (15 of 15)``."""
+        if self.missing_table:
+            return f"{self.table}: table gone from the {place} ({self.total} rows)"
+        parts = ["rebuilt"] if self.rebuilt else []
+        for n, word in ((self.gone, "gone"), (self.changed, "changed")):
+            if n:
+                parts.append(f"every row {word}" if n == self.total else f"{n} rows {word}")
+        only_gone = not self.changed and not self.rebuilt
+        prep = "from" if only_gone else "in"
+        count = f" ({self.gone + self.changed} of {self.total})" if self.total else ""
+        return f"{self.table}: {', '.join(parts)} {prep} the {place}{count}"
+
+
+@dataclass(frozen=True)
 class DbContent:
     """A database's logical content: schema and rows, plus an order-free digest."""
 
     tables: dict[str, TableContent]
     schema: tuple[str, ...]
     integrity: str  # "ok" or the first line integrity_check reported
+
+    @property
+    def generation(self) -> int | None:
+        """The Peek schema generation of this datastore (see ``schema_generation``)."""
+        return schema_generation(self.schema)
 
     @property
     def row_counts(self) -> dict[str, int]:
@@ -68,6 +102,28 @@ class DbContent:
                 h.update(key.encode() + b"\2" + self.tables[name].rows[key].encode())
         return h.hexdigest()
 
+    def table_losses(self, other: DbContent) -> list[TableLoss]:
+        """Per table with a row lost (absent or different) in ``other``, or rebuilt there,
+        what it lost: tables whose every row went first, then by name."""
+        theirs_sql = _table_sql(other.schema)
+        ours_sql = _table_sql(self.schema)
+        out = []
+        for name, table in sorted(self.tables.items()):
+            if name == "sqlite_sequence":
+                continue
+            theirs = other.tables.get(name)
+            if theirs is None:
+                out.append(TableLoss(name, table.count, table.count, 0, missing_table=True))
+                continue
+            gone = sum(1 for k in table.rows if k not in theirs.rows)
+            changed = sum(
+                1 for k, v in table.rows.items() if k in theirs.rows and theirs.rows[k] != v
+            )
+            rebuilt = _normal(ours_sql.get(name.lower())) != _normal(theirs_sql.get(name.lower()))
+            if gone or changed or rebuilt:
+                out.append(TableLoss(name, table.count, gone, changed, rebuilt=rebuilt))
+        return sorted(out, key=lambda t: (not (t.total and t.gone == t.total), t.table))
+
     def missing_rows(self, other: DbContent) -> dict[str, int]:
         """Per table, how many of this content's rows are absent or different in ``other``."""
         out: dict[str, int] = {}
@@ -80,6 +136,42 @@ class DbContent:
             if lost:
                 out[name] = lost
         return out
+
+
+_CREATE_TABLE = re.compile(r'\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?["`\[]?(\w+)', re.I)
+
+
+def _table_sql(schema: tuple[str, ...]) -> dict[str, str]:
+    """Table name (lower case) -> its CREATE TABLE statement."""
+    out = {}
+    for stmt in schema:
+        m = _CREATE_TABLE.match(stmt)
+        if m:
+            out[m.group(1).lower()] = stmt
+    return out
+
+
+def _normal(sql: str | None) -> str:
+    """A CREATE statement with its whitespace and its table name aside: a table renamed
+    into place (``items_new`` -> ``items``) with the same columns is not rebuilt."""
+    if sql is None:
+        return ""
+    body = sql[sql.find("(") :] if "(" in sql else sql
+    return re.sub(r"\s+", " ", body).strip()
+
+
+def schema_generation(schema: tuple[str, ...]) -> int | None:
+    """Which Peek datastore generation ``schema`` (sqlite_master SQL) is, as the server's
+    start-up tells them apart (peek-facts "Schema generations"): 1 has ``urls`` and no
+    ``items``; 2 has an ``items`` whose CREATE lacks 'image' (no CHECK at all counts as 2);
+    3 allows 'image'. None when it is no Peek datastore (system.db, an empty file).
+    """
+    tables = _table_sql(schema)
+    if "items" in tables:
+        return 3 if "'image'" in tables["items"] else 2
+    if "urls" in tables:
+        return 1
+    return None
 
 
 def _row_hash(values: tuple) -> str:

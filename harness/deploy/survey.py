@@ -32,7 +32,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from harness.contract import layout
-from harness.contract.content import UnreadableDatabase, content_of, open_copy, read_content
+from harness.contract.content import (
+    UnreadableDatabase,
+    content_of,
+    open_copy,
+    read_content,
+    schema_generation,
+)
 from harness.contract.errors import KitError
 from harness.contract.layout import UserPaths
 
@@ -296,6 +302,7 @@ class DbReading:
 
     rows: dict[str, int]
     digest: str | None = None
+    generation: int | None = None  # the Peek schema generation (content.schema_generation)
 
     def describe(self) -> str:
         return f"{len(self.rows)} tables, {sum(self.rows.values())} rows"
@@ -326,6 +333,8 @@ def read_db(db: Path, *, digest: bool = False, scratch: Path | None = None) -> D
                 else:
                     integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
                     rows = _row_counts(conn)
+                tables = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table'")
+                generation = schema_generation(tuple(r[0] for r in tables if r[0]))
             except sqlite3.DatabaseError as exc:
                 raise DamagedDb(str(exc)) from exc
     except UnreadableDatabase as exc:
@@ -334,7 +343,7 @@ def read_db(db: Path, *, digest: bool = False, scratch: Path | None = None) -> D
         raise DamagedDb(str(exc).removeprefix(f"{db}: ")) from exc
     if integrity != "ok":
         raise DamagedDb(f"integrity_check: {integrity}")
-    return DbReading(rows, found)
+    return DbReading(rows, found, generation)
 
 
 def _row_counts(conn: sqlite3.Connection) -> dict[str, int]:

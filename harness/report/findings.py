@@ -209,7 +209,10 @@ def facts_of(o: Observation) -> list[Fact]:
             for table, n in v.rows:
                 rows[table] = max(rows.get(table, 0), n)
         found = "; ".join(v.found for v in group)
-        out.append(Fact(fact.key, fact.user, fact.expected, found, tuple(sorted(rows.items())), ()))
+        told = tuple(dict.fromkeys(e for v in group for e in v.evidence))  # both places'
+        out.append(
+            Fact(fact.key, fact.user, fact.expected, found, tuple(sorted(rows.items())), told)
+        )
     return out
 
 

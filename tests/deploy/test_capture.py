@@ -16,6 +16,7 @@ import pytest
 from fixtures.build import build
 from fixtures.spec import TreeSpec, UserSpec, spec_from_json
 from fixtures.variants import corrupt
+from harness.contract.content import read_content
 from harness.contract.layout import UserPaths
 from harness.deploy import capture, plan
 from tests.deploy.deploy_helpers import (
@@ -208,3 +209,33 @@ def test_an_unreadable_database_stops_the_capture(
     os.chmod(db, 0)
     proof.assert_untouched()
     os.chmod(db, 0o644)
+
+
+def test_schema_generations_are_recorded_and_rebuilt(cli, make_tree, tmp_path: Path) -> None:
+    """Each datastore's schema generation goes into the spec (and the measured facts), so a
+    replay rebuilds the same generation: the server's start-up upgrades each differently."""
+    source = TreeSpec(
+        users=(
+            UserSpec("v1-1", items=20, images=0, generation=1),
+            UserSpec("v2-2", items=30, images=0, generation=2, wal_share=0.5),
+            UserSpec("v3-3", items=10, images=1),
+        ),
+        seed=4,
+    )
+    tree = make_tree(source)[0]
+    spec_path, side, _ = _capture(cli, tree, tmp_path)
+    spec = spec_from_json(spec_path.read_text())
+    salt = (tmp_path / "salt").read_text().encode()
+    got = {u.user_id: u for u in spec.users}
+    v1, v2, v3 = (got[capture.anonymous_id(salt, u.user_id)] for u in source.users)
+    assert (v1.generation, v1.items) == (1, 20)
+    assert (v2.generation, v2.items, v2.wal_share) == (2, 30, 0.5)
+    assert (v3.generation, v3.images) == (3, 1)
+    measured = json.loads(side.read_text())
+    generations = sorted(db["peek_schema"] for u in measured["users"] for db in u["dbs"].values())
+    assert generations == [1, 2, 3]
+    replayed = build(spec, tmp_path / "replayed")
+    for user in spec.users:
+        content = read_content(tmp_path / "replayed" / user.user_id / "peek.db")
+        assert content.generation == user.generation
+    assert replayed.users

@@ -33,6 +33,7 @@ class Case:
     large: bool = False  # needs the > 100 MB scenarios (--large)
     # A race is caught only when the two processes overlap on a user: allow a few runs.
     attempts: int = 1
+    says: str = ""  # what the run's output must also say, so the finding reads as its cause
 
     @property
     def migrator(self) -> str:
@@ -45,6 +46,13 @@ class Case:
 
 CASES = (
     Case("r1_wal_dropped", "wal", "R1"),
+    # the server's start-up rebuild of a generation-2 items table, foreign keys on
+    Case(
+        "r1_schema_rebuild_cascade",
+        "small_db",
+        "R1",
+        says="bob: item_tags: every row gone from the new DB",
+    ),
     Case("r2_dry_run_mkdir", "dry_run", "R2"),
     Case("r2_dry_run_opens_db", "dry_run", "R2"),
     Case("r3_backup_every_run", "idempotency", "R3"),
@@ -94,6 +102,7 @@ def test_broken_migrator_is_reported_for_its_rule(case: Case, tmp_path: Path) ->
         skip_if_nothing_ran(run)
         runs.append(run)
         if run.returncode == 1 and case.rule in run.rules_broken():
+            assert case.says in run.output, f"the output does not say {case.says!r}\n{run.output}"
             return
     run = runs[-1]
     assert run.returncode == 1, f"the run did not fail ({len(runs)} run(s))\n{run.summary()}"

@@ -280,7 +280,10 @@ def same_content(rule: str, uid: str, what: str, db: DbState | None, source: DbS
     missing = source.content.missing_rows(db.content)
     if missing:
         found = "rows missing: " + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
-        facts = {**lost, "rows": tuple(sorted(missing.items()))}
+        # Per table, gone or changed, and whether it was rebuilt: a cascade reads as one
+        # ("item_tags: every row gone from the new DB"; "items: rebuilt, ...").
+        told = tuple(t.describe(what) for t in source.content.table_losses(db.content))
+        facts = {**lost, "rows": tuple(sorted(missing.items())), "evidence": told}
     else:
         found = "different content (extra rows or another schema)"
         facts = {"damage": Damage.CONTENT_DIFFERS, "place": what}
