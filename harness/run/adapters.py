@@ -8,6 +8,11 @@ A migrator is named by a spec string, the same in the CLI, the pytest option and
   fast runs and in-process fault injection.
 - ``cmd:<shell command>``: run by ``/bin/sh -c``; ``{data_dir}`` is replaced by the
   shell-quoted absolute path of the tree.
+- ``serve:<shell command>``: a server whose start-up runs the migration and then keeps
+  serving. It runs as a command through the launcher :mod:`harness.run.serve`, which ends
+  the run when the server is ready (``--ready-line``/``--ready-port``, or its exit) and reads
+  a failed user from its output (``--fail-line``). The options live in the spec itself,
+  ``serve:[OPTIONS --] COMMAND``, so every later step carries them.
 
 Either way the process sees exactly SPEC's environment: ``DATA_DIR`` (absolute),
 ``MIGRATION_DRY_RUN=true`` only for a dry run and ``MIGRATION_BACKUP_GRACE_DAYS`` only when a
@@ -28,12 +33,14 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.run.process import RunResult, replay_line, run_process
 from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
+from harness.run.serve import PREFIX as SERVE_PREFIX
+from harness.run.serve import ServeOptions, ServeSpecError, join_spec, split_spec
 
 __all__ = [
     "DEFAULT_MIGRATOR",
@@ -42,6 +49,7 @@ __all__ = [
     "MigratorSpecError",
     "PythonMigrator",
     "RunResult",
+    "ServeMigrator",
     "contract_env",
     "parse_migrator",
     "run_together",
@@ -52,7 +60,16 @@ DEFAULT_TIMEOUT = 600.0
 DRY_RUN_VAR = "MIGRATION_DRY_RUN"
 GRACE_VAR = "MIGRATION_BACKUP_GRACE_DAYS"
 CONTRACT_VARS = ("DATA_DIR", DRY_RUN_VAR, GRACE_VAR)
-ACCEPTED = "'py:package.module:function' or 'cmd:<shell command>' (may use {data_dir})"
+ACCEPTED = (
+    "'py:package.module:function', 'cmd:<shell command>' (may use {data_dir}) or "
+    "'serve:<server command>' (with --ready-line REGEX or --ready-port PORT)"
+)
+# The launcher runs as a script, isolated (-I: no PYTHONPATH, no user site; -S: no site
+# packages; -B: no bytecode written): it needs the standard library only, starts in about
+# 30 ms, and makes no file operation of its own that a recording would see.
+SERVE_LAUNCHER = [sys.executable, "-I", "-S", "-B", str(Path(__file__).with_name("serve.py"))]
+# What a serve: run keeps of its caller's timeout for stopping the server and reporting.
+_SERVE_MARGIN_S = 5.0
 
 
 class MigratorSpecError(ValueError):
@@ -157,6 +174,39 @@ class CommandMigrator:
     ) -> RunResult:
         child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
         return _run_child(child, command=child.argv[-1], timeout=timeout, dry_run=dry_run)
+
+
+@dataclass(frozen=True)
+class ServeMigrator(CommandMigrator):
+    """A server whose start-up runs the migration: a command run through the launcher
+    :mod:`harness.run.serve` (see there), so it is a process like any ``cmd:`` migrator and
+    tracing, fault injection, power loss and rehearsals work on it unchanged."""
+
+    options: ServeOptions = field(default_factory=ServeOptions)
+
+    @property
+    def spec(self) -> str:
+        return join_spec(self.options, self.command)
+
+    def argv(self, data_dir: Path) -> list[str]:
+        return [*SERVE_LAUNCHER, *self.options.argv(), "--", *super().argv(data_dir)]
+
+    def run(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> RunResult:
+        """As a command, with the readiness timeout inside ``timeout``: a server that never
+        gets ready is stopped and reported by the launcher, not killed blind."""
+        room = timeout - self.options.stop_grace - _SERVE_MARGIN_S
+        ready_timeout = min(self.options.ready_timeout, max(room, 1.0))
+        bounded = replace(self, options=replace(self.options, ready_timeout=ready_timeout))
+        child = bounded.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        return _run_child(child, command=self.spec, timeout=timeout, dry_run=dry_run)
 
 
 @dataclass(frozen=True)
@@ -310,12 +360,18 @@ def parse_migrator(spec: str | None = None, *, inprocess: bool = False) -> Migra
     spec = DEFAULT_MIGRATOR if spec is None else spec.strip()
     kind, sep, rest = spec.partition(":")
     rest = rest.strip()
-    if not sep or not rest or kind not in ("py", "cmd"):
+    if not sep or not rest or kind not in ("py", "cmd", SERVE_PREFIX.rstrip(":")):
         raise MigratorSpecError(f"unknown migrator {spec!r}: expected {ACCEPTED}")
+    if kind != "py" and inprocess:
+        raise MigratorSpecError(f"{spec!r}: only a py: migrator can run in-process")
     if kind == "cmd":
-        if inprocess:
-            raise MigratorSpecError(f"{spec!r}: only a py: migrator can run in-process")
         return CommandMigrator(rest)
+    if kind != "py":
+        try:
+            options, command = split_spec(rest)
+        except ServeSpecError as exc:
+            raise MigratorSpecError(f"migrator {spec!r}: {exc}") from None
+        return ServeMigrator(command, options)
     try:
         load_target(rest)
     except TargetError as exc:
