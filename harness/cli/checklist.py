@@ -27,6 +27,7 @@ from pathlib import Path
 
 import scenarios
 from harness.report.checklist import ChecklistRun, checklist_lines, markdown
+from harness.run import serve
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
 from harness.scenario.replay_command import pythonpath_for
 
@@ -47,8 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         default=None,
         help="'py:package.module:function' or 'cmd:<shell command>' (DATA_DIR is set, "
-        f"{{data_dir}} is replaced); default {DEFAULT_MIGRATOR}, the reference migrator",
+        f"{{data_dir}} is replaced) or 'serve:<server command>'; default {DEFAULT_MIGRATOR}, "
+        "the reference migrator",
     )
+    serve.add_options(p.add_argument)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(

@@ -21,6 +21,7 @@ from pathlib import Path
 from fixtures.validate import SpecError
 from harness.deploy import capture, plan, rehearse
 from harness.deploy import field_replay as replay
+from harness.run import serve
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError, parse_migrator
 from migrator.datadir import DataDirError
 
@@ -133,8 +134,10 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
         "--migrator",
         default=None,
         metavar="SPEC",
-        help=f"'py:module:function' or 'cmd:<shell command>' (default: {DEFAULT_MIGRATOR})",
+        help=f"'py:module:function', 'cmd:<shell command>' or 'serve:<server command>' "
+        f"(default: {DEFAULT_MIGRATOR})",
     )
+    serve.add_options(p.add_argument)
     p.add_argument(
         "--scratch",
         type=Path,

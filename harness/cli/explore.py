@@ -34,6 +34,7 @@ from harness.cli.checklist import child_env, plugin_args
 from harness.explore import engine as explore
 from harness.explore.results import OK, ExploreReport
 from harness.pytest_plugin.explore import load_reports, load_tree
+from harness.run import serve
 from harness.run.adapters import DEFAULT_MIGRATOR, MigratorSpecError
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -54,8 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--migrator",
         metavar="SPEC",
         default=DEFAULT_MIGRATOR,
-        help=f"'py:package.module:function' or 'cmd:<shell command>'; default {DEFAULT_MIGRATOR}",
+        help=f"'py:package.module:function', 'cmd:<shell command>' or 'serve:<server command>'; "
+        f"default {DEFAULT_MIGRATOR}",
     )
+    serve.add_options(p.add_argument)
     p.add_argument(
         "--tree",
         metavar="SPEC.json",

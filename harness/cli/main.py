@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from harness.run import serve
+
 # Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "migrator.cli",
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    serve.fold_args(args, parser)  # --migrator 'serve:CMD' --ready-line R: one spec from here
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

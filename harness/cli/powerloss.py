@@ -23,6 +23,7 @@ from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
 from harness.explore.results import OK
 from harness.pytest_plugin.explore import load_tree
+from harness.run import serve
 from harness.run.adapters import MigratorSpecError
 
 SCENARIO = "scenarios.test_power_loss::test_power_loss"
@@ -31,6 +32,7 @@ _USAGE_ERRORS = (OSError, SpecError, TypeError, MigratorSpecError, explore.Explo
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--migrator", default=explore.DEFAULT_MIGRATOR, metavar="SPEC")
+    serve.add_options(parser.add_argument)
     parser.add_argument(
         "--tree",
         default=None,
@@ -72,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         "no content lost in it, and the fault-free result after a clean re-run.",
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    serve.fold_args(args, parser)
+    return run(args)
 
 
 def run_explore(args: argparse.Namespace) -> int:

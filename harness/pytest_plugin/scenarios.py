@@ -7,7 +7,10 @@ and renders results. Other parts of the kit add their fixtures, options and repo
 What this file adds for the scenarios (``pytest --pyargs scenarios``):
 
 - options ``--migrator SPEC``, ``--large``, ``--mk-seed N``, ``--checklist-json PATH``,
-  ``--field-dir DIR`` and ``--desktop-migrator SPEC``;
+  ``--field-dir DIR`` and ``--desktop-migrator SPEC``; for a ``serve:`` migrator
+  ``--ready-line``, ``--ready-port``, ``--fail-line``, ``--ready-timeout``, ``--stop-grace``
+  (also ini keys ``mk_ready_line`` etc.), folded into the ``--migrator`` spec at configure
+  time so that everything reading the option sees one spec (:mod:`harness.run.serve`);
 - a marker per checklist item (``harness.report.items``) and ``large``;
 - fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
   which skip with the backend's reason where it cannot run);
@@ -33,11 +36,13 @@ from harness.faults import mounts, strace
 from harness.pytest_plugin import results as res
 from harness.report.checklist import ChecklistRun, checklist_lines
 from harness.report.items import ALL_ITEMS
+from harness.run import serve
 from harness.run.adapters import DEFAULT_MIGRATOR, Migrator, MigratorSpecError, parse_migrator
 from harness.scenario import Trial, replay_command
 from harness.scenario.replay_command import pythonpath_for
 
 MakeTree = Callable[[TreeSpec], tuple[Path, Manifest]]
+
 
 @pytest.fixture(scope="session")
 def tree_factory() -> TreeFactory:
@@ -75,9 +80,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mk_migrator",
         metavar="SPEC",
         default=None,
-        help=f"the migrator the scenarios judge: 'py:package.module:function' or "
-        f"'cmd:<shell command>' (may use {{data_dir}}); default {DEFAULT_MIGRATOR}",
+        help=f"the migrator the scenarios judge: 'py:package.module:function', "
+        f"'cmd:<shell command>' (may use {{data_dir}}) or 'serve:<server command>'; "
+        f"default {DEFAULT_MIGRATOR}",
     )
+    serve.add_options(group.addoption)
+    for name, _, _, text in serve.OPTIONS:
+        parser.addini(f"mk_{name}", f"{text} (as --{name.replace('_', '-')})", default=None)
     group.addoption(
         "--large",
         dest="mk_large",
@@ -132,11 +141,22 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.addinivalue_line("markers", f"{res.LARGE}: {LARGE_REASON}")
     try:
-        config.stash[MIGRATOR_KEY] = parse_migrator(config.getoption("mk_migrator"))
-    except MigratorSpecError as exc:
+        config.option.mk_migrator = _folded_spec(config)
+        config.stash[MIGRATOR_KEY] = parse_migrator(config.option.mk_migrator)
+    except (MigratorSpecError, serve.ServeSpecError) as exc:
         raise pytest.UsageError(f"--migrator: {exc}") from None
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
         config.pluginmanager.register(ChecklistRecorder(config), "migration-kit-checklist")
+
+
+def _folded_spec(config: pytest.Config) -> str | None:
+    """``--migrator`` with the serve options written into it: the ini keys' (for a
+    ``serve:`` spec only: a project's config must not break its other migrators), then the
+    command line's over them."""
+    spec = config.getoption("mk_migrator")
+    if spec is not None and spec.strip().startswith(serve.PREFIX):
+        spec = serve.fold_spec(spec, {n: config.getini(f"mk_{n}") for n in serve.NAMES})
+    return serve.fold_spec(spec, {n: config.getoption(f"mk_{n}") for n in serve.NAMES})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
