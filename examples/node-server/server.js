@@ -158,8 +158,8 @@ function removeStraySidecars(user, userDir, profileDir) {
   if (removed) fsyncPath(userDir);
 }
 
-// A backup's grace period counts from the run that completes the user's migration: an old
-// backup kept (or a profile row added only now) would otherwise go at the very next start.
+// A backup's grace period counts from the migration: an old backup kept by a resumed
+// migration would otherwise go at the very next start.
 function restartGrace(userDir) {
   const backup = path.join(userDir, BACKUP);
   if (!exists(backup)) return;
@@ -218,7 +218,7 @@ function migrateUser(user, userDir, system) {
   if (!system.hasUser(user)) throw new Error('no users row in system.db: left as it is');
   if (!hasOld) {
     removeStraySidecars(user, userDir, profileDir);
-    if (system.ensureProfile(user)) restartGrace(userDir);
+    if (system.ensureProfile(user)) system.profiled.add(user);
     moveImages(userDir, profileDir);
     return 'already migrated';
   }
@@ -241,7 +241,7 @@ function migrateUser(user, userDir, system) {
   } finally {
     cleanup();
   }
-  system.ensureProfile(user);
+  if (system.ensureProfile(user)) system.profiled.add(user);
   moveImages(userDir, profileDir);
   removeOld(userDir);
   return 'migrated';
@@ -296,7 +296,7 @@ function candidates() {
     .sort();
 }
 
-// A backup is removed after the grace period, only for a user fully migrated before this run.
+// A backup is removed after the grace period, only for a fully migrated user.
 function cleanupBackup(user, userDir) {
   const backup = path.join(userDir, BACKUP);
   if (!exists(backup)) return;
@@ -340,20 +340,22 @@ function migrate() {
     }
   };
   readProfiles();
+  system.profiled = profiled;
   system.hasProfile = (u) => profiled.has(u);
   let failed = 0;
   try {
-    const users = candidates();
-    const before = new Map(users.map((u) => [u, fullyMigrated(path.join(DATA_DIR, u), system, u)]));
-    for (const user of users) {
+    for (const user of candidates()) {
       const userDir = path.join(DATA_DIR, user);
       try {
+        let outcome = 'dry run';
         if (DRY_RUN) {
           if (exists(path.join(userDir, OLD_DB))) log(`[dry run] would migrate ${user}`);
         } else {
-          log(`${user}: ${migrateUser(user, userDir, system)}`);
+          outcome = migrateUser(user, userDir, system);
+          log(`${user}: ${outcome}`);
         }
-        if (before.get(user)) cleanupBackup(user, userDir);
+        // Judged after this run's own steps, except for a user whose data moved just now.
+        if (outcome !== 'migrated' && fullyMigrated(userDir, system, user)) cleanupBackup(user, userDir);
       } catch (err) {
         failed += 1;
         fail(user, err.message);
