@@ -59,12 +59,18 @@ function fsyncPath(p) {
 }
 
 // Copy src to dest durably: a temporary name in dest's folder, fsynced, renamed, folder fsynced.
+// On any failure (a full disk, say) the temporary file goes: no partial file is left behind.
 function durableCopy(src, dest) {
   const temp = dest + TEMP;
   fs.rmSync(temp, { force: true });
-  fs.copyFileSync(src, temp);
-  fsyncPath(temp);
-  fs.renameSync(temp, dest);
+  try {
+    fs.copyFileSync(src, temp);
+    fsyncPath(temp);
+    fs.renameSync(temp, dest);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
   fsyncPath(path.dirname(dest));
 }
 
