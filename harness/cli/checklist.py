@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 from harness.cli.options import open_migrator, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
+from harness.run import serve
 
 if TYPE_CHECKING:
     from harness.report.checklist import ChecklistRun
@@ -68,9 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         default=None,
         help="'py:package.module:function' or 'cmd:<shell command>' (DATA_DIR is set, "
-        f"{{data_dir}} is replaced); default {DEFAULT_MIGRATOR}, the reference migrator",
+        f"{{data_dir}} is replaced) or 'serve:<server command>'; default {DEFAULT_MIGRATOR}, "
+        "the reference migrator",
     )
     timeout_option(p)
+    serve.add_options(p.add_argument)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(

@@ -24,6 +24,7 @@ from harness.contract.settings import (
     DEFAULT_TIMEOUT,
     FIELD_DIR_ENV,
 )
+from harness.run import serve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,8 +94,10 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
         "--migrator",
         default=None,
         metavar="SPEC",
-        help=f"'py:module:function' or 'cmd:<shell command>' (default: {DEFAULT_MIGRATOR})",
+        help=f"'py:module:function', 'cmd:<shell command>' or 'serve:<server command>' "
+        f"(default: {DEFAULT_MIGRATOR})",
     )
+    serve.add_options(p.add_argument)
     p.add_argument(
         "--scratch",
         type=Path,

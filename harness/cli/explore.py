@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from harness.cli.options import timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR, EXPLORE_TIMEOUT
+from harness.run import serve
 
 if TYPE_CHECKING:
     from harness.explore.baseline import Baseline
@@ -76,8 +77,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--migrator",
         metavar="SPEC",
         default=DEFAULT_MIGRATOR,
-        help=f"'py:package.module:function' or 'cmd:<shell command>'; default {DEFAULT_MIGRATOR}",
+        help=f"'py:package.module:function', 'cmd:<shell command>' or 'serve:<server command>'; "
+        f"default {DEFAULT_MIGRATOR}",
     )
+    serve.add_options(p.add_argument)
     p.add_argument(
         "--tree",
         metavar="SPEC.json",

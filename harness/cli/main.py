@@ -32,6 +32,7 @@ from collections.abc import Callable
 from harness.cli.options import apply_timeout
 from harness.contract import config as project_config
 from harness.contract.errors import ExitStatus, KitError
+from harness.run import serve
 from harness.run.session import Terminated, kit_session
 
 # Modules that add subcommands, in the order ``--help`` lists them.
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except KitError as exc:
         return _fail(str(exc), exc.exit_status)
     args = parser.parse_args(argv)
+    serve.fold_args(args, parser)  # --migrator 'serve:CMD' --ready-line R: one spec from here
     apply_timeout(args)
     try:
         with kit_session():  # nothing the command starts outlives it, stopped or not

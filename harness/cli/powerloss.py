@@ -17,10 +17,12 @@ from pathlib import Path
 
 from harness.cli.main import guard
 from harness.contract.settings import DEFAULT_MIGRATOR
+from harness.run import serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--migrator", default=DEFAULT_MIGRATOR, metavar="SPEC")
+    serve.add_options(parser.add_argument)
     parser.add_argument(
         "--tree",
         default=None,
@@ -62,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         "no content lost in it, and the fault-free result after a clean re-run.",
     )
     add_arguments(parser)
-    return guard(run, parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    serve.fold_args(args, parser)
+    return guard(run, args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ What this file adds for the scenarios (``pytest --pyargs scenarios``):
   ``--large``, ``--mk-seed N``, ``--checklist-json PATH``, ``--field-dir DIR`` and
   ``--desktop-migrator SPEC``; unset, they default from pytest's ini keys (``mk_migrator``,
   ...) and then the project's ``[tool.migration-kit]`` table
-  (:mod:`harness.pytest_plugin.settings`);
+  (:mod:`harness.pytest_plugin.settings`); for a ``serve:`` migrator ``--ready-line``,
+  ``--ready-port``, ``--fail-line``, ``--ready-timeout``, ``--stop-grace`` (also ini keys
+  ``mk_ready_line`` etc.), folded into the ``--migrator`` spec at configure time so that
+  everything reading the option sees one spec (:mod:`harness.run.serve`);
 - a marker per checklist item (``harness.report.items``) and ``large``;
 - fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
   which skip with the backend's reason where it cannot run);
@@ -37,6 +40,7 @@ from harness.pytest_plugin import results as res
 from harness.pytest_plugin import settings
 from harness.report.checklist import ChecklistRun, summary_lines
 from harness.report.items import ALL_ITEMS
+from harness.run import serve
 from harness.run.adapters import (
     DEFAULT_MIGRATOR,
     DEFAULT_TIMEOUT,
@@ -86,9 +90,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mk_migrator",
         metavar="SPEC",
         default=None,
-        help=f"the migrator the scenarios judge: 'py:package.module:function' or "
-        f"'cmd:<shell command>' (may use {{data_dir}}); default {DEFAULT_MIGRATOR}",
+        help=f"the migrator the scenarios judge: 'py:package.module:function', "
+        f"'cmd:<shell command>' (may use {{data_dir}}) or 'serve:<server command>'; "
+        f"default {DEFAULT_MIGRATOR}",
     )
+    serve.add_options(group.addoption)
+    for name, _, _, text in serve.OPTIONS:
+        parser.addini(f"mk_{name}", f"{text} (as --{name.replace('_', '-')})", default=None)
     group.addoption(
         "--migrator-timeout",
         dest="mk_migrator_timeout",
@@ -162,15 +170,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{res.LARGE}: {LARGE_REASON}")
     settings.apply(config)  # the command line, else the ini file, else [tool.migration-kit]
     try:
+        config.option.mk_migrator = _folded_spec(config)
         config.stash[MIGRATOR_KEY] = parse_migrator(
-            config.getoption("mk_migrator"),
+            config.option.mk_migrator,
             cwd=config.getoption("mk_migrator_cwd"),
             timeout=config.getoption("mk_migrator_timeout"),
         )
-    except MigratorSpecError as exc:
+    except (MigratorSpecError, serve.ServeSpecError) as exc:
         raise pytest.UsageError(f"--migrator: {exc}") from None
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
         config.pluginmanager.register(ChecklistRecorder(config), "migration-kit-checklist")
+
+
+def _folded_spec(config: pytest.Config) -> str | None:
+    """``--migrator`` with the serve options written into it: the ini keys' (for a
+    ``serve:`` spec only: a project's config must not break its other migrators), then the
+    command line's over them."""
+    spec = config.getoption("mk_migrator")
+    if spec is not None and spec.strip().startswith(serve.PREFIX):
+        spec = serve.fold_spec(spec, {n: config.getini(f"mk_{n}") for n in serve.NAMES})
+    return serve.fold_spec(spec, {n: config.getoption(f"mk_{n}") for n in serve.NAMES})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,6 +8,11 @@ A migrator is named by a spec string, the same in the CLI, the pytest option and
   fast runs and in-process fault injection.
 - ``cmd:<shell command>``: run by ``/bin/sh -c``; ``{data_dir}`` is replaced by the
   shell-quoted absolute path of the tree.
+- ``serve:<shell command>``: a server whose start-up runs the migration and then keeps
+  serving. It runs as a command through the launcher :mod:`harness.run.serve`, which ends
+  the run when the server is ready (``--ready-line``/``--ready-port``, or its exit) and reads
+  a failed user from its output (``--fail-line``). The options live in the spec itself,
+  ``serve:[OPTIONS --] COMMAND``, so every later step carries them.
 
 Either way the process runs in the migrator's directory (``cwd``: where the kit was started,
 unless told otherwise), so a relative path in a command, or a ``py:`` module beside the
@@ -32,7 +37,7 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +45,8 @@ from harness.contract.errors import KitError
 from harness.contract.settings import DEFAULT_MIGRATOR, DEFAULT_TIMEOUT, TIMEOUT_ENV
 from harness.run.process import RunResult, replay_line, run_process
 from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
+from harness.run.serve import PREFIX as SERVE_PREFIX
+from harness.run.serve import ServeOptions, ServeSpecError, join_spec, split_spec
 
 __all__ = [
     "DEFAULT_MIGRATOR",
@@ -48,6 +55,7 @@ __all__ = [
     "MigratorSpecError",
     "PythonMigrator",
     "RunResult",
+    "ServeMigrator",
     "contract_env",
     "parse_migrator",
     "run_together",
@@ -56,7 +64,16 @@ __all__ = [
 DRY_RUN_VAR = "MIGRATION_DRY_RUN"
 GRACE_VAR = "MIGRATION_BACKUP_GRACE_DAYS"
 CONTRACT_VARS = ("DATA_DIR", DRY_RUN_VAR, GRACE_VAR)
-ACCEPTED = "'py:package.module:function' or 'cmd:<shell command>' (may use {data_dir})"
+ACCEPTED = (
+    "'py:package.module:function', 'cmd:<shell command>' (may use {data_dir}) or "
+    "'serve:<server command>' (with --ready-line REGEX or --ready-port PORT)"
+)
+# The launcher runs as a script, isolated (-I: no PYTHONPATH, no user site; -S: no site
+# packages; -B: no bytecode written): it needs the standard library only, starts in about
+# 30 ms, and makes no file operation of its own that a recording would see.
+SERVE_LAUNCHER = [sys.executable, "-I", "-S", "-B", str(Path(__file__).with_name("serve.py"))]
+# What a serve: run keeps of its caller's timeout for stopping the server and reporting.
+_SERVE_MARGIN_S = 5.0
 
 
 class MigratorSpecError(KitError, ValueError):
@@ -175,6 +192,40 @@ class CommandMigrator:
         child = self.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
         given = self.timeout if timeout is None else timeout
         return _run_child(child, command=child.argv[-1], timeout=given, dry_run=dry_run)
+
+
+@dataclass(frozen=True)
+class ServeMigrator(CommandMigrator):
+    """A server whose start-up runs the migration: a command run through the launcher
+    :mod:`harness.run.serve` (see there), so it is a process like any ``cmd:`` migrator and
+    tracing, fault injection, power loss and rehearsals work on it unchanged."""
+
+    options: ServeOptions = field(default_factory=ServeOptions)
+
+    @property
+    def spec(self) -> str:
+        return join_spec(self.options, self.command)
+
+    def argv(self, data_dir: Path) -> list[str]:
+        return [*SERVE_LAUNCHER, *self.options.argv(), "--", *super().argv(data_dir)]
+
+    def run(
+        self,
+        data_dir: Path,
+        *,
+        dry_run: bool = False,
+        grace_days: float | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """As a command, with the readiness timeout inside ``timeout``: a server that never
+        gets ready is stopped and reported by the launcher, not killed blind."""
+        timeout = self.timeout if timeout is None else timeout
+        room = timeout - self.options.stop_grace - _SERVE_MARGIN_S
+        ready_timeout = min(self.options.ready_timeout, max(room, 1.0))
+        bounded = replace(self, options=replace(self.options, ready_timeout=ready_timeout))
+        child = bounded.process(data_dir, dry_run=dry_run, grace_days=grace_days, env=env)
+        return _run_child(child, command=self.spec, timeout=timeout, dry_run=dry_run)
 
 
 @dataclass(frozen=True)
@@ -372,18 +423,24 @@ def parse_migrator(
     a "migration failure" inside every scenario.
     """
     where = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    given = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    given = default_timeout() if timeout is None else float(timeout)
     if not given > 0:
         raise MigratorSpecError(f"the timeout must be a number of seconds > 0, not {timeout!r}")
     spec = DEFAULT_MIGRATOR if spec is None else spec.strip()
     kind, sep, rest = spec.partition(":")
     rest = rest.strip()
-    if not sep or not rest or kind not in ("py", "cmd"):
+    if not sep or not rest or kind not in ("py", "cmd", SERVE_PREFIX.rstrip(":")):
         raise MigratorSpecError(f"unknown migrator {spec!r}: expected {ACCEPTED}")
+    if kind != "py" and inprocess:
+        raise MigratorSpecError(f"{spec!r}: only a py: migrator can run in-process")
     if kind == "cmd":
-        if inprocess:
-            raise MigratorSpecError(f"{spec!r}: only a py: migrator can run in-process")
         return CommandMigrator(rest, cwd=where, timeout=given)
+    if kind != "py":
+        try:
+            options, command = split_spec(rest)
+        except ServeSpecError as exc:
+            raise MigratorSpecError(f"migrator {spec!r}: {exc}") from None
+        return ServeMigrator(command, cwd=where, timeout=given, options=options)
     if where not in sys.path:
         # Like ``python -m`` there: a module beside the person's project imports, also in
         # this process (an in-process run imports its siblings late), without PYTHONPATH=.
