@@ -102,10 +102,14 @@ class ShardResults:
     @classmethod
     def load(cls, path: Path) -> ShardResults:
         """The slice in ``path``; a :class:`ShardError` naming the file when it is none."""
+        not_one = f"{path}: not a shard's results (write them with --shard K/N --results)"
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                raise ValueError("not a shard's results (write them with --shard K/N --results)")
+        except ValueError:
+            raise ShardError(not_one) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ShardError(not_one)
+        try:
             return codec.from_data(cls, data)
         except (ValueError, codec.CodecError) as exc:
             raise ShardError(f"{path}: {exc}") from None
