@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -30,16 +31,21 @@ def kit(env: dict[str, str], *args: str) -> Done:
     return run([sys.executable, "-m", "harness.cli.main", *args], cwd=REPO, env=env)
 
 
+def _scratch_named(text: str) -> str:
+    """``text`` with each case's own scratch dir (random, in any two runs) made one name."""
+    return re.sub(r"mk-explore-case-\w+", "mk-explore-case-*", text)
+
+
 def explore_report(stdout: str) -> str:
     """The rendered report: from its first line to the last (the time after it aside)."""
-    lines = stdout.splitlines()
+    lines = _scratch_named(stdout).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("exploration of "))
     end = next(i for i, line in enumerate(lines) if line.startswith("(") and line.endswith(" s)"))
     return "\n".join(lines[start:end] if end > start else lines[start:])
 
 
 def merged_report(stdout: str) -> str:
-    lines = stdout.splitlines()
+    lines = _scratch_named(stdout).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("exploration of "))
     return "\n".join(lines[start:])
 
