@@ -233,12 +233,11 @@ def run(args: argparse.Namespace) -> int:
     if args.cases:
         chosen = [base.case(c) for c in args.cases]  # an unknown case: ExploreError, usage
         report = _run_here(base, chosen)
-    elif unjudged := nothing_judged_report(
-        exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
-    ):
-        report = unjudged
     else:
-        report = run_slice(exploration, args, base.cases(), base.report)
+        unjudged = nothing_judged_report(
+            exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
+        )
+        report = run_slice(exploration, args, base.cases(), base.report, unjudged=unjudged)
     return finish(report, args, started)
 
 
@@ -265,16 +264,17 @@ def _run_power_loss(args: argparse.Namespace) -> int:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
                 print(f"\n{result.error()}\n")
-    elif unjudged := nothing_judged_report(
-        power.target(),
-        power.base.before,
-        power.base.reference,
-        power.base.exit_status,
-        power.base.verdicts,
-    ):
-        report = unjudged
     else:
-        report = run_slice(exploration, args, power.cases(), power.report, POWER_LOSS_SCENARIO)
+        unjudged = nothing_judged_report(
+            power.target(),
+            power.base.before,
+            power.base.reference,
+            power.base.exit_status,
+            power.base.verdicts,
+        )
+        report = run_slice(
+            exploration, args, power.cases(), power.report, POWER_LOSS_SCENARIO, unjudged
+        )
     return finish(report, args, started)
 
 
@@ -284,17 +284,23 @@ def run_slice(
     cases: Sequence[Case],
     empty: Callable[[Sequence[CaseResult]], ExploreReport],
     scenario: str = SCENARIO,
+    unjudged: ExploreReport | None = None,
 ) -> ExploreReport:
     """The whole exploration, or with ``--shard K/N`` its slice (the child pytest runs the
     same slice of the same cases: :class:`~harness.report.shards.Shard`); ``--results``
     writes it for ``merge``. ``empty`` makes the report of a slice with no case (more
-    shards than cases), which runs no child."""
+    shards than cases), which runs no child; ``unjudged`` is the report of an exploration
+    that can judge nothing, every slice's alike (no case runs anywhere)."""
     from harness.report.shards import Shard, ShardResults, digest
     from harness.store import codec
 
     shard = args.shard or Shard(1, 1)
+    if unjudged is not None:
+        cases = []
     chosen = shard.pick(cases)
-    if chosen:
+    if unjudged is not None:
+        report = unjudged
+    elif chosen:
         report = run_child(exploration, args, len(chosen), scenario)
     else:
         print(f"shard {shard}: no case in this slice of {len(cases)}", flush=True)

@@ -32,8 +32,10 @@ def kit(env: dict[str, str], *args: str) -> Done:
 
 
 def _scratch_named(text: str) -> str:
-    """``text`` with each case's own scratch dir (random, in any two runs) made one name."""
-    return re.sub(r"mk-explore-case-\w+", "mk-explore-case-*", text)
+    """``text`` with what differs between any two runs made one name: each run's scratch
+    dirs (tempfile's random suffixes) and thread ids (in a fault that could not be placed)."""
+    text = re.sub(r"-[a-z0-9_]{8}(?=/)", "-*", text)
+    return re.sub(r"thread \d+", "thread N", text)
 
 
 def explore_report(stdout: str) -> str:
