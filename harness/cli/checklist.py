@@ -44,6 +44,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.explore import add_shard_arguments, check_shard_arguments
 from harness.cli.options import open_migrator, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
@@ -115,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=False,
         help="exit 1 when a fault case was not judged (its fault could not be placed)",
     )
+    add_shard_arguments(p, "selected scenarios")
     p.set_defaults(handler=run)
 
 
@@ -142,22 +144,66 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
         argv += ["--junitxml", str(Path(args.junitxml).absolute())]
     if getattr(args, "field_dir", None):
         argv += ["--field-dir", str(Path(args.field_dir).absolute())]
+    if getattr(args, "shard", None) is not None:
+        argv += ["--mk-shard", str(args.shard)]
     return argv
+
+
+def target(args: argparse.Namespace, migrator: Migrator) -> dict[str, object]:
+    """What a slice ran (``--results``): slices that differ in any of it never merge."""
+    return {
+        "migrator": migrator.spec,
+        "large": bool(args.large),
+        "seed": args.seed,
+        "keyword": args.keyword,
+        "markexpr": args.markexpr,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     import scenarios
     from harness.cli.child_pytest import run_pytest
-    from harness.report.checklist import ChecklistRun, markdown, summary_lines
+    from harness.report.checklist import ChecklistRun
 
+    check_shard_arguments(args)
     # A bad spec or a migrator that cannot start: usage, said once, before any scenario.
     migrator = open_migrator(args.migrator, args)
     root = Path(scenarios.__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="mk-checklist-") as tmp:
         json_path = args.json.absolute() if args.json else Path(tmp) / "checklist.json"
         status = run_pytest(child_args(args, migrator, json_path), migrator, cwd=root)
-        _check_child(status, json_path, args)
-        checklist = ChecklistRun.load(json_path)
+        if status == PYTEST_NO_TESTS and args.shard is not None:
+            # More shards than scenarios: this slice is empty, not the selection (merge
+            # says so when every slice is).
+            print(f"shard {args.shard}: no scenario in this slice")
+            checklist = ChecklistRun(migrator.spec, 0.0, ())
+        else:
+            _check_child(status, json_path, args)
+            checklist = ChecklistRun.load(json_path)
+    if args.results:
+        _write_results(args, migrator, checklist)
+    return conclude(checklist, args)
+
+
+def _write_results(args: argparse.Namespace, migrator: Migrator, checklist: ChecklistRun) -> None:
+    from harness.report.shards import Shard, ShardResults
+    from harness.store import codec
+
+    found = checklist.shard
+    selected, selection = (found.selected, found.selection) if found else (None, "")
+    if found is None and args.shard is None:  # a whole run: all of its own selection
+        selected = len([r for r in checklist.results if "::" in r.nodeid])
+    data = codec.to_data(checklist)
+    shard = args.shard or Shard(1, 1)
+    ShardResults("checklist", shard, target(args, migrator), selected, selection, data).write(
+        args.results
+    )
+
+
+def conclude(checklist: ChecklistRun, args: argparse.Namespace) -> int:
+    """The run printed as the checklist (and ``--report`` written): its exit status."""
+    from harness.report.checklist import markdown, summary_lines
+
     print()
     print("== server migration checklist ==")
     for line in summary_lines(checklist):
@@ -166,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(markdown(checklist), encoding="utf-8")
         print(f"report: {args.report}")
-    if args.junitxml:
+    if getattr(args, "junitxml", None):  # `merge` has none: the jobs' XML are theirs
         print(f"junit xml: {args.junitxml}")
     _github(checklist)
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]

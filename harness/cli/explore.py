@@ -33,6 +33,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,8 @@ from harness.run import serve
 if TYPE_CHECKING:
     from harness.explore.baseline import Baseline
     from harness.explore.exploration import Exploration
-    from harness.explore.results import ExploreReport
+    from harness.explore.results import Case, CaseResult, ExploreReport
+    from harness.report.shards import Shard
 
 SCENARIO = "scenarios.test_faults_explore::test_fault_case"
 POWER_LOSS_SCENARIO = "scenarios.test_power_loss::test_power_loss"
@@ -133,6 +135,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "calls): each leaves the tree the kill before the next operation leaves",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    add_shard_arguments(p, "cases")
     p.add_argument(
         "--strict-coverage",
         action=argparse.BooleanOptionalAction,
@@ -149,6 +152,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "with EIO, then a power cut at the end of the run, its lost pages never on disk "
         "even if a retry succeeded: K:EIO+power-loss (harness.explore.powerloss)",
     )
+
+
+def add_shard_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--shard K/N`` and ``--results FILE``: one job of a CI matrix (``explore`` and
+    ``checklist`` alike)."""
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help=f"run only slice K of N of the {what} (every N-th, from the K-th; the same "
+        "slice on every machine) and write it to --results: one job of a CI matrix",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        metavar="FILE",
+        help="write this run's (or slice's) results for `migration-kit merge FILE...`",
+    )
+
+
+def _shard(value: str) -> Shard:
+    from harness.contract.errors import KitError
+    from harness.report.shards import parse_shard
+
+    try:
+        return parse_shard(value)
+    except KitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_shard_arguments(args: argparse.Namespace) -> None:
+    """A usage error for ``--shard`` without ``--results`` (the slice would be lost)."""
+    if args.shard is not None and args.results is None:
+        raise UsageError("--shard K/N needs --results FILE: what `migration-kit merge` reads")
 
 
 def _workers(value: str) -> str:
@@ -185,6 +222,9 @@ def exploration_from_args(args: argparse.Namespace) -> Exploration:
 
 def run(args: argparse.Namespace) -> int:
     """The handler: the fault exploration, or with ``--power-loss`` the power-cut one."""
+    check_shard_arguments(args)
+    if args.shard is not None and (args.list or args.cases):
+        raise UsageError("--shard runs a slice of the whole exploration: not with --list or --case")
     if args.power_loss:
         return _run_power_loss(args)
     from harness.explore.baseline import baseline
@@ -201,12 +241,11 @@ def run(args: argparse.Namespace) -> int:
     if args.cases:
         chosen = [base.case(c) for c in args.cases]  # an unknown case: ExploreError, usage
         report = _run_here(base, chosen)
-    elif unjudged := nothing_judged_report(
-        exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
-    ):
-        report = unjudged
     else:
-        report = run_child(exploration, args, len(base.cases()))
+        unjudged = nothing_judged_report(
+            exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
+        )
+        report = run_slice(exploration, args, base.cases(), base.report, unjudged=unjudged)
     return finish(report, args, started)
 
 
@@ -233,25 +272,67 @@ def _run_power_loss(args: argparse.Namespace) -> int:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
                 print(f"\n{result.error()}\n")
-    elif unjudged := nothing_judged_report(
-        power.target(),
-        power.base.before,
-        power.base.reference,
-        power.base.exit_status,
-        power.base.verdicts,
-    ):
-        report = unjudged
     else:
-        report = run_child(exploration, args, len(power.cases()), POWER_LOSS_SCENARIO)
+        unjudged = nothing_judged_report(
+            power.target(),
+            power.base.before,
+            power.base.reference,
+            power.base.exit_status,
+            power.base.verdicts,
+        )
+        report = run_slice(
+            exploration, args, power.cases(), power.report, POWER_LOSS_SCENARIO, unjudged
+        )
     return finish(report, args, started)
 
 
-def finish(report: ExploreReport, args: argparse.Namespace, started: float) -> int:
-    """The report printed (and written to ``--json``) with the time since ``started``: its
-    exit status."""
+def run_slice(
+    exploration: Exploration,
+    args: argparse.Namespace,
+    cases: Sequence[Case],
+    empty: Callable[[Sequence[CaseResult]], ExploreReport],
+    scenario: str = SCENARIO,
+    unjudged: ExploreReport | None = None,
+) -> ExploreReport:
+    """The whole exploration, or with ``--shard K/N`` its slice (the child pytest runs the
+    same slice of the same cases: :class:`~harness.report.shards.Shard`); ``--results``
+    writes it for ``merge``. ``empty`` makes the report of a slice with no case (more
+    shards than cases), which runs no child; ``unjudged`` is the report of an exploration
+    that can judge nothing, every slice's alike (no case runs anywhere)."""
+    from harness.report.shards import Shard, ShardResults, digest
+    from harness.store import codec
+
+    shard = args.shard or Shard(1, 1)
+    if unjudged is not None:
+        cases = []
+    chosen = shard.pick(cases)
+    if unjudged is not None:
+        report = unjudged
+    elif chosen:
+        report = run_child(exploration, args, len(chosen), scenario)
+    else:
+        print(f"shard {shard}: no case in this slice of {len(cases)}", flush=True)
+        report = empty([])
+    ran, wanted = [r.case.id for r in report.results], sorted(c.id for c in chosen)
+    if sorted(ran) != wanted:  # the child collected other cases than this recording's
+        raise InternalError(
+            f"shard {shard}: the child ran {len(ran)} case(s), not the slice's {len(wanted)}"
+        )
+    if args.results:
+        kind = "power-loss" if scenario == POWER_LOSS_SCENARIO else "explore"
+        ids = [c.id for c in cases]
+        data = codec.to_data(report)
+        ShardResults(kind, shard, report.target, len(ids), digest(ids), data).write(args.results)
+    return report
+
+
+def finish(report: ExploreReport, args: argparse.Namespace, started: float | None) -> int:
+    """The report printed (and written to ``--json``) with the time since ``started``
+    (``None``: a merge of slices, timed elsewhere): its exit status."""
     print()
     print(report.render())
-    print(f"({time.monotonic() - started:.1f} s)")
+    if started is not None:
+        print(f"({time.monotonic() - started:.1f} s)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(report.to_json(), encoding="utf-8")
@@ -311,6 +392,8 @@ def child_args(
         argv += ["--explore-tree", exploration.tree.to_json()]
     if exploration.every_write:
         argv.append("--explore-every-write")
+    if getattr(args, "shard", None) is not None:
+        argv += ["--mk-shard", str(args.shard)]
     if not exploration.distinct_kills:
         argv.append("--explore-every-kill")
     return argv

@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "fixtures.cli",
     "harness.cli.checklist",
     "harness.cli.explore",
+    "harness.cli.merge",
     "harness.cli.rules",
     "harness.cli.deploy",
     "harness.cli.bench",

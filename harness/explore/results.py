@@ -353,3 +353,20 @@ def nothing_judged_report(
     if reason is None:
         return None
     return ExploreReport(target, tuple(baseline), (), not_explored, nothing_judged=reason)
+
+
+def merge_reports(slices: Sequence[ExploreReport]) -> ExploreReport:
+    """The slices of one exploration (``explore --shard K/N``) as the whole run's report:
+    the first slice's target, fault-free verdicts and note, every slice's cases in case
+    order. The caller checks that they are slices of one run (:mod:`harness.report.shards`)."""
+    first = slices[0]
+    results = sorted(
+        (r for s in slices for r in s.results), key=lambda r: (r.case.index, r.case.effect)
+    )
+    return ExploreReport(
+        first.target,
+        first.baseline,
+        tuple(results),
+        first.not_explored,
+        nothing_judged=first.nothing_judged,
+    )

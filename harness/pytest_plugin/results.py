@@ -24,6 +24,7 @@ MARKERS = "mk_markers"  # the checklist markers on the test (never its keywords)
 # the skips that are a choice (no strace here, --large not given).
 NOT_JUDGED = "mk_not_judged"
 VERDICTS, SIZE, OUTPUT = "mk_verdicts", "mk_size", "mk_output"  # what the findings fold reads
+SHARD = "mk_shard"  # a --mk-shard session's Slice (harness.pytest_plugin.shard), as data
 MESSAGE_VERDICTS = 8  # broken verdicts quoted in a result's message
 MESSAGE_EVIDENCE = 6  # differences quoted per verdict in a result's message
 

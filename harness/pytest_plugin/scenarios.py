@@ -40,6 +40,7 @@ from harness.pytest_plugin import results as res
 from harness.pytest_plugin import settings
 from harness.report.checklist import ChecklistRun, summary_lines
 from harness.report.items import ALL_ITEMS
+from harness.report.shards import Slice
 from harness.run import serve
 from harness.run.adapters import (
     DEFAULT_MIGRATOR,
@@ -50,6 +51,7 @@ from harness.run.adapters import (
 )
 from harness.scenario import Trial, replay_command
 from harness.scenario.replay_command import pythonpath_for
+from harness.store import codec
 
 MakeTree = Callable[[TreeSpec], tuple[Path, Manifest]]
 
@@ -316,7 +318,16 @@ class ChecklistRecorder:
     def run(self) -> ChecklistRun:
         results = tuple(res.fold(nodeid, reps) for nodeid, reps in self.reports.items())
         spec = self.config.stash[MIGRATOR_KEY].spec
-        return ChecklistRun(spec, time.monotonic() - self.start, results)
+        return ChecklistRun(spec, time.monotonic() - self.start, results, self.shard())
+
+    def shard(self) -> Slice | None:
+        """The slice this session ran (``--mk-shard``), as its tests' reports say."""
+        for reports in self.reports.values():
+            for report in reports:
+                found = dict(getattr(report, "user_properties", ())).get(res.SHARD)
+                if found is not None:
+                    return codec.from_data(Slice, found)
+        return None
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("mk_checklist_json")

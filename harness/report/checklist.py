@@ -9,7 +9,8 @@ whole run, in the ``--checklist-json`` format other tools parse (keep it stable)
                   "markers": [str], "items": [int], "rules_broken": [str], "users": [str],
                   "seed": int|null, "replay": str|null, "message": str,
                   "not_judged": bool,
-                  "verdicts": [Verdict], "size": [users, rows]|null, "output": str}]}
+                  "verdicts": [Verdict], "size": [users, rows]|null, "output": str}],
+     "shard": {"k": int, "n": int, "selected": int, "selection": str}}  # --mk-shard only
 
 A scenario "not judged" is a skipped fault case whose fault could not be placed on the
 recorded operation: it proves nothing either way, so it is counted next to its item
@@ -36,6 +37,7 @@ from pathlib import Path
 from harness.judge.verdict import Verdict, rule_text
 from harness.report import findings as fnd
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
+from harness.report.shards import Slice
 from harness.store import codec
 
 
@@ -108,6 +110,7 @@ class ChecklistRun:
     migrator: str
     duration_s: float
     results: tuple[ScenarioResult, ...]
+    shard: Slice | None = None  # a --mk-shard session: which slice of which selection
 
     @property
     def failed(self) -> bool:
@@ -145,6 +148,8 @@ class ChecklistRun:
     def to_json(self) -> str:
         data = codec.to_data(self)
         data["duration_s"] = round(self.duration_s, 3)  # the format keeps milliseconds
+        if self.shard is None:  # the format's keys, unless the run was one slice
+            del data["shard"]
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -372,3 +377,16 @@ def _item_section(o: ItemOutcome, migrator: str) -> list[str]:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def merge_runs(slices: Sequence[ChecklistRun]) -> ChecklistRun:
+    """The slices of one checklist run (``checklist --shard K/N``) as the whole run: every
+    slice's scenarios by node id, a module that could not be collected once (every slice
+    collects it and says so), the slices' time added up (the machine time spent)."""
+    by_id: dict[str, ScenarioResult] = {}
+    for run in slices:
+        for result in run.results:
+            by_id.setdefault(result.nodeid, result)
+    results = tuple(by_id[k] for k in sorted(by_id))
+    duration = sum(s.duration_s for s in slices)
+    return ChecklistRun(slices[0].migrator, duration, results)

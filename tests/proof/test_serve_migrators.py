@@ -16,9 +16,9 @@ import subprocess
 import sys
 
 import pytest
-from tests.proof.kitrun import ROOT, child_env, run_scenarios
 
 from harness.run.serve import fold_spec
+from tests.proof.kitrun import ROOT, child_env, run_scenarios
 
 pytestmark = pytest.mark.proof
 
