@@ -37,8 +37,15 @@ def cache_key(exploration: Exploration) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactory) -> Baseline:
-    """Record the fault-free run now, in ``workdir`` (an empty or absent directory)."""
+def record_baseline(
+    exploration: Exploration,
+    workdir: Path,
+    factory: TreeFactory,
+    *,
+    inject: tuple[str, ...] = (),
+) -> Baseline:
+    """Record the run now, in ``workdir`` (an empty or absent directory), with every byte it
+    writes: fault-free, or with strace's ``inject`` expressions (a failed fsync's run)."""
     if exploration.backend != Backend.SYSCALL:
         raise ExploreError("power loss replays a syscall trace: use the syscall backend")
     migrator = exploration.open_migrator()
@@ -53,6 +60,7 @@ def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactor
         timeout=migrator.timeout,
         data_limit=DATA_LIMIT,
         positions=True,
+        inject=inject,
     )
     output = recorded.run.stdout + recorded.run.stderr
     return Baseline(

@@ -317,10 +317,26 @@ def run_case(power: PowerLoss, case: Case, judge: Judge) -> CaseResult:
             seconds=time.monotonic() - started,
         )
     judgement = _initial(case) if image.digest == power.initial_digest else judge(image)
+    return _crash_result(case, judgement, image, where=where, replay=replay, started=started)
+
+
+def _crash_result(
+    case: Case,
+    judgement: Judgement,
+    image: CrashImage,
+    *,
+    where: str,
+    replay: str,
+    started: float,
+    before: tuple[tuple[str, str], ...] = (),
+) -> CaseResult:
+    """A crash state's judgement as a case result; a broken one carries ``before`` (blocks
+    of its own) and then what the power cut dropped, the crash state and the re-run."""
     dropped = "\n".join(image.dropped) or "nothing: every change so far was durable"
     blocks: tuple[tuple[str, str], ...] = ()
     if not judgement.ok:
         blocks = (
+            *before,
             ("What the power cut dropped", dropped),
             ("The crash state, compared with the tree before the run", judgement.crashed),
             ("The clean re-run", judgement.rerun),
@@ -372,28 +388,15 @@ def run_failed_fsync_case(power: PowerLoss, case: Case, judge: Judge) -> CaseRes
         problems = "; ".join(faulted.self_check[:5])
         return not_judged(f"the replay does not reproduce the faulted run: {problems}")
     image = failed_fsync.crash_image(failed)
-    judgement = judge(image)
-    dropped = "\n".join(image.dropped) or "nothing: every change so far was durable"
-    blocks: tuple[tuple[str, str], ...] = ()
-    if not judgement.ok:
-        blocks = (
-            (
-                "The faulted run",
-                f"exit status {failed.exit_status}\n{failed.output[-OUTPUT_TAIL:]}",
-            ),
-            ("What the power cut dropped", dropped),
-            ("The crash state, compared with the tree before the run", judgement.crashed),
-            ("The clean re-run", judgement.rerun),
-        )
-    return CaseResult(
-        case=case,
-        outcome=OK if judgement.ok else BROKEN,
-        verdicts=judgement.verdicts,
+    run = f"exit status {failed.exit_status}\n{failed.output[-OUTPUT_TAIL:]}"
+    return _crash_result(
+        case,
+        judge(image),
+        image,
+        where=where,
         replay=replay,
-        lost=_with_dropped(judgement, image),
-        fault=f"{where}; crash state {image.digest[:12]}",
-        blocks=blocks,
-        seconds=time.monotonic() - started,
+        started=started,
+        before=(("The faulted run", run),),
     )
 
 

@@ -34,16 +34,14 @@ that state, and a clean re-run from it reaches the fault-free result.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.factory import TreeFactory
-from harness.explore.backends import process_of
 from harness.explore.baseline import Baseline, cached_baseline
 from harness.explore.exploration import Exploration
-from harness.explore.powerloss.baseline import DATA_LIMIT
+from harness.explore.powerloss.baseline import DATA_LIMIT, record_baseline
 from harness.explore.powerloss.baseline import cache_key as power_cache_key
 from harness.explore.powerloss.image import COMMITTED, CrashImage
 from harness.explore.powerloss.trace_replay import (
@@ -57,7 +55,7 @@ from harness.explore.powerloss.trace_replay import (
 from harness.faults.masking import mask_path
 from harness.faults.plan import Operation
 from harness.faults.straceout import SyscallEvent, decode_fd
-from harness.faults.trace import Trace, TraceOp, record
+from harness.faults.trace import Trace, TraceOp
 
 ERRNOS = ("EIO", "ENOSPC")  # what a case may inject; EIO is what the exploration lists
 DEFAULT_ERRNOS = ("EIO",)
@@ -144,24 +142,8 @@ def failed_run(
     syscall, when = when_of(fault_free.trace, target)
 
     def recorder(exp: Exploration, workdir: Path, tree_factory: TreeFactory) -> Baseline:
-        migrator = exp.open_migrator()
-        before_dir, tree = Path(workdir) / "before", Path(workdir) / "tree"
-        tree_factory.make(exp.tree, before_dir)
-        tree_factory.make(exp.tree, tree)
-        argv, env = process_of(migrator, tree)
-        recorded = record(
-            argv,
-            cwd=os.getcwd(),
-            env=env,
-            timeout=migrator.timeout,
-            data_limit=DATA_LIMIT,
-            positions=True,
-            inject=(f"{syscall}:error={errno}:when={when}",),
-        )
-        output = recorded.run.stdout + recorded.run.stderr
-        return Baseline(
-            exp, recorded.trace, str(tree), before_dir, tree, recorded.run.returncode, output
-        )
+        fault = f"{syscall}:error={errno}:when={when}"
+        return record_baseline(exp, workdir, tree_factory, inject=(fault,))
 
     return cached_baseline(
         exploration,
