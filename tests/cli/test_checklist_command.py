@@ -64,7 +64,7 @@ def test_bad_migrator_spec_exit_2(elsewhere: Path) -> None:
         done = run(checklist_argv("--migrator", spec), cwd=elsewhere)
         assert done.returncode == 2, (spec, done)
         assert done.stderr.startswith("migration-kit:"), done
-        assert "expected 'py:package.module:function' or 'cmd:<shell command>'" in done.stderr
+        assert "expected 'py:package.module:function', 'cmd:<shell command>'" in done.stderr
         assert "Traceback" not in done.stderr
 
 

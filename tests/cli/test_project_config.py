@@ -153,9 +153,7 @@ def test_a_key_sets_the_option_of_its_name_whatever_its_dest(tmp_path: Path, mon
     """``--ready-line`` (a serve: migrator's option) may keep its value as ``mk_ready_line``."""
     monkeypatch.setattr(sys, "path", list(sys.path))
     found = config.load(project(tmp_path, 'ready-line = "listening"\n'))
-    parser = cli.build_parser()
-    sub = cli._subparser(parser, ["checklist"])
-    sub.add_argument("--ready-line", dest="mk_ready_line", default=None)
+    parser = cli.build_parser()  # checklist has --ready-line (a serve: option), dest mk_ready_line
     cli.configure(parser, ["checklist"], found)
     assert parser.parse_args(["checklist"]).mk_ready_line == "listening"
 
