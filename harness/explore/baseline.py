@@ -185,14 +185,18 @@ def record_baseline(exploration: Exploration, workdir: Path, factory: TreeFactor
 
 
 def cache_key(exploration: Exploration) -> str:
-    """What decides a trace: the tree, the migrator and its code, the backend and the kit.
+    """What decides a trace: the tree, the migrator and its code, the directory it runs in,
+    the backend and the kit.
 
     The effects do not (they only filter cases), so explorations that differ only in
-    effects share one recording.
+    effects share one recording. The directory does: a migrator runs where the kit was
+    started, and a trace's relative paths (and the directory its ``*at`` calls name) are
+    that directory's; a recording made elsewhere would place no fault.
     """
     parts = (
         tree_cache_key(exploration.tree),  # the tree's bytes (spec, kit, Faker, SQLite)
         exploration.migrator,
+        os.getcwd(),
         exploration.backend,
         code_fingerprint(exploration.migrator),
         sys.version,
