@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import errno
 import functools
+import itertools
 import os
 import re
 import select
@@ -43,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.faults.availability import Availability
+from harness.store.tagged import RUN_VAR, kill_tagged
 
 # strace 5.3 brought --seccomp-bpf; inject=...:when= and delay_enter= are older.
 MIN_VERSION = (5, 3)
@@ -55,6 +57,7 @@ MIN_VERSION = (5, 3)
 DETERMINISM_ENV: Mapping[str, str] = {"PYTHONDONTWRITEBYTECODE": "1", "UV_THREADPOOL_SIZE": "1"}
 
 _POLL_SECONDS = 0.05
+_RUN_NUMBERS = itertools.count(1)  # tells this process's traced runs apart
 
 
 def strace_executable() -> str | None:
@@ -159,7 +162,11 @@ def run_traced(
     with each new piece of strace's output (not necessarily whole lines); when it returns
     True the whole process group (strace and every tracee) is SIGKILLed at once.
     """
-    full_env = {**DETERMINISM_ENV, **(os.environ if env is None else env)}
+    # Every process of the run carries a tag of its own: a kill of strace's group does not
+    # reach a tracee that leads a group of its own (a server started by the serve:
+    # launcher), so the run ends by killing every carrier of the tag as well.
+    token = f"strace-{os.getpid()}-{next(_RUN_NUMBERS)}-{time.time():.6f}"
+    full_env = {**DETERMINISM_ENV, **(os.environ if env is None else env), RUN_VAR: token}
     with tempfile.TemporaryDirectory(prefix="mk-strace-") as tmp:
         output = os.path.join(tmp, "trace")
         reader = None
@@ -182,6 +189,7 @@ def run_traced(
             )
             run = _pump(proc, reader, stop, timeout)
         finally:
+            kill_tagged(RUN_VAR, token)
             if reader is not None:
                 os.close(reader)
         if reader is None:

@@ -29,13 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.store.tagged import RUN_VAR, kill_tagged
+
 # How long to read the output pipe once the run's processes are killed: only a process that
 # escaped both the group and the kill can hold it open, and its output is not worth hanging for.
 _DRAIN_SECONDS = 1.0
 _POLL_SECONDS = 0.05  # how often the reader looks whether the leader exited
-_KILL_ROUNDS = 50
-# Every process of one run carries RUN_VAR in its environment: a detached grandchild too.
-RUN_VAR = "MIGRATION_KIT_RUN"
 _RUN_NUMBERS = itertools.count(1)
 
 
@@ -247,40 +246,6 @@ def _drain(pipes: dict[int, bool], chunks: list[tuple[bool, bytes]], until: floa
     """The output still in the pipes, until end of file or ``until``."""
     while (left := until - time.monotonic()) > 0 and _read_some(pipes, chunks, left):
         pass
-
-
-def tagged_pids(name: str, value: str) -> list[int]:
-    """The processes (other than this one) whose environment has ``name=value``.
-
-    A run's and a session's processes are found by a variable they inherit, which a
-    ``setsid`` or a double fork does not shed, unlike a process group. A zombie's
-    environment reads empty, so only live processes are listed.
-    """
-    needle = f"{name}={value}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:
-            continue  # gone, or not ours to read
-    return found
-
-
-def kill_tagged(name: str, value: str) -> None:
-    """SIGKILL every process :func:`tagged_pids` finds, again until none is left (one may
-    fork while the others die)."""
-    for _ in range(_KILL_ROUNDS):
-        pids = tagged_pids(name, value)
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
 
 
 def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None]:

@@ -7,7 +7,7 @@ with its scratch folders on disk. So a command runs inside :func:`kit_session`:
 - every process it starts, directly or through a child pytest and its workers, inherits
   :data:`SESSION_VAR`, which a new session or a double fork does not shed; when the command
   ends, for whatever reason, every process still carrying it is killed
-  (:func:`harness.run.process.kill_tagged`);
+  (:func:`harness.store.tagged.kill_tagged`);
 - SIGTERM ends it as SIGINT does: an exception that unwinds every ``with`` and ``finally``
   (each run kills its own processes, each scratch folder is removed) instead of an exit
   that skips them;
@@ -33,8 +33,8 @@ from pathlib import Path
 from types import FrameType
 
 from harness.contract.settings import SESSION_ENV
-from harness.run.process import kill_tagged
 from harness.store.scratch import RAM_DISK, SESSION_RAM_SCRATCH_ENV, remove_tree
+from harness.store.tagged import kill_tagged
 
 SESSION_VAR = SESSION_ENV
 RAM_SCRATCH_VAR = SESSION_RAM_SCRATCH_ENV
