@@ -38,8 +38,15 @@ _RANDOM_PARTS = (
 )
 
 
+# tempfile with a prefix of two or more words of one's own ("peek-migration-sysdb-" + 8):
+# here the 8 characters may all be letters (about one name in 16 is), since a prefix that
+# long is a scratch name's, not a word's ("user-data" keeps its "data").
+_PREFIXED_TEMPFILE = re.compile(r"^((?:[A-Za-z0-9]+[-_]){2,})[a-z0-9_]{8}((?:\.[^/]*)?)$")
+
+
 def mask_name(name: str) -> str:
     """One path component with its random parts replaced by :data:`MASK`."""
+    name = _PREFIXED_TEMPFILE.sub(rf"\g<1>{MASK}\g<2>", name)
     for pattern in _RANDOM_PARTS:
         name = pattern.sub(MASK, name)
     return name
