@@ -63,6 +63,21 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def run_kit(*args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    """``migration-kit ARGS`` as a child of this interpreter, from the checkout, as a person
+    would run it: its exit status and its output (never raises for a failure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli.main", *args],
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_scenarios(migrator: str, select: Sequence[str], json_path: Path) -> KitRun:
     """Run the scenarios chosen by ``select`` (``-m``/``-k``/``--large``) on ``migrator``."""
     argv = [

@@ -3,29 +3,17 @@ item 14 reads "not judged" (never "passed") and ``migration-kit checklist`` exit
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.proof.kitrun import ROOT, TIMEOUT_S, child_env
+from tests.proof.kitrun import run_kit
 
 pytestmark = pytest.mark.proof
 
 
 def test_an_exploration_with_nothing_to_explore_is_not_judged() -> None:
-    argv = [sys.executable, "-m", "harness.cli.main", "checklist", "--migrator", "cmd:true"]
+    argv = ["checklist", "--migrator", "cmd:true"]
     argv += ["-m", "faults", "-k", "test_fault_free_run or test_fault_case", "-n", "0"]
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    done = run_kit(*argv)
     out = done.stdout + done.stderr
     if "fault backend unavailable" in out:
         pytest.skip("no syscall fault backend here")
@@ -37,17 +25,8 @@ def test_an_exploration_with_nothing_to_explore_is_not_judged() -> None:
 
 @pytest.mark.parametrize("power_loss", [False, True], ids=["faults", "power-loss"])
 def test_explore_says_not_judged_instead_of_zero_cases_ok(power_loss: bool) -> None:
-    argv = [sys.executable, "-m", "harness.cli.main", "explore", "--migrator", "cmd:true"]
-    done = subprocess.run(
-        argv + (["--power-loss"] if power_loss else []),
-        cwd=ROOT,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    argv = ["explore", "--migrator", "cmd:true"]
+    done = run_kit(*argv, *(["--power-loss"] if power_loss else []))
     out = done.stdout + done.stderr
     if "unavailable" in out:
         pytest.skip("no syscall fault backend here")

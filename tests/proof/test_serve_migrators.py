@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 from harness.run.serve import fold_spec
-from tests.proof.kitrun import ROOT, child_env, run_scenarios
+from tests.proof.kitrun import ROOT, run_kit, run_scenarios
 
 pytestmark = pytest.mark.proof
 
@@ -66,7 +65,7 @@ def test_the_node_server_example_passes_the_checklist(tmp_path) -> None:
         if os.environ.get("MK_REQUIRE_NODE") == "1":
             pytest.fail(f"MK_REQUIRE_NODE=1 but {missing}")
         pytest.skip(missing)
-    argv = [sys.executable, "-m", "harness.cli.main", "checklist", "-n", "0"]
+    argv = ["checklist", "-n", "0"]
     argv += ["--migrator", f"serve:node {NODE_EXAMPLE / 'server.js'}", "--ready-line", NODE_READY]
     argv += [
         "-k",
@@ -74,15 +73,6 @@ def test_the_node_server_example_passes_the_checklist(tmp_path) -> None:
         "--report",
         str(tmp_path / "r.md"),
     ]
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    done = run_kit(*argv, timeout=1800)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert "none fails" in done.stdout
