@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.explore import add_shard_arguments, check_shard_arguments
-from harness.cli.options import open_migrator, timeout_option
+from harness.cli.options import layout_option, open_migrator, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
 from harness.run import serve
@@ -74,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the reference migrator",
     )
     timeout_option(p)
+    layout_option(p)
     serve.add_options(p.add_argument)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")

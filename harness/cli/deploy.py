@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness.cli.options import open_migrator, timeout_option
+from harness.cli.options import layout_option, open_migrator, timeout_option
 from harness.contract.errors import ExitStatus, UsageError
 from harness.contract.settings import (
     CAPTURE_SALT_ENV,
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, metavar="N", help="processes (default: auto)"
     )
+    layout_option(p)
     p.set_defaults(handler=run_plan)
 
     p = subparsers.add_parser(
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"secret salt for ids (default: ${CAPTURE_SALT_ENV} or "
         "~/.config/migration-kit/capture-salt, created on first use)",
     )
+    layout_option(p)
     p.set_defaults(handler=run_capture)
 
     p = subparsers.add_parser(
@@ -107,6 +109,7 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
     timeout_option(p)
+    layout_option(p)
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.options import timeout_option
+from harness.cli.options import layout_option, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR, EXPLORE_TIMEOUT
 from harness.run import serve
@@ -122,6 +122,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "full failure text: what a report's replay command does",
     )
     timeout_option(p, default=EXPLORE_TIMEOUT)
+    layout_option(p)
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument(
         "--every-write",

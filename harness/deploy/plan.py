@@ -139,7 +139,7 @@ class _Found:
 
 def plan_user(data_dir: Path, user: str, accounts: Accounts) -> _Found:
     """Inspect one user (``survey.inspect_user``) and add the planner's facts."""
-    paths = UserPaths(data_dir, user)
+    paths = accounts.paths(data_dir, user)
     finding = survey.inspect_user(paths, accounts)
     try:
         tree = survey.scan(paths)
