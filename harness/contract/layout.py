@@ -102,6 +102,12 @@ class MigrationLayout:
         """The file names of the layout's databases (how a snapshot tells a DB by name)."""
         return frozenset(t.rsplit("/", 1)[-1] for t in (self.old_db, self.new_db, self.backup))
 
+    def in_user_folder(self, template: str) -> str:
+        """A place as a person reads it inside a user's folder: ``profiles/default/images``
+        under the default, ``profiles/<profile id>/images`` under peek-uuid."""
+        profile = "<profile id>" if self.by_row_id else self.profile
+        return template.removeprefix("{user}/").replace("{profile}", profile)
+
     def describe(self) -> str:
         """One line for a report's header: the name and where the new DB goes."""
         where = self.new_db.replace("{profile}", "<profile id>" if self.by_row_id else "{profile}")

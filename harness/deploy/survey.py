@@ -624,7 +624,8 @@ def _nothing(paths: UserPaths, files: UserFiles) -> Finding:
             "backup_only",
             problem="backup_only",
             message=(
-                f"{paths.root}: neither peek.db nor profiles/default/{layout.NEW_DB} exists, "
+                f"{paths.root}: neither {paths.old_db.name} nor "
+                f"{paths.new_db.relative_to(paths.root).as_posix()} exists, "
                 f"only {paths.backup.name}: the user's data is only in the backup; a run "
                 f"leaves it untouched. Check it (sqlite3 {paths.backup} 'pragma "
                 f"integrity_check') and copy it to {paths.old_db}, then re-run."

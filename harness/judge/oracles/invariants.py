@@ -93,7 +93,7 @@ def _images_kept(rule, uid, b: UserState, a: UserState | None) -> Verdict:
         rule,
         uid,
         not lost,
-        f"each of {len(b.images)} image(s) byte-identical in images/ or profiles/default/images/",
+        f"each of {len(b.images)} image(s) byte-identical in {_image_folders()}",
         "all kept" if not lost else f"lost: {', '.join(j.first(lost))}",
         damage=Damage.IMAGES_LOST,
         place="anywhere",
@@ -102,6 +102,12 @@ def _images_kept(rule, uid, b: UserState, a: UserState | None) -> Verdict:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _image_folders() -> str:
+    chosen = layout.active()
+    old, new = (chosen.in_user_folder(t) for t in (chosen.old_images, chosen.new_images))
+    return f"{old}/ or {new}/"
 
 
 def check_converged(result: Snapshot, reference: Snapshot, *, rule: str = "R9") -> list[Verdict]:

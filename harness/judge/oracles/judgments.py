@@ -327,7 +327,7 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
         rule,
         uid,
         not problems,
-        f"{len(images)} image(s) in profiles/default/images, byte-identical, none left behind",
+        f"{len(images)} image(s) in {_new_images()}, byte-identical, none left behind",
         "; ".join(problems) or "all moved",
         damage=damage,
         place="" if damage == Damage.IMAGES_LEFT else "new images folder",
@@ -338,6 +338,11 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
             *(f"still in the old folder: {n}" for n in left),
         ),
     )
+
+
+def _new_images() -> str:
+    chosen = layout.active()
+    return chosen.in_user_folder(chosen.new_images)
 
 
 def nothing_left_behind(rule: str, after: Snapshot, uid: str) -> Verdict:
