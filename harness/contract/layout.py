@@ -214,6 +214,13 @@ def active() -> MigrationLayout:
     return _cached(value) if value else BUILT_IN[DEFAULT_LAYOUT]
 
 
+def header_line() -> str:
+    """``layout: ...`` for a report's header when the layout in force is not the default
+    ("" under the default, so a default report reads as it always did)."""
+    chosen = active()
+    return "" if chosen.name == DEFAULT_LAYOUT else f"layout: {chosen.describe()}"
+
+
 def _fill(template: str, user: str, profile: str) -> str:
     return template.replace("{user}", user).replace("{profile}", profile)
 

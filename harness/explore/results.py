@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.contract import layout
 from harness.faults.plan import KILL
 from harness.judge.snapshot import Snapshot, TreeDiff, entry_changes
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
@@ -299,6 +300,8 @@ class ExploreReport:
             f"tree: {t.get('tree')}",
             f"effects: {t.get('effects') or 'every applicable effect'}",
         ]
+        if layout.header_line():
+            lines.append(layout.header_line())
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
         if self.nothing_judged:
