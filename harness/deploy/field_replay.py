@@ -85,6 +85,7 @@ def replay(
     scratch: Path | None = None,
     keep: bool = False,
     factory: TreeFactory | None = None,
+    after_check: Migrator | None = None,
 ) -> Rehearsal:
     """Build ``field``'s look-alike in scratch space and judge ``migrator`` on it."""
     field = Path(field).absolute()
@@ -99,4 +100,5 @@ def replay(
             subject=f"the look-alike of {field} ({len(spec.users)} users)",
             again=again_command("replay", field, migrator),
             notes=notes,
+            after_check=after_check,
         )
