@@ -98,7 +98,7 @@ def replay(
             tree,
             migrator,
             subject=f"the look-alike of {field} ({len(spec.users)} users)",
-            again=again_command("replay", field, migrator),
+            again=again_command("replay", field, migrator, after_check),
             notes=notes,
             after_check=after_check,
         )

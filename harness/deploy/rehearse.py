@@ -103,10 +103,15 @@ def _rule_key(rule: str) -> tuple[int, str]:
 # -- judging ------------------------------------------------------------------------------------
 
 
-def again_command(verb: str, path: Path, migrator: Migrator) -> str:
+def again_command(
+    verb: str, path: Path, migrator: Migrator, after_check: Migrator | None = None
+) -> str:
     """The shell line that repeats a rehearsal or replay: every word quoted, because a
     ``cmd:`` migrator spec is itself a shell command full of quotes and spaces."""
-    return shlex.join(["migration-kit", verb, str(path), "--migrator", migrator.spec])
+    argv = ["migration-kit", verb, str(path), "--migrator", migrator.spec]
+    if after_check is not None:
+        argv += ["--after-check", after_check.spec]
+    return shlex.join(argv)
 
 
 def expected_failures(before: Snapshot) -> list[str]:
@@ -336,7 +341,7 @@ def rehearse(
             copy,
             migrator,
             subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
-            again=again_command("rehearse", source, migrator),
+            again=again_command("rehearse", source, migrator, after_check),
             notes=notes,
             after_check=after_check,
         )
@@ -360,6 +365,8 @@ def render_text(r: Rehearsal, out: TextIO) -> None:
             mark, count = "BROKEN", f"{broken} of {held + broken} verdicts broken"
         elif held:
             mark, count = "held", f"{held} verdict(s)"
+        elif rule == "R18":
+            mark, count = "n/a", "no --after-check, or no successful run to check"
         else:
             mark, count = "n/a", "no user in this situation"
         print(f"  {rule:8} {mark:6}  {RULES[rule][0]} ({count})", file=out)
