@@ -11,6 +11,7 @@ change the verdicts on the migration nor the tree a later step of the scenario r
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from pathlib import Path
 
 from fixtures.cache import copy_tree
@@ -23,6 +24,10 @@ from harness.store.scratch import remove_tree
 
 class AfterCheckSpecError(KitError, ValueError):
     """An ``--after-check`` (or ``after-check`` key) that names nothing runnable."""
+
+
+class AfterCheckCopyError(KitError):
+    """The migrated tree could not be copied for the after-check (an unreadable file)."""
 
 
 def parse_after_check(
@@ -58,7 +63,14 @@ def parse_after_check(
 def run_after_check(check: Migrator, tree: Path, scratch: Path) -> RunResult:
     """Run ``check`` on a copy of ``tree`` made at ``scratch`` (which must not exist or be
     empty); the copy is removed afterwards, what the check printed is the result."""
-    copy_tree(tree, scratch)
+    try:
+        copy_tree(tree, scratch)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        remove_tree(scratch)
+        raise AfterCheckCopyError(
+            f"{tree}: cannot copy the migrated tree for the after-check to {scratch} ({exc}); "
+            "make the tree readable, or run without --after-check"
+        ) from None
     try:
         return check.run(scratch)
     finally:
