@@ -45,7 +45,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.explore import add_shard_arguments, check_shard_arguments
-from harness.cli.options import open_migrator, timeout_option
+from harness.cli.options import (
+    after_check_option,
+    open_after_check,
+    open_migrator,
+    timeout_option,
+)
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
 from harness.run import serve
@@ -75,6 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     timeout_option(p)
     serve.add_options(p.add_argument)
+    after_check_option(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(
@@ -134,6 +140,8 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
     argv += ["--no-checklist-summary", "-n", args.workers]
     if args.large:
         argv.append("--large")
+    if getattr(args, "after_check", None):
+        argv += ["--after-check", args.after_check]
     if args.seed is not None:
         argv += ["--mk-seed", str(args.seed)]
     if args.keyword:
@@ -157,6 +165,8 @@ def target(args: argparse.Namespace, migrator: Migrator) -> dict[str, object]:
         "seed": args.seed,
         "keyword": args.keyword,
         "markexpr": args.markexpr,
+        # Only when given, so slices written before the option existed still merge.
+        **({"after_check": args.after_check} if getattr(args, "after_check", None) else {}),
     }
 
 
@@ -168,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     check_shard_arguments(args)
     # A bad spec or a migrator that cannot start: usage, said once, before any scenario.
     migrator = open_migrator(args.migrator, args)
+    open_after_check(args, migrator)  # a bad --after-check: usage, before any scenario
     root = Path(scenarios.__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="mk-checklist-") as tmp:
         json_path = args.json.absolute() if args.json else Path(tmp) / "checklist.json"

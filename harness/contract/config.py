@@ -11,6 +11,7 @@ every CI job and every ``pytest`` call::
     junitxml = "build/migration-junit.xml"
     strict-coverage = true
     workers = "auto"
+    after-check = "serve:--ready-line 'ready on' -- node server.js"
 
 The file is found as pytest finds its rootdir: the first ``pyproject.toml`` holding the
 table, walking up from the current directory. The command line (and pytest's own options)
@@ -91,6 +92,7 @@ KEYS: Mapping[str, Check] = MappingProxyType(
         "junitxml": _path,
         "strict-coverage": _flag,
         "workers": _workers,
+        "after-check": _text,  # R18: the app run on the migrated tree (a migrator-like spec)
         "ready-line": _text,
         "ready-port": _port,
         "fail-line": _text,

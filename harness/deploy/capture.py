@@ -165,7 +165,13 @@ def item_table(generation: int | None) -> str:
 
 def _items_in_main(db: Path, scratch: Path, table: str = "items") -> int | None:
     """items rows in the main file alone, or None: a copy of it without its -wal, opened
-    ``immutable`` (which reads no sidecar)."""
+    ``immutable`` (which reads no sidecar).
+
+    A main file that opens but has no such table holds none of them: the field's 4 KB
+    ``peek.db`` beside a 4 MB ``peek.db-wal`` keeps its whole schema in the -wal (written
+    with checkpoints off, copied while open). That is a WAL share of 100 %, the very state
+    that lost data, not an unknown one: None is for a main file SQLite cannot read.
+    """
     with tempfile.TemporaryDirectory(dir=scratch, prefix="main-only-") as tmp:
         copy = Path(tmp) / "main.db"
         shutil.copyfile(db, copy)
@@ -173,6 +179,12 @@ def _items_in_main(db: Path, scratch: Path, table: str = "items") -> int | None:
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None)
             try:
+                tables = conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    (table,),
+                ).fetchone()[0]
+                if not tables:
+                    return 0
                 return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             finally:
                 conn.close()

@@ -240,3 +240,22 @@ def test_the_plugin_reads_the_table_and_its_ini_keys(tmp_path: Path) -> None:
     assert done.returncode == 4 and "no_such_ini_module" in done.stderr, done
     done = pytest_collect(root, "--migrator", "py:projmig:migrate")
     assert done.returncode == 0, done
+
+
+def test_the_after_check_key_reaches_every_command_that_judges_a_migration(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``after-check`` (R18) sets ``--after-check`` of checklist, rehearse and replay."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    found = config.load(project(tmp_path, 'after-check = "serve:node server.js"\n'))
+    assert found.get("after_check") == "serve:node server.js"
+    for command in (["checklist"], ["rehearse", "DATA"], ["replay", "FIELD.json"]):
+        parser = cli.build_parser()
+        cli.configure(parser, command, found)
+        assert parser.parse_args(command).after_check == "serve:node server.js", command
+
+
+def test_a_bad_after_check_is_a_usage_error_in_the_plugin(tmp_path: Path) -> None:
+    root = project(tmp_path, 'after-check = "node server.js"\n')
+    done = pytest_collect(root, "--migrator", "py:projmig:migrate")
+    assert done.returncode == 4 and "--after-check" in done.stderr, done

@@ -155,3 +155,18 @@ def test_an_unreadable_file_stops_before_copying(clean_tree: Path, untouched) ->
     os.chmod(db, 0)
     proof.assert_untouched()
     os.chmod(db, 0o644)
+
+
+def test_the_app_after_the_move_is_judged_under_r18(cli, clean_tree: Path) -> None:
+    """``--after-check``: the app run on the migrated copy; reading the old path is R18."""
+    new = 'cmd:test -f "$DATA_DIR/kim-1a/profiles/default/datastore.sqlite"'
+    proc = cli("rehearse", str(clean_tree), "--after-check", new)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "  after-check: exit status 0" in proc.stdout and "R18      held" in proc.stdout
+    old = 'cmd:test -f "$DATA_DIR/kim-1a/peek.db" || { echo "no db for kim-1a" >&2; exit 1; }'
+    proc = cli("rehearse", str(clean_tree), "--after-check", old)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "R18      BROKEN" in proc.stdout and "no db for kim-1a" in proc.stdout
+    assert "--after-check" in proc.stdout.rsplit("replay:", 1)[-1]  # the replay repeats it
+    bad = cli("rehearse", str(clean_tree), "--after-check", "node app.js")
+    assert bad.returncode == 2 and "--after-check" in bad.stderr

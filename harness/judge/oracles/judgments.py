@@ -158,11 +158,18 @@ def error_lines(run: RunResult, uid: str) -> list[str]:
     and a failure exit status with a success line would then pass by luck.
     """
     named = re.compile(_word(uid))
+    return [line for line in failure_lines(run) if named.search(line)]
+
+
+def failure_lines(run: RunResult) -> list[str]:
+    """The lines of ``run``'s output that report a failure, whoever they name: a line on
+    stderr, a line saying error, fail or critical, or a JSON event with an error level
+    (SPEC's "reported", without the user). What R18 reads in the app's output."""
     stderr = {line.strip() for line in run.stderr.splitlines()}
     return [
         line
         for line in run.output.splitlines()
-        if named.search(line)
+        if line.strip()
         and (line.strip() in stderr or _ERROR_WORD.search(line) or _json_error(line))
     ]
 
