@@ -362,8 +362,7 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float | Non
         from harness.explore.pictures import explore_html
         from harness.report import html
 
-        page = explore_html(report, power_loss=bool(getattr(args, "power_loss", False)))
-        print(f"html report: {html.write(args.html, page)}")
+        print(f"html report: {html.write(args.html, explore_html(report))}")
     status = report.status(strict_coverage=getattr(args, "strict_coverage", False))
     _github(report, status)
     return status

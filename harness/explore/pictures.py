@@ -174,8 +174,9 @@ def matrix(
     return rows
 
 
-def explore_html(report: ExploreReport, *, power_loss: bool = False) -> str:
-    """The exploration's page (see the module)."""
+def explore_html(report: ExploreReport) -> str:
+    """The exploration's page (see the module); a power-loss one says so (its target's
+    backend is ``power-loss``)."""
     case_anchor = html.Anchors("case")
     for r in report.results:  # every case's id, in case order, before any link to one
         case_anchor(r.case.id)
@@ -189,6 +190,7 @@ def explore_html(report: ExploreReport, *, power_loss: bool = False) -> str:
 
     t = report.target
     ok = sum(r.outcome == "ok" for r in report.results)
+    power_loss = t.get("backend") == "power-loss"
     kind = "Power-loss exploration" if power_loss else "Fault exploration"
     status = report.exit_status
     verdict = (
