@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
+from fnmatch import fnmatch
 from html.parser import HTMLParser
+from pathlib import Path
 
 from harness.explore.pictures import explore_html, steps_of
 from harness.explore.results import ExploreReport, Shade, owner_of
@@ -113,3 +116,15 @@ def test_an_operation_belongs_to_the_user_whose_folder_it_touches() -> None:
     assert owner_of(("backups/alice/1.zip",)) == ""
     assert owner_of(("/dev/shm/tmp/x",)) == ""
     assert owner_of((".",)) == ""
+
+
+def test_the_templates_are_package_data() -> None:
+    """An installed kit (not this checkout) must find its templates, as it finds rules.md."""
+    repo = Path(__file__).resolve().parents[2]
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["*"]
+    templates = sorted((repo / "harness" / "report" / "templates").glob("*.html.j2"))
+    assert templates
+    for t in templates:
+        assert any(fnmatch(f"templates/{t.name}", p) for p in patterns), t.name
+    assert any(r.startswith("jinja2") for r in pyproject["project"]["dependencies"])
