@@ -3,8 +3,9 @@ its findings, and two pictures of where the migration breaks.
 
 - Per user, a **timeline** of the fault-free run's file operations (the report's
   :class:`~harness.explore.results.Step` list, recorded by the baseline): a tick per
-  operation, tall for the user's own, and above it a dot per case placed there (an errno, a
-  kill, a power cut), coloured by its outcome (:class:`~harness.explore.results.Shade`).
+  operation on the user's folder, at its place in the whole run, and above it a dot per
+  case placed there (an errno, a kill, a power cut), coloured by its outcome
+  (:class:`~harness.explore.results.Shade`).
 - The **operations x effects matrix**: a row per operation that has cases, a column per
   effect, each cell coloured by its case's outcome and linking to the case's details.
 
@@ -40,7 +41,6 @@ class Dot:
 @dataclass(frozen=True)
 class Tick:
     x: int
-    mine: bool
     title: str
     dots: tuple[Dot, ...]
 
@@ -116,21 +116,23 @@ def timelines(
     out = []
     for owner in owners:
         ticks, shades = [], []
+        # An operation is drawn on its owner's timeline only, at its place in the whole
+        # run: a page of many users stays small (ticks: operations, not users x operations).
         for n, step in enumerate(steps):
-            mine = step.owner == owner
+            if step.owner != owner:
+                continue
             dots = []
-            if mine:
-                for j, r in enumerate(by_index.get(step.index, ())):
-                    shades.append(r.shade.value)
-                    dots.append(
-                        Dot(
-                            y=axis - 20 - j * DOT_GAP,
-                            shade=html.shade_class(r.shade.value),
-                            href=case_anchor(r.case.id),
-                            title=f"case {r.case.id}: {r.case.describe_op()}: {r.shade.value}",
-                        )
+            for j, r in enumerate(by_index.get(step.index, ())):
+                shades.append(r.shade.value)
+                dots.append(
+                    Dot(
+                        y=axis - 20 - j * DOT_GAP,
+                        shade=html.shade_class(r.shade.value),
+                        href=case_anchor(r.case.id),
+                        title=f"case {r.case.id}: {r.case.describe_op()}: {r.shade.value}",
                     )
-            ticks.append(Tick(LEFT + n * STEP_W, mine, step.describe(), tuple(dots)))
+                )
+            ticks.append(Tick(LEFT + n * STEP_W, step.describe(), tuple(dots)))
         mine_ops = sum(s.owner == owner for s in steps)
         tally = ", ".join(f"{shades.count(s)} {s}" for s in dict.fromkeys(sorted(shades)))
         counts = f"{fnd.plural(mine_ops, 'operation')}, {fnd.plural(len(shades), 'case')}"
