@@ -16,6 +16,10 @@ same options: the same child pytest on ``scenarios/test_power_loss.py``, ``--cas
 K:power-loss-synced`` replayed here. ``replay --explore`` runs this command's handler on
 :func:`parse`'s arguments.
 
+``--html FILE`` writes the report as one self-contained page (:mod:`harness.explore.
+pictures`): the findings, each user's timeline of the recorded run's operations with every
+case coloured by its outcome, and the operations x effects matrix.
+
 The trace is recorded once, here, before the child starts (so a migrator that cannot even
 start fails fast), and kept in the cache the child's workers read. Registering the command
 imports nothing of the engines: the handler does, when it runs.
