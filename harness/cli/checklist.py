@@ -17,6 +17,7 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
   no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
+``--html FILE`` writes the same run as one self-contained page (:mod:`harness.report.html`).
 For CI: ``--junitxml FILE`` is pytest's own JUnit XML of the child run (each failure's
 message opens with the rules and users broken and holds the replay command); in GitHub
 Actions (``GITHUB_ACTIONS=true``) the run also appends a job summary to
@@ -92,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE.xml",
         help="write JUnit XML (pytest's), each failure's message naming the rules, the users "
         "and the replay command",
+    )
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE.html",
+        help="write a self-contained HTML report: the findings with their evidence, each "
+        "item and scenario, the rules",
     )
     p.add_argument(
         "--field-dir",
@@ -225,6 +233,10 @@ def conclude(checklist: ChecklistRun, args: argparse.Namespace) -> int:
         print(f"report: {args.report}")
     if getattr(args, "junitxml", None):  # `merge` has none: the jobs' XML are theirs
         print(f"junit xml: {args.junitxml}")
+    if getattr(args, "html", None):
+        from harness.report import html
+
+        print(f"html report: {html.write(args.html, html.checklist_html(checklist))}")
     _github(checklist)
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]
     if broken_kit:

@@ -111,6 +111,8 @@ def configure(
         action = _option(sub, key)
         if dest not in config.values or action is None:
             continue
+        if sub.prog.split()[-1] not in project_config.ONLY_FOR.get(key, (sub.prog.split()[-1],)):
+            continue
         value = config.values[dest]
         if isinstance(value, str) and callable(action.type):
             try:

@@ -151,6 +151,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write every test's outcome, rules broken, seed and replay command to PATH",
     )
     group.addoption(
+        "--mk-html",
+        dest="mk_html",
+        metavar="PATH",
+        default=None,
+        help="write the checklist as a self-contained HTML report to PATH (the findings, "
+        "their evidence and replay commands, every item and scenario, the rules)",
+    )
+    group.addoption(
         "--field-dir",
         dest="mk_field_dir",
         metavar="DIR",
@@ -372,6 +380,11 @@ class ChecklistRecorder:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(self.run().to_json(), encoding="utf-8")
+        page = self.config.getoption("mk_html")
+        if page:
+            from harness.report import html
+
+            html.write(Path(page), html.checklist_html(self.run()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run()

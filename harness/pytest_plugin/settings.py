@@ -44,6 +44,7 @@ DEFAULTS: tuple[Default, ...] = (
     Default("mk_desktop_migrator", "mk_desktop_migrator", "the desktop migrator spec"),
     Default("mk_effects", "mk_effects", "effects to explore (--effects)"),
     Default("mk_explore_backend", "mk_explore_backend", "syscall or inprocess"),
+    Default("mk_html", "mk_html", "the checklist's HTML report (--mk-html)", "", True),
 )
 
 

@@ -141,6 +141,18 @@ def test_the_command_line_overrides_the_table(tmp_path: Path, monkeypatch) -> No
     assert parsed(["explore", "--no-strict-coverage"], strict).strict_coverage is False
 
 
+def test_the_html_key_is_the_checklists_page_only(tmp_path: Path, monkeypatch) -> None:
+    """``explore --html`` with the checklist's path would overwrite its page in a CI job
+    that runs both: the table's ``html`` is the checklist's; explore takes it from its
+    command line."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    root = project(tmp_path, 'html = "build/report.html"\n')
+    found = config.load(root)
+    assert parsed(["checklist"], found).html == root / "build" / "report.html"
+    assert parsed(["explore"], found).html is None
+    assert parsed(["explore", "--html", "e.html"], found).html == Path("e.html")
+
+
 def test_timeout_from_the_table_or_the_command_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
     found = config.load(project(tmp_path, "timeout = 90\n"))
