@@ -12,7 +12,7 @@ import pytest
 from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
 from harness.run.adapters import parse_migrator
-from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
+from tests.deploy.deploy_helpers import can_deny, one_line_error, rename_to_non_utf8, run_cli
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
 # backup, no profile row, every folder taken for a user (backups/ included).
@@ -112,6 +112,19 @@ def test_mtimes_and_symlinks_are_copied_as_they_are(
 
 
 # -- bad input ---------------------------------------------------------------------------
+
+
+def test_a_user_folder_whose_name_is_not_utf8_is_no_false_r14(
+    cli, clean_tree: Path, untouched
+) -> None:
+    """The reference reports the orphan by its raw name; the kit decodes that output with
+    U+FFFD and must still see the user named (it once reported R14 broken)."""
+    rename_to_non_utf8(clean_tree, "lou-2b")
+    proof = untouched(clean_tree)
+    proc = cli("rehearse", str(clean_tree))
+    proof.assert_untouched()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "R14      held" in proc.stdout
 
 
 def test_not_a_data_dir_and_a_bad_migrator(cli, tmp_path: Path, clean_tree: Path) -> None:
