@@ -501,8 +501,7 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
     """Describe ``data_dir``; raises ``survey.DataDirError`` when it is no data dir."""
     data_dir = Path(data_dir).absolute()
     started = time.monotonic()
-    user_dirs = survey.check_data_dir(data_dir)
-    accounts = survey.read_accounts(data_dir, user_dirs)
+    user_dirs, accounts = survey.open_data_dir(data_dir)
     anon = {p.name: anonymous_id(salt, p.name) for p in user_dirs}
     if len(set(anon.values())) != len(anon):  # pragma: no cover - 40 bits, 10^4 users
         raise CaptureError("two user ids hash to the same anonymous id; capture again")

@@ -302,7 +302,9 @@ def rehearse(
 ) -> Rehearsal:
     """Copy ``source`` to scratch space, run ``migrator`` on the copy, judge every run."""
     source = Path(source).absolute()
-    survey.check_data_dir(source)  # DataDirError: not a data dir at all
+    # DataDirError: not a data dir, or its system.db is not the server's (damaged, no
+    # users table): the run would fail on it and every user would look like a broken rule.
+    survey.open_data_dir(source)
     if scratch is not None and inside(Path(scratch), source):
         raise RehearsalError(
             f"{scratch}: inside the data dir {source}; the rehearsal writes nothing there: "

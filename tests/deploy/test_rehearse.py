@@ -139,6 +139,22 @@ def test_not_a_data_dir_and_a_bad_migrator(cli, tmp_path: Path, clean_tree: Path
     )
 
 
+def test_a_corrupt_system_db_is_refused_before_any_run(
+    cli, clean_tree: Path, tmp_path: Path, untouched
+) -> None:
+    """As plan and capture refuse it: the run would fail on it, and every user would look
+    like a broken rule (it once ran the migrator and reported a false R5)."""
+    system = clean_tree / "system.db"
+    system.write_bytes(os.urandom(8192))
+    proof = untouched(clean_tree)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = cli("rehearse", str(clean_tree), "--scratch", str(scratch))
+    one_line_error(proc, str(system))
+    assert list(scratch.iterdir()) == []  # nothing copied, no migrator started
+    proof.assert_untouched()
+
+
 def test_too_little_scratch_space_is_said_with_numbers(
     clean_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, untouched
 ) -> None:
