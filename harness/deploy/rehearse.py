@@ -324,7 +324,9 @@ def rehearse(
     """Copy ``source`` to scratch space, run ``migrator`` on the copy, judge every run
     (and the app on the migrated copy, with ``after_check``)."""
     source = Path(source).absolute()
-    survey.check_data_dir(source)  # DataDirError: not a data dir at all
+    # DataDirError: not a data dir, or its system.db is not the server's (damaged, no
+    # users table): the run would fail on it and every user would look like a broken rule.
+    survey.open_data_dir(source)
     if scratch is not None and inside(Path(scratch), source):
         raise RehearsalError(
             f"{scratch}: inside the data dir {source}; the rehearsal writes nothing there: "

@@ -28,6 +28,7 @@ from tests.deploy.deploy_helpers import (
     can_deny,
     one_line_error,
     plant_in_wal,
+    rename_to_non_utf8,
     run_cli,
     strings_in_rows,
 )
@@ -146,6 +147,33 @@ def test_a_salt_file_is_created_private_on_first_use(clean_tree: Path, tmp_path:
 
 
 # -- bad input: one line, exit 2, nothing written to the source ------------------------------
+
+
+def test_a_user_folder_whose_name_is_not_utf8_is_captured(
+    cli, clean_tree: Path, tmp_path: Path, untouched
+) -> None:
+    """Its id is hashed from the name's bytes (it once crashed with UnicodeEncodeError)."""
+    name = rename_to_non_utf8(clean_tree, "lou-2b")
+    proof = untouched(clean_tree)
+    spec_path, side, _ = _capture(cli, clean_tree, tmp_path)
+    proof.assert_untouched()
+    spec = spec_from_json(spec_path.read_text())
+    assert len(spec.users) == 4  # every user, the renamed one too
+    salt = (tmp_path / "salt").read_bytes()
+    anon = capture.anonymous_id(salt, name)
+    (user,) = [u for u in spec.users if u.user_id == anon]
+    assert "no_users_row" in user.quirks
+    assert "lou-2b" not in spec_path.read_text() + side.read_text()
+
+
+def test_a_salt_file_in_a_missing_folder_is_refused(cli, clean_tree: Path, tmp_path: Path) -> None:
+    """--salt-file names a file; its folder is the user's to make (a typo must not become
+    a new folder)."""
+    salt = tmp_path / "absent" / "salt"
+    out = tmp_path / "f.json"
+    proc = cli("capture", str(clean_tree), "--out", str(out), "--salt-file", str(salt))
+    one_line_error(proc, str(salt.parent), "--salt-file")
+    assert not salt.parent.exists() and not out.exists()
 
 
 def test_output_inside_the_data_dir_is_refused(

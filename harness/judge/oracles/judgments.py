@@ -7,6 +7,7 @@ or "migration finished" mean the same thing in every rule that says them.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 
@@ -140,7 +141,25 @@ def mentions(output: str, uid: str) -> bool:
 
 
 def _word(uid: str) -> str:
-    return rf"(?<![\w-]){re.escape(uid)}(?![\w-])"
+    spellings = "|".join(re.escape(s) for s in spellings_in_output(uid))
+    return rf"(?<![\w-])(?:{spellings})(?![\w-])"
+
+
+def spellings_in_output(uid: str) -> tuple[str, ...]:
+    """How ``uid`` can appear in a run's output as the kit decodes it (UTF-8, a bad byte
+    replaced by U+FFFD). A folder name that is not UTF-8 is a str with surrogate escapes
+    (``os.fsdecode``); printed raw, its bytes come back with U+FFFD, printed escaped (Python's
+    ``repr``, ``backslashreplace``) as ``\\udcXX``. Either spelling names the user; matching
+    the surrogate itself never would, and the user would look unreported (a false R14)."""
+    raw = os.fsencode(uid)
+    return tuple(
+        dict.fromkeys(
+            (
+                raw.decode("utf-8", errors="replace"),
+                uid.encode("utf-8", errors="backslashreplace").decode("utf-8"),
+            )
+        )
+    )
 
 
 # A line that says it reports a failure: error, fail, critical as words (their inflections
