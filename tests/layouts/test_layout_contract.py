@@ -56,7 +56,8 @@ def test_the_project_key_names_a_layout_file_beside_it(tmp_path: Path, monkeypat
     sub = tmp_path / "deep"
     sub.mkdir()
     monkeypatch.chdir(sub)
-    monkeypatch.delenv(layout.LAYOUT_ENV, raising=False)
+    # Set, not deleted: monkeypatch restores only what it set, and apply_layout writes it.
+    monkeypatch.setenv(layout.LAYOUT_ENV, "")
     parser = build_parser()
     configure(parser, ["checklist"], project_config.load(sub))
     args = parser.parse_args(["checklist"])
