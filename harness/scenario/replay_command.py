@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 
+from harness.contract import layout
 from harness.run.adapters import DEFAULT_TIMEOUT, Migrator, PythonMigrator
 
 
@@ -76,6 +77,8 @@ def replay_command(
         argv += ["--migrator-timeout", f"{timeout:g}"]
     if large:
         argv.append("--large")
+    if layout.replay_value():
+        argv += ["--mk-layout", str(layout.replay_value())]
     line = shlex.join(argv)
     if pythonpath:
         line = f"PYTHONPATH={shlex.quote(pythonpath)} {line}"
