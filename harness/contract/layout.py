@@ -214,6 +214,13 @@ def active() -> MigrationLayout:
     return _cached(value) if value else BUILT_IN[DEFAULT_LAYOUT]
 
 
+def replay_value() -> str | None:
+    """What a replay command names as its layout (``--layout``), None under the default:
+    a replay judged by another layout would report what the run did not."""
+    chosen = active()
+    return None if chosen.name == DEFAULT_LAYOUT else env_value(chosen)
+
+
 def header_line() -> str:
     """``layout: ...`` for a report's header when the layout in force is not the default
     ("" under the default, so a default report reads as it always did)."""

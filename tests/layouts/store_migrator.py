@@ -49,25 +49,34 @@ def _digest(db: Path) -> list:
 
 
 def _single_file(src: Path, dst: Path) -> None:
-    """``src`` (its -wal included) as one file ``dst``, fsynced."""
+    """``src`` (its -wal included) as one file ``dst``: made in the system's temp space
+    (SQLite's own journal stays out of DATA_DIR), then copied in, fsynced and renamed."""
     tmp = dst.with_name(dst.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / "c.db"
+        copy, whole = Path(scratch) / "c.db", Path(scratch) / "whole.db"
         shutil.copyfile(src, copy)
         if os.path.exists(f"{src}-wal"):
             shutil.copyfile(f"{src}-wal", f"{copy}-wal")
-        source = sqlite3.connect(copy)
-        target = sqlite3.connect(tmp)
+        source, target = sqlite3.connect(copy), sqlite3.connect(whole)
         try:
             source.backup(target)
             target.execute("PRAGMA journal_mode=DELETE")
         finally:
             target.close()
             source.close()
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.rename(tmp, dst)
+        _copy_in(whole, tmp, dst)
+
+
+def _copy_in(src: Path, tmp: Path, dst: Path) -> None:
+    """``src`` to ``dst`` through ``tmp``: written, fsynced, renamed; no ``tmp`` left."""
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.rename(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _sync_dir(dst.parent)
 
 
@@ -118,10 +127,9 @@ def _move_images(old: Path, new: Path) -> None:
         return
     new.mkdir(parents=True, exist_ok=True)
     for entry in sorted(old.iterdir()):
-        if not (new / entry.name).exists():
-            shutil.copy2(entry, new / entry.name)
-            with open(new / entry.name, "rb") as f:
-                os.fsync(f.fileno())
+        there = new / entry.name
+        if not there.exists() or there.read_bytes() != entry.read_bytes():
+            _copy_in(entry, there.with_name(there.name + ".tmp"), there)
     _sync_dir(new)
     shutil.rmtree(old)
     _sync_dir(old.parent)
@@ -131,10 +139,15 @@ def _migrate_user(data_dir: Path, user: str, dry_run: bool) -> None:
     root = data_dir / user
     old, store = root / "peek.db", root / "store"
     new, backup = store / "main.db", root / "peek.db.pre-migration-backup"
+    if not dry_run:
+        for leftover in (*root.glob("*.tmp"), *store.glob("*.tmp"), *store.glob("images/*.tmp")):
+            leftover.unlink()  # a copy of an interrupted run; its source still exists
     if not old.is_file():
         if new.is_file() and not dry_run:
             _ensure_profile(data_dir, user)
             _move_images(root / "images", store / "images")
+            for side in ("-wal", "-shm", "-journal"):  # left by a run stopped after peek.db
+                Path(f"{old}{side}").unlink(missing_ok=True)
         return
     try:
         content = _digest(old)

@@ -65,3 +65,15 @@ def test_the_project_key_names_a_layout_file_beside_it(tmp_path: Path, monkeypat
     apply_layout(args)
     assert layout.active().new_db == "{user}/store/main.db"
     assert layout.active().name == "mine"
+
+
+def test_a_replay_command_names_a_layout_that_is_not_the_default(monkeypatch) -> None:
+    from harness.scenario.replay_command import replay_command
+
+    def line() -> str:
+        return replay_command(module="scenarios.test_01_small_db", test="t", migrator="m", seed=0)
+
+    monkeypatch.setenv(layout.LAYOUT_ENV, "")
+    assert "layout" not in line()  # the default's replay lines read as before
+    monkeypatch.setenv(layout.LAYOUT_ENV, layout.PEEK_UUID)
+    assert "--mk-layout peek-uuid" in line()

@@ -40,6 +40,7 @@ from typing import Any
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import spec_to_json
+from harness.contract import layout
 from harness.explore.baseline import Baseline
 from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
 from harness.explore.powerloss import failed_fsync
@@ -237,6 +238,8 @@ class PowerLoss:
         args = ["migration-kit", "explore", "--power-loss", "--migrator", exploration.migrator]
         if exploration.tree != DEFAULT_TREE:
             args += ["--tree", spec_to_json(exploration.tree)]
+        if layout.replay_value():
+            args += ["--layout", str(layout.replay_value())]
         args += ["--case", case_id]
         line = shlex.join(args)
         pythonpath = pythonpath_for(exploration.open_migrator())  # py:tests.* needs the repo
