@@ -99,4 +99,5 @@ def replay(
             subject=f"the look-alike of {field} ({len(spec.users)} users)",
             again=again_command("replay", field, migrator),
             notes=notes,
+            what="replay",
         )

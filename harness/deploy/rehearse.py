@@ -25,7 +25,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -38,6 +38,7 @@ from harness.judge import oracles
 from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import RULES, RuleBroken, Verdict
+from harness.report.progress import Progress, progress
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
 from harness.store.scratch import remove_tree
@@ -123,21 +124,29 @@ def expected_failures(before: Snapshot) -> list[str]:
 
 
 def judge(
-    tree: Path, migrator: Migrator, *, subject: str, again: str, notes: tuple[str, ...] = ()
+    tree: Path,
+    migrator: Migrator,
+    *,
+    subject: str,
+    again: str,
+    notes: tuple[str, ...] = (),
+    what: str = "rehearse",
 ) -> Rehearsal:
-    """Dry run, run, second run of ``migrator`` on ``tree`` (which it changes), judged.
+    """Dry run, run, second run of ``migrator`` on ``tree`` (which it changes), judged;
+    ``what`` (the command) names the progress shown on stderr while the runs go on.
 
     Every rule is judged against the tree as it was *before the dry run*: a dry run that
     changed the tree (the field's empty new DB) must show up as the loss it caused in the
     real run, not be taken as the new starting point.
     """
     before = Snapshot.take(tree)
-    dry = migrator.run(tree, dry_run=True)
-    after_dry = Snapshot.take(tree)
-    run = migrator.run(tree)
-    after = Snapshot.take(tree)
-    second = migrator.run(tree)
-    again_snap = Snapshot.take(tree)
+    with progress(what, 3, unit="runs") as shown:
+        dry = _timed(shown, "dry run", lambda: migrator.run(tree, dry_run=True))
+        after_dry = Snapshot.take(tree)
+        run = _timed(shown, "run", lambda: migrator.run(tree))
+        after = Snapshot.take(tree)
+        second = _timed(shown, "second run", lambda: migrator.run(tree))
+        again_snap = Snapshot.take(tree)
     verdicts = [
         *oracles.check_r2(before, after_dry, dry),
         *oracles.check_r1(before, after, run),
@@ -162,6 +171,14 @@ def judge(
         again=again,
         notes=notes,
     )
+
+
+def _timed(shown: Progress, name: str, run: Callable[[], RunResult]) -> RunResult:
+    """``run()`` as step ``name`` of ``shown``: a run that fails or hangs is a finding."""
+    shown.start(name)
+    result = run()
+    shown.done(name, findings=0 if result.ok else 1)
+    return result
 
 
 # -- the copy -------------------------------------------------------------------------------------
