@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.cli.options import timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from harness.explore.results import Case, CaseResult, ExploreReport
     from harness.report.shards import Shard
 
+T = TypeVar("T")
 SCENARIO = "scenarios.test_faults_explore::test_fault_case"
 POWER_LOSS_SCENARIO = "scenarios.test_power_loss::test_power_loss"
 
@@ -232,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
 
     exploration = exploration_from_args(args)
     started = time.monotonic()
-    base = baseline(exploration)
+    base = recorded("explore", lambda: baseline(exploration))
     if args.list:
         for case in base.cases():
             print(f"{case.id:>10}  {case.describe_op()}")
@@ -249,6 +250,18 @@ def run(args: argparse.Namespace) -> int:
     return finish(report, args, started)
 
 
+def recorded(what: str, record: Callable[[], T]) -> T:
+    """``record()``, the fault-free recording (or its copy in the cache), with progress on
+    stderr: a migrator that hangs there is seen to."""
+    from harness.report.progress import progress
+
+    with progress(what, 1, unit="recordings") as shown:
+        shown.start("the fault-free run, recorded")
+        made = record()
+        shown.done("the fault-free run, recorded")
+    return made
+
+
 def _run_power_loss(args: argparse.Namespace) -> int:
     """``--power-loss``: every durability point's power cut, in the modes of the faults."""
     from harness.explore.powerloss.baseline import power_baseline
@@ -259,7 +272,7 @@ def _run_power_loss(args: argparse.Namespace) -> int:
     exploration = exploration_from_args(args)
     if exploration.backend != "syscall":
         raise UsageError("power loss replays a syscall trace: --backend syscall")
-    power = PowerLoss(power_baseline(exploration))
+    power = PowerLoss(recorded("power loss", lambda: power_baseline(exploration)))
     chosen = [power.case(c) for c in args.cases] if args.cases else None
     if args.list:
         for case in power.cases():
@@ -386,6 +399,7 @@ def child_args(
 
     argv = ["--pyargs", scenario, "-q", "--tb=no", "-rN"]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
+    argv += ["--mk-progress", "power loss" if scenario == POWER_LOSS_SCENARIO else "explore"]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
     if exploration.tree != DEFAULT_TREE:

@@ -68,7 +68,7 @@ class Progress:
         self.line_every_s = line_every_s
         self.done_count = 0
         self.findings = 0
-        self.current = ""
+        self.running: dict[str, None] = {}  # the steps begun and not ended, oldest first
         self._started = time.monotonic()
         self._last_line = float("-inf")
         self._last_count = 0
@@ -86,7 +86,7 @@ class Progress:
     def start(self, name: str) -> None:
         """Step ``name`` begins: shown at once (a plain line too, when it is a long step)."""
         with self._lock:
-            self.current = name
+            self.running[name] = None
             self._show(force=not self.live and self._few_steps())
         self._ensure_clock()
 
@@ -95,12 +95,13 @@ class Progress:
         with self._lock:
             self.done_count += 1
             self.findings += findings
-            if name and name == self.current:
-                self.current = ""
+            self.running.pop(name, None)
             self._show(force=self._due_by_count())
 
     def close(self) -> None:
-        """Stop the clock; clear the live line, or write the last plain line."""
+        """Stop the clock; clear the live line, or write the last plain line (once)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._clock is not None:
             self._clock.join()
@@ -109,7 +110,7 @@ class Progress:
                 if self._drawn:
                     self._write(_CLEAR)
             elif self.done_count != self._last_count:
-                self.current = ""
+                self.running.clear()
                 self._show(force=True)
 
     # -- drawing -----------------------------------------------------------------------------
@@ -120,7 +121,11 @@ class Progress:
         parts = [f"{count} {self.unit} done", elapsed_text(time.monotonic() - self._started)]
         parts.append(f"{self.findings} finding{'s' if self.findings != 1 else ''}")
         text = f"{self.what}: " + ", ".join(parts)
-        return f"{text}; running {self.current}" if self.current else text
+        if not self.running:
+            return text
+        *others, latest = self.running
+        more = f" (+{len(others)} more)" if others else ""
+        return f"{text}; running {latest}{more}"
 
     def _few_steps(self) -> bool:
         return self.total is not None and self.total <= LINES_PER_RUN
