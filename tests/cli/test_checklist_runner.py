@@ -90,6 +90,30 @@ def test_a_hanging_migrator_is_a_verdict_at_the_timeout(tmp_path: Path) -> None:
         assert not alive(pid), pid
 
 
+@pytest.mark.parametrize("option", ["-k", "-m"])
+def test_a_selection_without_explorations_records_nothing(option: str, tmp_path: Path) -> None:
+    """``-k``/``-m`` on one scenario: the explorer's fault-free recordings, which only its
+    cases need, are not made at collection (a slow migrator made them cost minutes)."""
+    marker, cache = tmp_path / "recorded", tmp_path / "cache"
+    repo = Path(__file__).resolve().parents[2]
+    spec = (
+        f'cmd:case "$DATA_DIR" in *mk-explore-record-*) echo x >> {marker}; sleep 30;; esac; '
+        f"cd {repo} && exec {sys.executable} -m migrator migrate"
+    )
+    start = time.monotonic()
+    done = run(
+        checklist_argv("--migrator", spec, option, "small_db", "-n", "0"),
+        cwd=tmp_path,
+        env={"MIGRATION_KIT_CACHE": str(cache)},
+    )
+    took = time.monotonic() - start
+    assert done.returncode == 0, done
+    assert "[x]  1. Test migration with small database (< 1MB)" in done.stdout
+    assert not marker.exists(), marker.read_text()
+    assert not [p for p in (cache / "explore").glob("*") if p.name != "locks"]
+    assert took < 60, took
+
+
 @pytest.mark.parametrize(
     ("command", "sig", "status", "said"),
     [

@@ -1,0 +1,63 @@
+"""Whether ``-k``/``-m`` can select a test before its param ids exist
+(:mod:`harness.pytest_plugin.selection`): a word that could fall in an id is tried both
+ways; one that cannot is decided by what is known of the function."""
+
+from __future__ import annotations
+
+import pytest
+from _pytest.mark.expression import Expression
+
+from harness.pytest_plugin.selection import _could_be_in_id, _satisfiable
+
+WORDS = ("kill", "eio", "open_write", "rename", "power-loss-synced")
+NAME = "test_fault_case"
+
+
+@pytest.mark.parametrize(
+    ("atom", "could"),
+    [
+        ("3-kill", True),
+        ("kill", True),
+        ("12", True),
+        ("ope", True),  # the start of open_write
+        ("case[3", True),
+        ("[3-kill]", True),
+        ("eio]", True),
+        ("small_db", False),
+        ("test_01_small_db", False),
+        ("idempotency", False),
+        ("other[3", False),  # not this function's name before the id
+        ("kill]x", False),  # nothing follows the id
+        ("kill.py", False),
+    ],
+)
+def test_a_word_could_fall_in_an_id_only_if_made_of_id_words(atom: str, could: bool) -> None:
+    assert _could_be_in_id(atom, NAME, WORDS) is could
+
+
+def known(values: dict[str, bool]):
+    """Atoms with these values; any other is unknown (could be in an id)."""
+
+    def value(atom: str, **kwargs: object) -> bool | None:
+        return values.get(atom)
+
+    return value
+
+
+@pytest.mark.parametrize(
+    ("expr", "values", "satisfiable"),
+    [
+        ("small_db", {"small_db": False}, False),
+        ("kill", {}, True),
+        ("not kill", {}, True),
+        ("kill and not kill", {}, False),
+        ("fault and (kill or eio)", {"fault": True}, True),
+        ("fault and (kill or eio)", {"fault": False}, False),
+        ("(a and not b) or (b and not a)", {}, True),
+        ("small_db or idempotency", {"small_db": False, "idempotency": False}, False),
+    ],
+)
+def test_unknown_words_are_tried_both_ways(
+    expr: str, values: dict[str, bool], satisfiable: bool
+) -> None:
+    assert _satisfiable(Expression.compile(expr), known(values)) is satisfiable
