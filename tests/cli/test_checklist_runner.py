@@ -118,6 +118,8 @@ def test_a_selection_without_explorations_records_nothing(option: str, tmp_path:
     ("command", "sig", "status", "said"),
     [
         ("checklist", signal.SIGTERM, 143, "terminated"),
+        ("checklist", signal.SIGINT, 130, "interrupted"),
+        ("explore", signal.SIGTERM, 143, "terminated"),  # while it records (under strace)
         ("rehearse", signal.SIGTERM, 143, "terminated"),
         ("rehearse", signal.SIGINT, 130, "interrupted"),
     ],
@@ -131,6 +133,8 @@ def test_a_stopped_kit_ends_every_process_and_scratch_folder(
     kit = [sys.executable, "-m", "harness.cli.main"]
     if command == "checklist":
         argv = [*kit, "checklist", "--migrator", spec, *SMALL]
+    elif command == "explore":
+        argv = [*kit, "explore", "--migrator", spec, "--effects", "kill"]
     else:
         from fixtures.spec import TreeSpec, UserSpec
 
