@@ -267,6 +267,7 @@ def _run_power_loss(args: argparse.Namespace) -> int:
     from harness.explore.powerloss.baseline import power_baseline
     from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
     from harness.explore.results import OK, nothing_judged_report
+    from harness.report.progress import progress
 
     started = time.monotonic()
     exploration = exploration_from_args(args)
@@ -280,7 +281,11 @@ def _run_power_loss(args: argparse.Namespace) -> int:
         print(f"{len(power.cases())} case(s); {power.not_explored()}")
         return ExitStatus.OK
     if chosen is not None:
-        report = explore_power_loss(exploration, cases=[c.id for c in chosen])
+        ids = [c.id for c in chosen]
+        with progress("power loss", 1, unit="replays") as shown:
+            shown.start(f"case(s) {', '.join(ids)}")
+            report = explore_power_loss(exploration, cases=ids)
+            shown.done(findings=sum(r.outcome != OK for r in report.results))
         for result in report.results:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
@@ -376,14 +381,19 @@ def _run_here(base: Baseline, cases: list) -> ExploreReport:
     """The replay: each case in this process, its whole failure text printed."""
     from harness.explore.cases import run_case
     from harness.explore.results import OK
+    from harness.report.progress import progress
 
     results = []
-    for case in cases:
-        result = run_case(base, case)
-        results.append(result)
-        print(f"case {case.id}: {case.describe()}: {result.outcome}")
-        if result.outcome != OK:
-            print(f"\n{result.error()}\n")
+    with progress("explore", len(cases)) as shown:
+        for case in cases:
+            shown.start(f"case {case.id}")
+            result = run_case(base, case)
+            results.append(result)
+            shown.done(f"case {case.id}", findings=int(result.outcome != OK))
+            with shown.aside():
+                print(f"case {case.id}: {case.describe()}: {result.outcome}", flush=True)
+                if result.outcome != OK:
+                    print(f"\n{result.error()}\n", flush=True)
     return base.report(results)
 
 

@@ -91,12 +91,25 @@ class Progress:
         self._ensure_clock()
 
     def done(self, name: str = "", *, findings: int = 0) -> None:
-        """A step ended, with ``findings`` new findings (failed scenarios, broken rules)."""
+        """Step ``name`` (by default the oldest one running) ended, with ``findings`` new
+        findings (failed scenarios, broken rules)."""
         with self._lock:
             self.done_count += 1
             self.findings += findings
+            if not name and self.running:
+                name = next(iter(self.running))
             self.running.pop(name, None)
             self._show(force=self._due_by_count())
+
+    @contextlib.contextmanager
+    def aside(self) -> Iterator[None]:
+        """Write something else (a result on stdout) without it landing in the live line:
+        the line is cleared, and drawn again at the next tick."""
+        with self._lock:
+            if self.live and self._drawn:
+                self._write(_CLEAR)
+                self._drawn = False
+            yield
 
     def close(self) -> None:
         """Stop the clock; clear the live line, or write the last plain line (once)."""

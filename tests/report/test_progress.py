@@ -53,3 +53,16 @@ def test_on_a_terminal_one_line_rewritten_then_cleared() -> None:
 
 def test_elapsed_reads_short() -> None:
     assert [elapsed_text(s) for s in (4.2, 65, 3725)] == ["4 s", "1m05s", "1h02m"]
+
+
+def test_what_is_printed_aside_does_not_land_in_the_live_line() -> None:
+    out = FakeTty()
+    shown = Progress("explore", 1, stream=out)
+    shown.start("case 3:kill")
+    with shown.aside():
+        out.write("case 3:kill: ok\n")
+    shown.done()
+    shown.close()
+    text = out.getvalue()
+    assert "running case 3:kill\r\x1b[Kcase 3:kill: ok\n" in text
+    assert "explore: 1/1 cases done, 0 s, 0 findings\r\x1b[K" in text
