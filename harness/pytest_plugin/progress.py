@@ -40,6 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ProgressReporter(name), "migration-kit-progress")
 
 
+COLLECTING = "the collection (and the fault-free recordings the explorer's cases need)"
+
+
 class ProgressReporter:
     """The controller's progress: counts the tests' reports as they arrive."""
 
@@ -49,15 +52,21 @@ class ProgressReporter:
         self.shown = Progress(name, unit="tests", stream=self.stream)
         self.failed: set[str] = set()
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self) -> None:
+        # Collecting may take long: the explorer records its fault-free runs then.
+        self.shown.start(COLLECTING)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if session.items:  # without xdist; with it, the workers collect
-            self.shown.set_total(len(session.items))
+        self.shown.set_total(len(session.items))  # without xdist; with it, the workers collect
+        self.shown.done(COLLECTING, counted=False)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         del node
         if self.shown.total is None:  # every worker collects the same ids
             self.shown.set_total(len(ids))
+            self.shown.done(COLLECTING, counted=False)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.shown.start(_short(nodeid))

@@ -90,11 +90,12 @@ class Progress:
             self._show(force=not self.live and self._few_steps())
         self._ensure_clock()
 
-    def done(self, name: str = "", *, findings: int = 0) -> None:
+    def done(self, name: str = "", *, findings: int = 0, counted: bool = True) -> None:
         """Step ``name`` (by default the oldest one running) ended, with ``findings`` new
-        findings (failed scenarios, broken rules)."""
+        findings (failed scenarios, broken rules); ``counted=False``: a step that is not one
+        of the ``total`` (the collection before the tests)."""
         with self._lock:
-            self.done_count += 1
+            self.done_count += int(counted)
             self.findings += findings
             if not name and self.running:
                 name = next(iter(self.running))
