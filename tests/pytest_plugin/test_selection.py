@@ -61,3 +61,27 @@ def test_unknown_words_are_tried_both_ways(
     expr: str, values: dict[str, bool], satisfiable: bool
 ) -> None:
     assert _satisfiable(Expression.compile(expr), known(values)) is satisfiable
+
+
+def test_every_real_case_id_is_made_of_the_words_the_scenarios_name() -> None:
+    """The guard against a new kind of id: had a word of a real case id been left out of
+    the vocabulary, ``-k`` on it would skip the recording and select nothing."""
+    from harness.explore.backends import backend_available
+    from harness.explore.baseline import baseline
+    from harness.explore.exploration import DEFAULT_TREE, Exploration
+    from harness.explore.powerloss.baseline import power_baseline
+    from harness.explore.powerloss.explorer import PowerLoss
+    from harness.pytest_plugin.explore import ID_WORDS
+    from harness.run.adapters import DEFAULT_MIGRATOR
+    from scenarios.test_power_loss import POWER_ID_WORDS
+
+    if not backend_available("syscall"):
+        pytest.skip("the syscall backend (strace) is unavailable")
+    exploration = Exploration(migrator=DEFAULT_MIGRATOR, tree=DEFAULT_TREE, effects=None)
+    words = tuple(w.lower() for w in ID_WORDS)
+    ids = [f"{c.index}-{c.effect}" for c in baseline(exploration).cases()]
+    assert ids and [i for i in ids if not _could_be_in_id(i.lower(), NAME, words)] == []
+    power = PowerLoss(power_baseline(exploration))
+    words += tuple(w.lower() for w in POWER_ID_WORDS)
+    ids = [f"{c.index}-{c.operation}-{c.effect}" for c in power.cases()]
+    assert ids and [i for i in ids if not _could_be_in_id(i.lower(), NAME, words)] == []
