@@ -85,3 +85,36 @@ def test_every_real_case_id_is_made_of_the_words_the_scenarios_name() -> None:
     words += tuple(w.lower() for w in POWER_ID_WORDS)
     ids = [f"{c.index}-{c.operation}-{c.effect}" for c in power.cases()]
     assert ids and [i for i in ids if not _could_be_in_id(i.lower(), NAME, words)] == []
+
+
+@pytest.mark.parametrize(
+    ("keyword", "selects_cases"),
+    [("fault_case and kill", True), ("3-kill", True), ("small_db", False)],
+)
+def test_collection_records_only_for_a_selection_that_reaches_a_case(
+    keyword: str, selects_cases: bool, tmp_path
+) -> None:
+    """End to end, in a child pytest with a cache of its own: the placeholder never shows,
+    and the recording is made exactly when a case can be selected."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from harness.cli.child_pytest import AUTOLOAD_OFF, pytest_argv
+
+    repo = Path(__file__).resolve().parents[2]
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env |= {"MIGRATION_KIT_CACHE": str(cache), AUTOLOAD_OFF: "1", "PYTHONPATH": str(repo)}
+    argv = pytest_argv(["--pyargs", "scenarios.test_faults_explore", "--collect-only", "-q"])
+    done = subprocess.run(
+        [*argv, "-k", keyword], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert "mk-not-selected" not in done.stdout
+    recorded = [p for p in (cache / "explore").glob("*") if p.name != "locks"]
+    if selects_cases:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "test_fault_case[" in done.stdout and len(recorded) == 1
+    else:
+        assert done.returncode == 5, done.stdout + done.stderr  # nothing selected
+        assert recorded == []
