@@ -149,8 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    names_as_on_disk()
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         print("migration-kit: interrupted", file=sys.stderr)
         return 130
+
+
+def names_as_on_disk() -> None:
+    """Print a user folder name that is not UTF-8 with the bytes it has on disk (as Python
+    read it, ``os.fsdecode``), as ``ls`` would, whatever the locale: in a strict UTF-8 locale
+    the name would otherwise end the command in a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")

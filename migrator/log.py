@@ -50,7 +50,22 @@ class TextLog:
                 line += f" ({event.detail})"
             if event.error:
                 line += f": {event.error}"
+        write_line(line, stream)
+
+
+def write_line(line: str, stream: TextIO) -> None:
+    """``print``, except that a user folder name that is not UTF-8 (a str with surrogate
+    escapes, ``os.fsdecode``) is written as the bytes it has on disk, as ``ls`` shows it:
+    in a strict UTF-8 locale (``en_US.UTF-8``) print would raise and stop the run."""
+    try:
         print(line, file=stream, flush=True)
+    except UnicodeEncodeError:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            print(line.encode("utf-8", "backslashreplace").decode(), file=stream, flush=True)
+            return
+        buffer.write(line.encode(stream.encoding or "utf-8", "surrogateescape") + b"\n")
+        buffer.flush()
 
 
 class JsonLog:

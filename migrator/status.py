@@ -1,20 +1,23 @@
 """``status``: the seed's "Immediate Action" check, per user, without changing anything.
 
 "Check if any users have been migrated" becomes: for every user, the state (legacy,
-migrated, half-migrated and which half, conflict, corrupt, orphan, no_db), whether a backup
-is there and how old it is, and which users need a person. Databases are read through
-copies in the system temp dir, so running it on a live tree leaves no sidecar behind.
+migrated, half-migrated and which half, conflict, corrupt, orphan, no_db, symlink), whether
+a backup is there and how old it is, and which users need a person. A user folder that is a
+symlink is listed when system.db has a users row for it: ``migrate`` never follows it.
+Databases are read through copies in the system temp dir, so running it on a live tree
+leaves no sidecar behind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from migrator import cleanup, datadir, runlock, survey, systemdb
+from migrator import cleanup, datadir, layout, runlock, survey, systemdb
 from migrator.layout import UserPaths
 
 
@@ -50,8 +53,9 @@ def collect(data_dir: Path | str) -> Status:
     data_dir = Path(data_dir).absolute()
     users = datadir.check(data_dir)
     running = runlock.is_locked(data_dir)
+    links = _linked_user_dirs(data_dir)
     accounts = systemdb.Accounts()
-    if users:
+    if users or (links and (data_dir / layout.SYSTEM_DB).is_file()):
         try:
             accounts = systemdb.Accounts.read(data_dir)
         except systemdb.SystemDbError as exc:
@@ -75,7 +79,32 @@ def collect(data_dir: Path | str) -> Status:
                 None if age is None else round(age, 2),
             )
         )
+    found += [_linked_user(link) for link in links if accounts.has_user(link.name)]
+    found.sort(key=lambda u: u.user)
     return Status(str(data_dir), running, tuple(found))
+
+
+def _linked_user_dirs(data_dir: Path) -> list[Path]:
+    """Symlinks in DATA_DIR named like a user folder: never followed (SPEC R13)."""
+    with os.scandir(data_dir) as it:
+        entries = [Path(e.path) for e in it if e.is_symlink()]
+    return sorted(
+        p for p in entries if not p.name.startswith(".") and p.name != layout.SERVER_BACKUPS_DIR
+    )
+
+
+def _linked_user(link: Path) -> UserStatus:
+    """A user whose folder is a symlink: ``migrate`` never follows it, so their data is never
+    migrated; with a users row, a person must replace the link with the folder."""
+    try:
+        target = f" (to {os.readlink(link)})"
+    except OSError:
+        target = ""
+    message = (
+        f"{link} is a symbolic link{target}; links are not followed (SPEC R13), so this "
+        "user is never migrated. Replace it with the folder it points to, then re-run."
+    )
+    return UserStatus(link.name, "symlink", None, "", True, "symlink", message, False, None)
 
 
 def render_text(status: Status, out: TextIO) -> None:

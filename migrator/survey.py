@@ -7,6 +7,7 @@ real run (``server``), so a dry run's warning and a real run's error read the sa
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,10 @@ def backup_only_message(paths: UserPaths) -> str:
 
 def odd_database_entry(paths: UserPaths) -> str | None:
     """A message when a DB name holds something else than a regular file (a symlink, a
-    folder): never followed, never replaced (SPEC R13); the user is left for a person."""
+    folder), or a folder the migration moves or writes into is a symlink (``images/``,
+    ``profiles/``, ``profiles/default/``, the new ``images/``): never followed, never
+    replaced (SPEC R13); the user is left for a person. A linked ``images/`` was once
+    skipped and the user called migrated, its images left wherever the link points."""
     for db in (paths.old_db, paths.new_db, paths.backup):
         if db.is_symlink():
             return (
@@ -109,7 +113,21 @@ def odd_database_entry(paths: UserPaths) -> str | None:
             )
         if db.exists() and not db.is_file():
             return f"{db} is not a regular file; left untouched. Move it away, then re-run."
+    for folder in (paths.old_images, paths.profiles_dir, paths.profile_dir, paths.new_images):
+        if folder.is_symlink():
+            return (
+                f"{folder} is a symbolic link{_target(folder)}; links are not followed (the "
+                "data may live elsewhere); left untouched. Replace it with the folder it "
+                "points to, then re-run."
+            )
     return None
+
+
+def _target(link: Path) -> str:
+    try:
+        return f" (to {os.readlink(link)})"
+    except OSError:
+        return ""
 
 
 def nothing_problem(paths: UserPaths, tree: UserTree) -> tuple[str, str] | None:

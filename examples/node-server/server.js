@@ -18,6 +18,15 @@
 //   6. only then peek.db and its sidecars removed.
 // A peek.db beside a new DB is finished only when the new DB holds exactly its content.
 // The whole run holds system.db's write lock, so two servers started together take turns.
+//
+// Then, before it listens, the daily backup (not in a dry run): every user with a profile row
+// gets their datastore copied to BACKUP_DIR/<date>/<user>.sqlite (without BACKUP_DIR it only
+// checks the datastore is where the app reads it). A user whose datastore is not found is
+// warned about on stderr: "[backup] No database found for user alice, skipping backup".
+// BACKUP_READS_OLD_PATH=1 is the Peek server's defect after the seed's migration: its backup
+// still looks for <user>/peek.db, so every migrated user is skipped on every start. The
+// migration itself is unchanged, so only the app after the move shows it (the kit's
+// --after-check, R18; see README.md).
 
 const crypto = require('crypto');
 const fs = require('fs');
@@ -35,6 +44,8 @@ const SIDECARS = ['-wal', '-shm', '-journal'];
 const BACKUP = 'peek.db.pre-migration-backup';
 const TEMP = '.migrating';
 const DAY_MS = 24 * 60 * 60 * 1000;
+const BACKUP_DIR = process.env.BACKUP_DIR ? path.resolve(process.env.BACKUP_DIR) : null;
+const BACKUP_READS_OLD_PATH = process.env.BACKUP_READS_OLD_PATH === '1';
 
 const log = (message) => console.log(`[migration] ${message}`);
 const fail = (user, message) => console.error(`[migration] ${user}: error: ${message}`);
@@ -371,9 +382,39 @@ function migrate() {
     system.finish();
   }
   log(failed ? `done: ${failed} user(s) failed` : 'done: every user migrated or skipped');
+  return profiled;
 }
 
-if (fs.existsSync(DATA_DIR)) migrate();
+// The daily backup of every user with a profile row (see the top of this file). It reads the
+// datastore where the app reads it; a copy, never an open, so the tree gets no sidecar.
+function dailyBackup(profiled) {
+  const day = new Date().toISOString().slice(0, 10);
+  for (const user of candidates().filter((u) => profiled.has(u))) {
+    const userDir = path.join(DATA_DIR, user);
+    const db = BACKUP_READS_OLD_PATH ? path.join(userDir, OLD_DB) : path.join(userDir, 'profiles', 'default', 'datastore.sqlite');
+    try {
+      if (!exists(db)) {
+        console.warn(`[backup] No database found for user ${user}, skipping backup`);
+        continue;
+      }
+      if (!BACKUP_DIR) {
+        console.log(`[backup] ${user}: ${path.relative(DATA_DIR, db)} found (set BACKUP_DIR to keep daily copies)`);
+        continue;
+      }
+      const dest = path.join(BACKUP_DIR, day, `${user}.sqlite`);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(db, dest);
+      console.log(`[backup] ${user}: backed up to ${dest}`);
+    } catch (err) {
+      console.error(`[backup] ${user}: error: ${err.message}`);
+    }
+  }
+}
+
+if (fs.existsSync(DATA_DIR)) {
+  const profiled = migrate();
+  if (!DRY_RUN) dailyBackup(profiled);
+}
 
 http
   .createServer((req, res) => {

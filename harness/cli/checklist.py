@@ -17,6 +17,7 @@ writes the Markdown report. Exit status, usable as a CI gate as it is:
   no scenario;
 - 3: internal: the scenarios could not be collected or the child pytest itself failed.
 
+``--html FILE`` writes the same run as one self-contained page (:mod:`harness.report.html`).
 For CI: ``--junitxml FILE`` is pytest's own JUnit XML of the child run (each failure's
 message opens with the rules and users broken and holds the replay command); in GitHub
 Actions (``GITHUB_ACTIONS=true``) the run also appends a job summary to
@@ -45,7 +46,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.explore import add_shard_arguments, check_shard_arguments
-from harness.cli.options import open_migrator, timeout_option
+from harness.cli.options import (
+    after_check_option,
+    open_after_check,
+    open_migrator,
+    timeout_option,
+)
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_MIGRATOR
 from harness.run import serve
@@ -75,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     timeout_option(p)
     serve.add_options(p.add_argument)
+    after_check_option(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(
@@ -86,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE.xml",
         help="write JUnit XML (pytest's), each failure's message naming the rules, the users "
         "and the replay command",
+    )
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE.html",
+        help="write a self-contained HTML report: the findings with their evidence, each "
+        "item and scenario, the rules",
     )
     p.add_argument(
         "--field-dir",
@@ -134,6 +148,8 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
     argv += ["--no-checklist-summary", "-n", args.workers, "--mk-progress", "checklist"]
     if args.large:
         argv.append("--large")
+    if getattr(args, "after_check", None):
+        argv += ["--after-check", args.after_check]
     if args.seed is not None:
         argv += ["--mk-seed", str(args.seed)]
     if args.keyword:
@@ -157,6 +173,8 @@ def target(args: argparse.Namespace, migrator: Migrator) -> dict[str, object]:
         "seed": args.seed,
         "keyword": args.keyword,
         "markexpr": args.markexpr,
+        # Only when given, so slices written before the option existed still merge.
+        **({"after_check": args.after_check} if getattr(args, "after_check", None) else {}),
     }
 
 
@@ -168,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     check_shard_arguments(args)
     # A bad spec or a migrator that cannot start: usage, said once, before any scenario.
     migrator = open_migrator(args.migrator, args)
+    open_after_check(args, migrator)  # a bad --after-check: usage, before any scenario
     root = Path(scenarios.__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="mk-checklist-") as tmp:
         json_path = args.json.absolute() if args.json else Path(tmp) / "checklist.json"
@@ -214,6 +233,10 @@ def conclude(checklist: ChecklistRun, args: argparse.Namespace) -> int:
         print(f"report: {args.report}")
     if getattr(args, "junitxml", None):  # `merge` has none: the jobs' XML are theirs
         print(f"junit xml: {args.junitxml}")
+    if getattr(args, "html", None):
+        from harness.report import html
+
+        print(f"html report: {html.write(args.html, html.checklist_html(checklist))}")
     _github(checklist)
     broken_kit = [r.nodeid for r in checklist.outside_items if "::" not in r.nodeid]
     if broken_kit:

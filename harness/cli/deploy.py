@@ -16,7 +16,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness.cli.options import open_migrator, timeout_option
+from harness.cli.options import (
+    after_check_option,
+    open_after_check,
+    open_migrator,
+    timeout_option,
+)
 from harness.contract.errors import ExitStatus, UsageError
 from harness.contract.settings import (
     CAPTURE_SALT_ENV,
@@ -106,6 +111,7 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
         help="where the tree is made (default: the system temp dir)",
     )
     p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
+    after_check_option(p)
     timeout_option(p)
 
 
@@ -145,7 +151,10 @@ def run_replay(args: argparse.Namespace) -> int:
     from harness.deploy import field_replay, rehearse
 
     migrator = open_migrator(args.migrator, args)
-    result = field_replay.replay(args.field, migrator, scratch=args.scratch, keep=args.keep)
+    check = open_after_check(args, migrator)
+    result = field_replay.replay(
+        args.field, migrator, scratch=args.scratch, keep=args.keep, after_check=check
+    )
     rehearse.render_text(result, sys.stdout)
     status = ExitStatus.OK if result.ok else ExitStatus.FINDINGS
     if args.explore:
@@ -164,6 +173,9 @@ def run_rehearse(args: argparse.Namespace) -> int:
     from harness.deploy import rehearse
 
     migrator = open_migrator(args.migrator, args)
-    result = rehearse.rehearse(args.data_dir, migrator, scratch=args.scratch, keep=args.keep)
+    check = open_after_check(args, migrator)
+    result = rehearse.rehearse(
+        args.data_dir, migrator, scratch=args.scratch, keep=args.keep, after_check=check
+    )
     rehearse.render_text(result, sys.stdout)
     return ExitStatus.OK if result.ok else ExitStatus.FINDINGS

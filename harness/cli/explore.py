@@ -16,6 +16,10 @@ same options: the same child pytest on ``scenarios/test_power_loss.py``, ``--cas
 K:power-loss-synced`` replayed here. ``replay --explore`` runs this command's handler on
 :func:`parse`'s arguments.
 
+``--html FILE`` writes the report as one self-contained page (:mod:`harness.explore.
+pictures`): the findings, each user's timeline of the recorded run's operations with every
+case coloured by its outcome, and the operations x effects matrix.
+
 The trace is recorded once, here, before the child starts (so a migrator that cannot even
 start fails fast), and kept in the cache the child's workers read. Registering the command
 imports nothing of the engines: the handler does, when it runs.
@@ -45,7 +49,7 @@ from harness.run import serve
 if TYPE_CHECKING:
     from harness.explore.baseline import Baseline
     from harness.explore.exploration import Exploration
-    from harness.explore.results import Case, CaseResult, ExploreReport
+    from harness.explore.results import Case, CaseResult, ExploreReport, Step
     from harness.report.shards import Shard
 
 T = TypeVar("T")
@@ -136,6 +140,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "calls): each leaves the tree the kill before the next operation leaves",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE.html",
+        help="also write a self-contained HTML report: the findings, each user's timeline of "
+        "operations and faults, the operations x effects matrix, every case",
+    )
     add_shard_arguments(p, "cases")
     p.add_argument(
         "--strict-coverage",
@@ -246,7 +257,9 @@ def run(args: argparse.Namespace) -> int:
         unjudged = nothing_judged_report(
             exploration.target(), base.before, base.reference, base.exit_status, base.verdicts
         )
-        report = run_slice(exploration, args, base.cases(), base.report, unjudged=unjudged)
+        report = run_slice(
+            exploration, args, base.cases(), base.report, unjudged=unjudged, steps=base.steps()
+        )
     return finish(report, args, started)
 
 
@@ -299,7 +312,13 @@ def _run_power_loss(args: argparse.Namespace) -> int:
             power.base.verdicts,
         )
         report = run_slice(
-            exploration, args, power.cases(), power.report, POWER_LOSS_SCENARIO, unjudged
+            exploration,
+            args,
+            power.cases(),
+            power.report,
+            POWER_LOSS_SCENARIO,
+            unjudged,
+            steps=power.steps(),
         )
     return finish(report, args, started)
 
@@ -311,12 +330,17 @@ def run_slice(
     empty: Callable[[Sequence[CaseResult]], ExploreReport],
     scenario: str = SCENARIO,
     unjudged: ExploreReport | None = None,
+    steps: Sequence[Step] = (),
 ) -> ExploreReport:
     """The whole exploration, or with ``--shard K/N`` its slice (the child pytest runs the
     same slice of the same cases: :class:`~harness.report.shards.Shard`); ``--results``
     writes it for ``merge``. ``empty`` makes the report of a slice with no case (more
     shards than cases), which runs no child; ``unjudged`` is the report of an exploration
-    that can judge nothing, every slice's alike (no case runs anywhere)."""
+    that can judge nothing, every slice's alike (no case runs anywhere). ``steps``, the
+    recorded run's operations (the child's report has none), join the report for the
+    pictures of ``--html``."""
+    import dataclasses
+
     from harness.report.shards import Shard, ShardResults, digest
     from harness.store import codec
 
@@ -331,6 +355,8 @@ def run_slice(
     else:
         print(f"shard {shard}: no case in this slice of {len(cases)}", flush=True)
         report = empty([])
+    if steps and not report.steps:
+        report = dataclasses.replace(report, steps=tuple(steps))
     ran, wanted = [r.case.id for r in report.results], sorted(c.id for c in chosen)
     if sorted(ran) != wanted:  # the child collected other cases than this recording's
         raise InternalError(
@@ -354,6 +380,11 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float | Non
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(report.to_json(), encoding="utf-8")
+    if getattr(args, "html", None):  # `merge` may have none
+        from harness.explore.pictures import explore_html
+        from harness.report import html
+
+        print(f"html report: {html.write(args.html, explore_html(report))}")
     status = report.status(strict_coverage=getattr(args, "strict_coverage", False))
     _github(report, status)
     return status

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except KitError as exc:
         return _fail(str(exc), exc.exit_status)
     args = parser.parse_args(argv)
+    names_as_on_disk()  # a user folder named in no UTF-8 prints as its bytes, not a traceback
     serve.fold_args(args, parser)  # --migrator 'serve:CMD' --ready-line R: one spec from here
     apply_timeout(args)
     try:
@@ -110,6 +111,8 @@ def configure(
         dest = project_config.dest(key)
         action = _option(sub, key)
         if dest not in config.values or action is None:
+            continue
+        if sub.prog.split()[-1] not in project_config.ONLY_FOR.get(key, (sub.prog.split()[-1],)):
             continue
         value = config.values[dest]
         if isinstance(value, str) and callable(action.type):
@@ -182,6 +185,17 @@ def guard(handler: Handler, args: argparse.Namespace) -> int:
     except Exception as exc:
         traceback.print_exc()
         return _fail(f"internal error (a bug in the kit): {exc!r}", ExitStatus.INTERNAL)
+
+
+def names_as_on_disk() -> None:
+    """Print a user folder name that is not UTF-8 with the bytes it has on disk (as Python
+    read it, ``os.fsdecode``), as ``ls`` would, whatever the locale: in a strict UTF-8
+    locale such a name in a report would otherwise end the command in a traceback. (The
+    reference migrator does the same for its own commands; it imports nothing of the kit.)"""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
 
 
 def _fail(message: str, status: int) -> int:

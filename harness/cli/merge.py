@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--report", type=Path, metavar="FILE.md", help="checklist: write the Markdown report"
     )
     p.add_argument(
+        "--html", type=Path, metavar="FILE.html", help="write the self-contained HTML report"
+    )
+    p.add_argument(
         "--strict-coverage",
         action="store_true",
         help="exit 1 when a case was not judged, as the command's own option does",

@@ -29,6 +29,29 @@ def timeout_option(p: argparse.ArgumentParser, default: float = DEFAULT_TIMEOUT)
     )
 
 
+def after_check_option(p: argparse.ArgumentParser) -> None:
+    """``--after-check SPEC`` (R18): every command that judges a real migration has it."""
+    p.add_argument(
+        "--after-check",
+        default=None,
+        metavar="SPEC",
+        help="the app, run with DATA_DIR on the migrated tree after every successful "
+        "migration: 'cmd:...', 'py:...' or 'serve:[OPTIONS --] COMMAND' (a serve: check "
+        "without --ready-line/--ready-port takes the migrator's); its failure, timeout or "
+        "an error line is a finding under R18",
+    )
+
+
+def open_after_check(args: argparse.Namespace, migrator: Migrator) -> Migrator | None:
+    """The app's check ``--after-check`` names (None: none given), run with ``--timeout``;
+    a bad spec is a usage error before anything runs."""
+    from harness.scenario.aftercheck import parse_after_check
+
+    return parse_after_check(
+        getattr(args, "after_check", None), timeout=args.timeout, like=migrator
+    )
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)

@@ -9,8 +9,10 @@ every CI job and every ``pytest`` call::
     timeout = 300
     report = "build/migration-report.md"
     junitxml = "build/migration-junit.xml"
+    html = "build/migration-report.html"
     strict-coverage = true
     workers = "auto"
+    after-check = "serve:--ready-line 'ready on' -- node server.js"
 
 The file is found as pytest finds its rootdir: the first ``pyproject.toml`` holding the
 table, walking up from the current directory. The command line (and pytest's own options)
@@ -89,14 +91,23 @@ KEYS: Mapping[str, Check] = MappingProxyType(
         "field-dir": _path,
         "report": _path,
         "junitxml": _path,
+        "html": _path,
         "strict-coverage": _flag,
         "workers": _workers,
+        "after-check": _text,  # R18: the app run on the migrated tree (a migrator-like spec)
         "ready-line": _text,
         "ready-port": _port,
         "fail-line": _text,
         "layout": _text,  # the target layout's name; stored for the commands that take one
     }
 )
+
+
+# Keys that only some commands take from the table, though others have the option: the
+# HTML report is the checklist's page, as ``report`` is its Markdown; ``explore --html``
+# given the same path would overwrite it in a CI job that runs both (pass it on the
+# command line there).
+ONLY_FOR: Mapping[str, tuple[str, ...]] = MappingProxyType({"html": ("checklist",)})
 
 
 @dataclass(frozen=True)

@@ -69,17 +69,31 @@ def default_salt_file() -> Path:
     """``$MIGRATION_KIT_CAPTURE_SALT_FILE``, else ``~/.config/migration-kit/capture-salt``."""
     if os.environ.get(SALT_ENV):
         return Path(os.environ[SALT_ENV])
+    return builtin_salt_file()
+
+
+def builtin_salt_file() -> Path:
+    """``~/.config/migration-kit/capture-salt``: the one salt file whose folder the kit
+    creates (it is the kit's own); a folder the user named must exist already."""
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "migration-kit" / "capture-salt"
 
 
 def load_salt(path: Path, data_dir: Path) -> bytes:
-    """The salt in ``path``, created (random, mode 0600) on first use; never in DATA_DIR."""
+    """The salt in ``path``, created (random, mode 0600) on first use; never in DATA_DIR.
+
+    Only the built-in default's folder is created: a missing folder in a path the user gave
+    (``--salt-file``, the environment) is a typo to report, not a folder to make."""
     path = Path(path).absolute()
     if inside(path, data_dir):
         raise CaptureError(
             f"{path}: the salt file would be written inside the data dir {data_dir}; "
             "pass --salt-file outside it"
+        )
+    if not path.parent.is_dir() and path != builtin_salt_file().absolute():
+        raise CaptureError(
+            f"{path.parent}: no such directory for the salt file {path.name}; create it or "
+            "pass --salt-file in an existing folder"
         )
     try:
         if not path.exists():
@@ -99,8 +113,11 @@ def load_salt(path: Path, data_dir: Path) -> bytes:
 
 
 def anonymous_id(salt: bytes, user_id: str) -> str:
-    """A stable id that says nothing about ``user_id`` to anyone without ``salt``."""
-    return "u-" + hashlib.sha256(salt + b"\0" + user_id.encode()).hexdigest()[:ID_HEX]
+    """A stable id that says nothing about ``user_id`` to anyone without ``salt``.
+
+    Hashed as the folder name's bytes (``os.fsencode``): a name that is not UTF-8 is a str
+    with surrogate escapes here, which ``str.encode`` refuses."""
+    return "u-" + hashlib.sha256(salt + b"\0" + os.fsencode(user_id)).hexdigest()[:ID_HEX]
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -165,7 +182,13 @@ def item_table(generation: int | None) -> str:
 
 def _items_in_main(db: Path, scratch: Path, table: str = "items") -> int | None:
     """items rows in the main file alone, or None: a copy of it without its -wal, opened
-    ``immutable`` (which reads no sidecar)."""
+    ``immutable`` (which reads no sidecar).
+
+    A main file that opens but has no such table holds none of them: the field's 4 KB
+    ``peek.db`` beside a 4 MB ``peek.db-wal`` keeps its whole schema in the -wal (written
+    with checkpoints off, copied while open). That is a WAL share of 100 %, the very state
+    that lost data, not an unknown one: None is for a main file SQLite cannot read.
+    """
     with tempfile.TemporaryDirectory(dir=scratch, prefix="main-only-") as tmp:
         copy = Path(tmp) / "main.db"
         shutil.copyfile(db, copy)
@@ -173,6 +196,12 @@ def _items_in_main(db: Path, scratch: Path, table: str = "items") -> int | None:
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None)
             try:
+                tables = conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    (table,),
+                ).fetchone()[0]
+                if not tables:
+                    return 0
                 return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             finally:
                 conn.close()
@@ -484,8 +513,7 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
     """Describe ``data_dir``; raises ``survey.DataDirError`` when it is no data dir."""
     data_dir = Path(data_dir).absolute()
     started = time.monotonic()
-    user_dirs = survey.check_data_dir(data_dir)
-    accounts = survey.read_accounts(data_dir, user_dirs)
+    user_dirs, accounts = survey.open_data_dir(data_dir)
     anon = {p.name: anonymous_id(salt, p.name) for p in user_dirs}
     if len(set(anon.values())) != len(anon):  # pragma: no cover - 40 bits, 10^4 users
         raise CaptureError("two user ids hash to the same anonymous id; capture again")

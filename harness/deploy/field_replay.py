@@ -85,6 +85,7 @@ def replay(
     scratch: Path | None = None,
     keep: bool = False,
     factory: TreeFactory | None = None,
+    after_check: Migrator | None = None,
 ) -> Rehearsal:
     """Build ``field``'s look-alike in scratch space and judge ``migrator`` on it."""
     field = Path(field).absolute()
@@ -97,7 +98,8 @@ def replay(
             tree,
             migrator,
             subject=f"the look-alike of {field} ({len(spec.users)} users)",
-            again=again_command("replay", field, migrator),
+            again=again_command("replay", field, migrator, after_check),
             notes=notes,
+            after_check=after_check,
             what="replay",
         )

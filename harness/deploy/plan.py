@@ -306,8 +306,7 @@ def collect(data_dir: Path | str, *, workers: int | None = None) -> Plan:
     do not depend on it: users are independent and come back in order.
     """
     data_dir = Path(data_dir).absolute()
-    user_dirs = survey.check_data_dir(data_dir)
-    accounts = survey.read_accounts(data_dir, user_dirs)
+    user_dirs, accounts = survey.open_data_dir(data_dir)
     names = [p.name for p in user_dirs]
     found = _inspect_all(data_dir, names, accounts, workers)
     warnings = [w for f in found for w in f.warnings]

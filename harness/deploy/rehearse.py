@@ -52,7 +52,9 @@ SLACK = 64 << 20
 OUTSIDE_COPY_LIMIT = 64 << 20
 OUTSIDE_DIR = "outside-targets"
 # The rules ``judge`` applies, in the order a report lists them.
-JUDGED = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R11", "R13", "R14", "content", "contract")
+JUDGED = (
+    "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R11", "R13", "R14", "R18", "content", "contract"
+)  # fmt: skip
 
 
 class RehearsalError(KitError):
@@ -102,10 +104,15 @@ def _rule_key(rule: str) -> tuple[int, str]:
 # -- judging ------------------------------------------------------------------------------------
 
 
-def again_command(verb: str, path: Path, migrator: Migrator) -> str:
+def again_command(
+    verb: str, path: Path, migrator: Migrator, after_check: Migrator | None = None
+) -> str:
     """The shell line that repeats a rehearsal or replay: every word quoted, because a
     ``cmd:`` migrator spec is itself a shell command full of quotes and spaces."""
-    return shlex.join(["migration-kit", verb, str(path), "--migrator", migrator.spec])
+    argv = ["migration-kit", verb, str(path), "--migrator", migrator.spec]
+    if after_check is not None:
+        argv += ["--after-check", after_check.spec]
+    return shlex.join(argv)
 
 
 def expected_failures(before: Snapshot) -> list[str]:
@@ -130,6 +137,7 @@ def judge(
     subject: str,
     again: str,
     notes: tuple[str, ...] = (),
+    after_check: Migrator | None = None,
     what: str = "rehearse",
 ) -> Rehearsal:
     """Dry run, run, second run of ``migrator`` on ``tree`` (which it changes), judged;
@@ -137,16 +145,23 @@ def judge(
 
     Every rule is judged against the tree as it was *before the dry run*: a dry run that
     changed the tree (the field's empty new DB) must show up as the loss it caused in the
-    real run, not be taken as the new starting point.
+    real run, not be taken as the new starting point. With ``after_check`` (R18), the app
+    then runs on the migrated tree, once both real runs succeeded and every snapshot is
+    taken: it is the app and may write, so it comes after everything it could disturb.
     """
     before = Snapshot.take(tree)
-    with progress(what, 3, unit="runs") as shown:
+    with progress(what, 3 if after_check is None else 4, unit="runs") as shown:
         dry = _timed(shown, "dry run", lambda: migrator.run(tree, dry_run=True))
         after_dry = Snapshot.take(tree)
         run = _timed(shown, "run", lambda: migrator.run(tree))
         after = Snapshot.take(tree)
         second = _timed(shown, "second run", lambda: migrator.run(tree))
         again_snap = Snapshot.take(tree)
+        checked = None
+        if after_check is not None and run.ok and second.ok:
+            checked = _timed(shown, "after-check", lambda: after_check.run(tree))
+        else:
+            shown.set_total(3)  # no app to check after a failed migration
     verdicts = [
         *oracles.check_r2(before, after_dry, dry),
         *oracles.check_r1(before, after, run),
@@ -161,11 +176,15 @@ def judge(
         oracles.check_exit_status(run, failed_users=expected_failures(before)),
         *oracles.check_r3(after, again_snap, second, original=before),
     ]
+    runs = [("dry run", dry), ("run", run), ("second run", second)]
+    if after_check is not None and checked is not None:
+        runs.append(("after-check", checked))
+        verdicts += oracles.check_r18(checked, spec=after_check.spec)
     return Rehearsal(
         subject=subject,
         tree=str(tree),
         migrator=migrator.spec,
-        runs=(("dry run", dry), ("run", run), ("second run", second)),
+        runs=tuple(runs),
         verdicts=tuple(verdicts),
         changes=str(diff(before, after)),
         again=again,
@@ -316,10 +335,14 @@ def rehearse(
     *,
     scratch: Path | None = None,
     keep: bool = False,
+    after_check: Migrator | None = None,
 ) -> Rehearsal:
-    """Copy ``source`` to scratch space, run ``migrator`` on the copy, judge every run."""
+    """Copy ``source`` to scratch space, run ``migrator`` on the copy, judge every run
+    (and the app on the migrated copy, with ``after_check``)."""
     source = Path(source).absolute()
-    survey.check_data_dir(source)  # DataDirError: not a data dir at all
+    # DataDirError: not a data dir, or its system.db is not the server's (damaged, no
+    # users table): the run would fail on it and every user would look like a broken rule.
+    survey.open_data_dir(source)
     if scratch is not None and inside(Path(scratch), source):
         raise RehearsalError(
             f"{scratch}: inside the data dir {source}; the rehearsal writes nothing there: "
@@ -336,8 +359,9 @@ def rehearse(
             copy,
             migrator,
             subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
-            again=again_command("rehearse", source, migrator),
+            again=again_command("rehearse", source, migrator, after_check),
             notes=notes,
+            after_check=after_check,
         )
 
 
@@ -359,6 +383,8 @@ def render_text(r: Rehearsal, out: TextIO) -> None:
             mark, count = "BROKEN", f"{broken} of {held + broken} verdicts broken"
         elif held:
             mark, count = "held", f"{held} verdict(s)"
+        elif rule == "R18":
+            mark, count = "n/a", "no --after-check, or no successful run to check"
         else:
             mark, count = "n/a", "no user in this situation"
         print(f"  {rule:8} {mark:6}  {RULES[rule][0]} ({count})", file=out)

@@ -6,7 +6,7 @@ migrator: a preview that shares the migrator's code would share its bugs and agr
 where both are wrong. So this module answers, in its own code:
 
 - is this path a data dir at all (``check_data_dir``), and what does ``system.db`` say about
-  users and their default profile rows (``read_accounts``);
+  users and their default profile rows (``read_accounts``; both at once: ``open_data_dir``);
 - which files of one user exist (``scan``), and in which state the user is: legacy,
   migrated, half-migrated, both DBs, no DB, corrupt, orphan, ... (``inspect_user``);
 - how much a run writes for that user, per filesystem, against what is free (``space_needs``).
@@ -127,6 +127,15 @@ def check_data_dir(data_dir: Path) -> list[Path]:
             f"pass the server's DATA_DIR (the folder that holds {layout.SYSTEM_DB})"
         )
     return users
+
+
+def open_data_dir(data_dir: Path) -> tuple[list[Path], Accounts]:
+    """The user folders of ``data_dir`` and what its ``system.db`` says about them:
+    ``check_data_dir`` then ``read_accounts``, the one check every command that reads a
+    data dir (``plan``, ``capture``, ``rehearse``) makes before doing anything, so none of
+    them runs a migrator on, or describes, a tree whose system.db is not the server's."""
+    users = check_data_dir(data_dir)
+    return users, read_accounts(data_dir, users)
 
 
 # -- system.db -------------------------------------------------------------------------------------

@@ -32,7 +32,14 @@ from fixtures.factory import TreeFactory
 from harness.explore.backends import record_run
 from harness.explore.exploration import Exploration, ExploreError
 from harness.explore.fingerprint import code_fingerprint
-from harness.explore.results import Case, CaseResult, ExploreReport, parse_case_id
+from harness.explore.results import (
+    Case,
+    CaseResult,
+    ExploreReport,
+    Step,
+    owner_of,
+    parse_case_id,
+)
 from harness.faults.plan import FaultPlan, Operation, PlanError
 from harness.faults.points import FaultPoint, fault_points, plan_at
 from harness.faults.trace import Trace, TraceOp
@@ -144,12 +151,21 @@ class Baseline:
             plan=plan.format(),
         )
 
+    def steps(self) -> tuple[Step, ...]:
+        """The recorded run's operations as a report draws them (every one, explored or not)."""
+        return tuple(self.step(op) for op in self.trace.ops)
+
+    def step(self, op: TraceOp) -> Step:
+        paths = tuple(_relative(p, self.recorded_root) for p in op.paths)
+        return Step(op.index, op.operation.value, paths, op.syscall, owner_of(paths))
+
     def report(self, results: Sequence[CaseResult]) -> ExploreReport:
         return ExploreReport(
             target=self.exploration.target(),
             baseline=self.verdicts,
             results=tuple(sorted(results, key=lambda r: (r.case.index, r.case.effect))),
             not_explored=self.not_explored(),
+            steps=self.steps(),
         )
 
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.contract.layout import SERVER_BACKUPS_DIR
 from harness.faults.plan import KILL
 from harness.judge.snapshot import Snapshot, TreeDiff, entry_changes
 from harness.judge.verdict import RuleBroken, Verdict, rule_text
@@ -70,6 +71,50 @@ def nothing_judged_reason(before: Snapshot, after: Snapshot, exit_status: int) -
             "there is no file operation to fail"
         )
     return None
+
+
+class Shade(StrEnum):
+    """A case's outcome as a picture colours it: a person looks for red (content lost)
+    first, then orange (a rule broken without a loss: a file left over, an exit status, a
+    run that did not converge), then grey (not judged)."""
+
+    OK = "ok"
+    CONTENT_LOST = "content lost"
+    LEFT_OVER = "left over"  # or another rule broken, nothing lost
+    NOT_JUDGED = "not judged"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One file operation of the recorded fault-free run, as a report draws it on a
+    timeline: its paths relative to the data dir (absolute outside it) and the user whose
+    folder it touches (``owner``, "" for the data dir's own files or a scratch file).
+    Power-loss reports end with the ``end`` step: the crash point after the last operation.
+    """
+
+    index: int
+    operation: str
+    paths: tuple[str, ...] = ()
+    syscall: str = ""
+    owner: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paths", tuple(self.paths))
+
+    def describe(self) -> str:
+        """``#17 rename alice/peek.db -> alice/x``."""
+        return f"#{self.index} {self.operation} {' -> '.join(self.paths)}".rstrip()
+
+
+def owner_of(paths: Sequence[str]) -> str:
+    """The user whose folder the (data-dir-relative) ``paths`` are in: the first component
+    of the first path that is ``<user>/...``; "" for the data dir's own files
+    (``system.db``), the server's ``backups/`` and paths outside the data dir."""
+    for path in paths:
+        first, sep, rest = path.partition("/")
+        if sep and rest and first not in ("", ".", "..", SERVER_BACKUPS_DIR):
+            return first
+    return ""
 
 
 def rule_for(effect: str) -> str:
@@ -183,6 +228,19 @@ class CaseResult:
     def rules_broken(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(v.rule for v in self.verdicts if not v.ok))
 
+    @property
+    def shade(self) -> Shade:
+        """How a picture colours this case: content lost (a loss, or a broken verdict whose
+        damage loses content) before any other broken rule."""
+        if self.outcome == NOT_JUDGED:
+            return Shade.NOT_JUDGED
+        if self.outcome == OK:
+            return Shade.OK
+        damages = {v.damage for v in self.verdicts if not v.ok}
+        if self.lost or damages & fnd.CONTENT_DAMAGE:
+            return Shade.CONTENT_LOST
+        return Shade.LEFT_OVER
+
     def summary(self) -> str:
         """A few lines for a report: the op, the effect, the rule, what was lost, the replay."""
         lines = [f"case {self.case.id}: {self.case.describe()}"]
@@ -255,6 +313,9 @@ class ExploreReport:
     results: tuple[CaseResult, ...]
     not_explored: str = ""  # operations left out and why
     nothing_judged: str = ""  # why nothing could be judged (``nothing_judged_reason``), or ""
+    # The fault-free run's file operations, for the pictures of ``--html`` (a report of an
+    # older kit, or of a child pytest before the command adds them, has none).
+    steps: tuple[Step, ...] = ()
 
     @property
     def broken(self) -> tuple[CaseResult, ...]:
@@ -319,7 +380,10 @@ class ExploreReport:
         return "\n".join(lines)
 
     def to_json(self) -> str:
-        return codec.to_json(self, indent=1)
+        data = codec.to_data(self)
+        if not self.steps:  # the format's keys as they were, unless there are steps
+            del data["steps"]
+        return json.dumps(data, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ExploreReport:
@@ -369,4 +433,5 @@ def merge_reports(slices: Sequence[ExploreReport]) -> ExploreReport:
         tuple(results),
         first.not_explored,
         nothing_judged=first.nothing_judged,
+        steps=first.steps,
     )

@@ -53,6 +53,7 @@ class Damage(StrEnum):
     NOT_REPORTED = "failure not reported"
     EXIT_STATUS = "wrong exit status"
     MEMORY = "memory grows with the data"
+    APP_FAILS = "the app fails on the migrated tree"  # R18: the user's after-check
     OTHER = "other"
 
 

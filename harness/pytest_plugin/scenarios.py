@@ -6,7 +6,8 @@ and renders results. Other parts of the kit add their fixtures, options and repo
 
 What this file adds for the scenarios (``pytest --pyargs scenarios``):
 
-- options ``--migrator SPEC``, ``--migrator-timeout SECONDS``, ``--migrator-cwd DIR``,
+- options ``--migrator SPEC``, ``--after-check SPEC`` (R18), ``--migrator-timeout SECONDS``,
+  ``--migrator-cwd DIR``,
   ``--large``, ``--mk-seed N``, ``--checklist-json PATH``, ``--field-dir DIR`` and
   ``--desktop-migrator SPEC``; unset, they default from pytest's ini keys (``mk_migrator``,
   ...) and then the project's ``[tool.migration-kit]`` table
@@ -50,6 +51,7 @@ from harness.run.adapters import (
     parse_migrator,
 )
 from harness.scenario import Trial, replay_command
+from harness.scenario.aftercheck import AfterCheckSpecError, parse_after_check
 from harness.scenario.replay_command import pythonpath_for
 from harness.store import codec
 
@@ -81,6 +83,7 @@ def make_tree(tree_factory: TreeFactory, tmp_path: Path) -> MakeTree:
 
 DEFAULT_SEED = 0
 MIGRATOR_KEY = pytest.StashKey[Migrator]()
+AFTER_CHECK_KEY = pytest.StashKey[Migrator | None]()
 REPLAY_KEY = pytest.StashKey[str | None]()
 LARGE_REASON = "a > 100 MB tree: run with --large (pytest) or `migration-kit checklist --large`"
 
@@ -99,6 +102,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     serve.add_options(group.addoption)
     for name, _, _, text in serve.OPTIONS:
         parser.addini(f"mk_{name}", f"{text} (as --{name.replace('_', '-')})", default=None)
+    group.addoption(
+        "--after-check",
+        dest="mk_after_check",
+        metavar="SPEC",
+        default=None,
+        help="R18: the app, run on a copy of the tree after every successful migration "
+        "(a migrator-like spec: 'cmd:...', 'py:...', or 'serve:[OPTIONS --] COMMAND'; "
+        "DATA_DIR is the migrated tree); its failure or an error line is a finding",
+    )
     group.addoption(
         "--migrator-timeout",
         dest="mk_migrator_timeout",
@@ -137,6 +149,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write every test's outcome, rules broken, seed and replay command to PATH",
+    )
+    group.addoption(
+        "--mk-html",
+        dest="mk_html",
+        metavar="PATH",
+        default=None,
+        help="write the checklist as a self-contained HTML report to PATH (the findings, "
+        "their evidence and replay commands, every item and scenario, the rules)",
     )
     group.addoption(
         "--field-dir",
@@ -180,6 +200,15 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except (MigratorSpecError, serve.ServeSpecError) as exc:
         raise pytest.UsageError(f"--migrator: {exc}") from None
+    try:
+        config.stash[AFTER_CHECK_KEY] = parse_after_check(
+            config.getoption("mk_after_check"),
+            cwd=config.getoption("mk_migrator_cwd"),
+            timeout=config.getoption("mk_migrator_timeout"),
+            like=config.stash[MIGRATOR_KEY],
+        )
+    except AfterCheckSpecError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
         config.pluginmanager.register(ChecklistRecorder(config), "migration-kit-checklist")
 
@@ -230,6 +259,7 @@ def _replay_command(item: pytest.Item) -> str | None:
         pythonpath=pythonpath_for(migrator),
         cwd=migrator.cwd,
         timeout=migrator.timeout,
+        after_check=item.config.getoption("mk_after_check"),
     )
 
 
@@ -237,6 +267,12 @@ def _replay_command(item: pytest.Item) -> str | None:
 def migrator(pytestconfig: pytest.Config) -> Migrator:
     """The migrator under test (``--migrator``; the reference migrator by default)."""
     return pytestconfig.stash[MIGRATOR_KEY]
+
+
+@pytest.fixture(scope="session")
+def after_check(pytestconfig: pytest.Config) -> Migrator | None:
+    """The app's check (``--after-check``, R18); None when none is given."""
+    return pytestconfig.stash[AFTER_CHECK_KEY]
 
 
 @pytest.fixture(scope="session")
@@ -252,9 +288,18 @@ def trial(
     tree_factory: TreeFactory,
     tmp_path: Path,
     mk_seed: int,
+    after_check: Migrator | None,
 ) -> Trial:
-    """A ``Trial`` for this test: trees under tmp_path, the session's seed, its replay."""
-    return Trial(migrator, tree_factory, tmp_path, seed=mk_seed, replay=replay_for(request.node))
+    """A ``Trial`` for this test: trees under tmp_path, the session's seed, its replay, and
+    the app's check after every successful migration (``--after-check``)."""
+    return Trial(
+        migrator,
+        tree_factory,
+        tmp_path,
+        seed=mk_seed,
+        replay=replay_for(request.node),
+        after_check=after_check,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -335,6 +380,11 @@ class ChecklistRecorder:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(self.run().to_json(), encoding="utf-8")
+        page = self.config.getoption("mk_html")
+        if page:
+            from harness.report import html
+
+            html.write(Path(page), html.checklist_html(self.run()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run()

@@ -38,11 +38,13 @@ class Default:
 
 DEFAULTS: tuple[Default, ...] = (
     Default("mk_migrator", "mk_migrator", "the migrator spec (--migrator)", "migrator"),
+    Default("mk_after_check", "mk_after_check", "the app's check (--after-check)", "after_check"),
     Default("mk_field_dir", "mk_field_dir", "field specs' folder (--field-dir)", "field_dir", True),
     Default("mk_seed", "mk_seed", "the trees' seed (--mk-seed)"),
     Default("mk_desktop_migrator", "mk_desktop_migrator", "the desktop migrator spec"),
     Default("mk_effects", "mk_effects", "effects to explore (--effects)"),
     Default("mk_explore_backend", "mk_explore_backend", "syscall or inprocess"),
+    Default("mk_html", "mk_html", "the checklist's HTML report (--mk-html)", "", True),
 )
 
 

@@ -243,14 +243,17 @@ def headline(findings: Sequence[Finding]) -> str:
     """``3 distinct findings (content lost first)``; ``no findings: nothing failed``."""
     if not findings:
         return "no findings: nothing failed"
-    lost = sum(f.key.damage in _CONTENT for f in findings)
+    lost = sum(f.key.damage in CONTENT_DAMAGE for f in findings)
     note = f", {lost} losing content" if lost else ""
     return f"{plural(len(findings), 'distinct finding')}{note}" + (
         " (content lost first)" if lost else ""
     )
 
 
-_CONTENT = {Damage.ROWS_LOST.value, Damage.IMAGES_LOST.value, Damage.BACKUP_DELETED.value}
+# The kinds of damage that lose a user's content (a report shows them first, in red).
+CONTENT_DAMAGE = frozenset(
+    {Damage.ROWS_LOST.value, Damage.IMAGES_LOST.value, Damage.BACKUP_DELETED.value}
+)
 
 
 def terminal_lines(findings: Sequence[Finding]) -> list[str]:

@@ -44,6 +44,9 @@ BEYOND: tuple[ChecklistItem, ...] = (
     ChecklistItem(
         16, "power_loss", "A power cut at every durability point loses nothing", ("R17",)
     ),
+    ChecklistItem(
+        17, "after_check", "The app works on the migrated tree (--after-check)", ("R18",)
+    ),
 )
 
 ALL_ITEMS = ITEMS + BEYOND

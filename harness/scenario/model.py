@@ -57,6 +57,10 @@ class Step:
     after: Snapshot
     runs: tuple[RunResult, ...]
     notes: tuple[tuple[str, str], ...] = ()  # extra titled blocks for a failure report
+    # R18: the user's after-check, run on a copy of the tree after ``after`` was taken
+    # (None: no check given, or the migration did not succeed); ``check`` is its spec.
+    checked: RunResult | None = None
+    check: str = ""
 
     @property
     def run(self) -> RunResult:

@@ -66,6 +66,7 @@ def replay_command(
     pythonpath: str | None = None,
     cwd: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    after_check: str | None = None,
 ) -> str:
     """``module`` is the dotted module (``scenarios.test_05_dry_run``), ``test`` the rest
     of the node id (``test_x[param]``), ``pythonpath`` what ``pythonpath_for`` returned,
@@ -76,6 +77,8 @@ def replay_command(
         argv += ["--migrator-timeout", f"{timeout:g}"]
     if large:
         argv.append("--large")
+    if after_check:
+        argv += ["--after-check", after_check]
     line = shlex.join(argv)
     if pythonpath:
         line = f"PYTHONPATH={shlex.quote(pythonpath)} {line}"

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec
+from harness.judge.oracles.rules import check_r18
 from harness.judge.snapshot import diff
 from harness.judge.verdict import Verdict, raise_if_broken
 from harness.run.adapters import Migrator, run_together
+from harness.scenario.aftercheck import run_after_check
 from harness.scenario.model import Step, Tree
 
 Verdicts = Verdict | Iterable[Verdict]
@@ -36,8 +38,10 @@ class Trial:
         *,
         seed: int = 0,
         replay: str | None = None,
+        after_check: Migrator | None = None,
     ) -> None:
         self.migrator = migrator
+        self.after_check = after_check
         self.factory = factory
         self.workdir = Path(workdir)
         self.seed = seed
@@ -65,7 +69,18 @@ class Trial:
         """Snapshot, run the migrator once, snapshot."""
         before = tree.snapshot()
         run = (migrator or self.migrator).run(tree.path, dry_run=dry_run, grace_days=grace_days)
-        return self._finished(Step(tree, before, tree.snapshot(), (run,)))
+        step = self._finished(Step(tree, before, tree.snapshot(), (run,)))
+        return step if dry_run else self.check_app(step)
+
+    def check_app(self, step: Step) -> Step:
+        """``step`` with the after-check's run (R18), when one is given and every run of
+        the step succeeded: the app started on a copy of the migrated tree, which
+        :meth:`judge` then judges with the step's other verdicts."""
+        if self.after_check is None or not all(r.ok for r in step.runs):
+            return step
+        scratch = self.workdir / f"after-check{next(self._numbers)}"
+        checked = run_after_check(self.after_check, step.tree.path, scratch)
+        return dataclasses.replace(step, checked=checked, check=self.after_check.spec)
 
     def migrate_together(self, tree: Tree, count: int = 2) -> Step:
         """Snapshot, start ``count`` migrator processes at once (R15), snapshot."""
@@ -99,6 +114,8 @@ class Trial:
         flat: list[Verdict] = []
         for v in verdicts:
             flat.extend([v] if isinstance(v, Verdict) else v)
+        if step.checked is not None:
+            flat.extend(check_r18(step.checked, spec=step.check))
         if all(v.ok for v in flat):
             return flat
         commands = "\n".join(dict.fromkeys(r.replay for r in step.runs))

@@ -29,11 +29,14 @@ def test_broken_migrator_fails_exit_1_with_rules_and_replays(
     """A py: migrator importable only from the current directory: the checklist finds it,
     its child pytest does, and the report's replay carries the PYTHONPATH it needs."""
     report, results = tmp_path / "report.md", tmp_path / "results.json"
+    page = tmp_path / "report.html"
     done = run(
         checklist_argv(
             "--migrator",
             "py:donothing:migrate",
             *SMALL,
+            "--html",
+            str(page),
             "--report",
             str(report),
             "--json",
@@ -57,6 +60,10 @@ def test_broken_migrator_fails_exit_1_with_rules_and_replays(
     assert f"PYTHONPATH={do_nothing}" in text and "--migrator py:donothing:migrate" in text
     (result,) = json.loads(results.read_text())["results"]
     assert result["outcome"] == "failed" and result["rules_broken"] == ["R1"]
+    html = page.read_text(encoding="utf-8")  # --html: the same findings, in the same order
+    assert html.index("5 distinct findings") < html.index("R1: not created: new DB and backup")
+    assert html.index("R1: not created") < html.index("R1: images left behind")
+    assert f"html report: {page}" in done.stdout
 
 
 def test_bad_migrator_spec_exit_2(elsewhere: Path) -> None:

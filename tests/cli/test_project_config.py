@@ -141,6 +141,18 @@ def test_the_command_line_overrides_the_table(tmp_path: Path, monkeypatch) -> No
     assert parsed(["explore", "--no-strict-coverage"], strict).strict_coverage is False
 
 
+def test_the_html_key_is_the_checklists_page_only(tmp_path: Path, monkeypatch) -> None:
+    """``explore --html`` with the checklist's path would overwrite its page in a CI job
+    that runs both: the table's ``html`` is the checklist's; explore takes it from its
+    command line."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    root = project(tmp_path, 'html = "build/report.html"\n')
+    found = config.load(root)
+    assert parsed(["checklist"], found).html == root / "build" / "report.html"
+    assert parsed(["explore"], found).html is None
+    assert parsed(["explore", "--html", "e.html"], found).html == Path("e.html")
+
+
 def test_timeout_from_the_table_or_the_command_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
     found = config.load(project(tmp_path, "timeout = 90\n"))
@@ -240,3 +252,22 @@ def test_the_plugin_reads_the_table_and_its_ini_keys(tmp_path: Path) -> None:
     assert done.returncode == 4 and "no_such_ini_module" in done.stderr, done
     done = pytest_collect(root, "--migrator", "py:projmig:migrate")
     assert done.returncode == 0, done
+
+
+def test_the_after_check_key_reaches_every_command_that_judges_a_migration(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``after-check`` (R18) sets ``--after-check`` of checklist, rehearse and replay."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    found = config.load(project(tmp_path, 'after-check = "serve:node server.js"\n'))
+    assert found.get("after_check") == "serve:node server.js"
+    for command in (["checklist"], ["rehearse", "DATA"], ["replay", "FIELD.json"]):
+        parser = cli.build_parser()
+        cli.configure(parser, command, found)
+        assert parser.parse_args(command).after_check == "serve:node server.js", command
+
+
+def test_a_bad_after_check_is_a_usage_error_in_the_plugin(tmp_path: Path) -> None:
+    root = project(tmp_path, 'after-check = "node server.js"\n')
+    done = pytest_collect(root, "--migrator", "py:projmig:migrate")
+    assert done.returncode == 4 and "--after-check" in done.stderr, done

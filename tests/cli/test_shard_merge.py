@@ -67,6 +67,11 @@ def test_an_exploration_in_slices_merges_into_the_whole_run(
         assert json.loads(path.read_text())["shard"] == {"k": k, "n": 2}
     merged = kit(env, "merge", *map(str, reversed(files)), "--json", str(tmp_path / "m.json"))
     assert merged.returncode == whole.returncode, merged
+    # The slices carry the recorded run's operations: the merged page draws timelines.
+    page = tmp_path / "m.html"
+    assert kit(env, "merge", *map(str, files), "--html", str(page)).returncode == 1
+    assert "<h1>Fault exploration</h1>" in page.read_text(encoding="utf-8")
+    assert page.read_text(encoding="utf-8").count('class="timeline-svg"') >= 2
     assert merged_report(merged.stdout) == explore_report(whole.stdout)
     one, two = (json.loads((tmp_path / f).read_text()) for f in ("whole.json", "m.json"))
     outcomes = [[(r["case"]["index"], r["outcome"]) for r in d["results"]] for d in (one, two)]

@@ -83,6 +83,15 @@ def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
     return lines[0]
 
 
+def rename_to_non_utf8(tree: Path, uid: str) -> str:
+    """Rename user ``uid``'s folder to a name that is not UTF-8 (``uid`` + byte 0xE9, Latin-1's
+    "é"), as an old server or a copy from another system can leave; its users row no longer
+    matches (an orphan, R14). Returns the new name as Python lists it (surrogate escapes)."""
+    new = os.fsencode(uid) + b"\xe9"
+    os.rename(os.fsencode(tree / uid), os.fsencode(tree) + b"/" + new)
+    return os.fsdecode(new)
+
+
 def plant_in_wal(db: Path, values: list[str]) -> None:
     """Add items (and tags) holding ``values`` so that they sit only in ``db``'s -wal.
 

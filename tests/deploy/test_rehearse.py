@@ -16,7 +16,7 @@ from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
 from harness.run.adapters import parse_migrator
 from tests.deploy.conftest import CLEAN
-from tests.deploy.deploy_helpers import REPO, can_deny, one_line_error, run_cli
+from tests.deploy.deploy_helpers import REPO, can_deny, one_line_error, rename_to_non_utf8, run_cli
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
 # backup, no profile row, every folder taken for a user (backups/ included).
@@ -118,6 +118,19 @@ def test_mtimes_and_symlinks_are_copied_as_they_are(
 # -- bad input ---------------------------------------------------------------------------
 
 
+def test_a_user_folder_whose_name_is_not_utf8_is_no_false_r14(
+    cli, clean_tree: Path, untouched
+) -> None:
+    """The reference reports the orphan by its raw name; the kit decodes that output with
+    U+FFFD and must still see the user named (it once reported R14 broken)."""
+    rename_to_non_utf8(clean_tree, "lou-2b")
+    proof = untouched(clean_tree)
+    proc = cli("rehearse", str(clean_tree))
+    proof.assert_untouched()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "R14      held" in proc.stdout
+
+
 def test_not_a_data_dir_and_a_bad_migrator(cli, tmp_path: Path, clean_tree: Path) -> None:
     one_line_error(cli("rehearse", str(tmp_path / "nope")), str(tmp_path / "nope"))
     one_line_error(cli("rehearse", str(clean_tree), "--migrator", "py:no.such:thing"))
@@ -128,6 +141,39 @@ def test_not_a_data_dir_and_a_bad_migrator(cli, tmp_path: Path, clean_tree: Path
         cli("rehearse", str(clean_tree), "--scratch", str(tmp_path / "absent")),
         str(tmp_path / "absent"),
     )
+
+
+def test_a_non_utf8_user_name_in_a_strict_utf8_locale(clean_tree: Path) -> None:
+    """A server's locale is often en_US.UTF-8, where Python's stdout refuses a surrogate:
+    the reference's log and the kit's report print the name's own bytes, no traceback."""
+    rename_to_non_utf8(clean_tree, "lou-2b")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    env.pop("DATA_DIR", None)
+    argv = [sys.executable, "-m", "harness.cli.main", "rehearse", str(clean_tree)]
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, timeout=300)
+    assert b"Traceback" not in proc.stdout + proc.stderr, proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, proc.stdout.decode(errors="replace")
+    assert b"R14      held" in proc.stdout
+    argv[3] = "plan"  # the kit's own report names the orphan
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, timeout=300)
+    assert b"Traceback" not in proc.stdout + proc.stderr, proc.stderr.decode(errors="replace")
+    assert proc.returncode == 1 and b"lou-2b\xe9" in proc.stdout, proc.stdout
+
+
+def test_a_corrupt_system_db_is_refused_before_any_run(
+    cli, clean_tree: Path, tmp_path: Path, untouched
+) -> None:
+    """As plan and capture refuse it: the run would fail on it, and every user would look
+    like a broken rule (it once ran the migrator and reported a false R5)."""
+    system = clean_tree / "system.db"
+    system.write_bytes(os.urandom(8192))
+    proof = untouched(clean_tree)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = cli("rehearse", str(clean_tree), "--scratch", str(scratch))
+    one_line_error(proc, str(system))
+    assert list(scratch.iterdir()) == []  # nothing copied, no migrator started
+    proof.assert_untouched()
 
 
 def test_too_little_scratch_space_is_said_with_numbers(
@@ -159,6 +205,21 @@ def test_an_unreadable_file_stops_before_copying(clean_tree: Path, untouched) ->
     os.chmod(db, 0)
     proof.assert_untouched()
     os.chmod(db, 0o644)
+
+
+def test_the_app_after_the_move_is_judged_under_r18(cli, clean_tree: Path) -> None:
+    """``--after-check``: the app run on the migrated copy; reading the old path is R18."""
+    new = 'cmd:test -f "$DATA_DIR/kim-1a/profiles/default/datastore.sqlite"'
+    proc = cli("rehearse", str(clean_tree), "--after-check", new)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "  after-check: exit status 0" in proc.stdout and "R18      held" in proc.stdout
+    old = 'cmd:test -f "$DATA_DIR/kim-1a/peek.db" || { echo "no db for kim-1a" >&2; exit 1; }'
+    proc = cli("rehearse", str(clean_tree), "--after-check", old)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "R18      BROKEN" in proc.stdout and "no db for kim-1a" in proc.stdout
+    assert "--after-check" in proc.stdout.rsplit("replay:", 1)[-1]  # the replay repeats it
+    bad = cli("rehearse", str(clean_tree), "--after-check", "node app.js")
+    assert bad.returncode == 2 and "--after-check" in bad.stderr
 
 
 # Passes the preflight (an empty tree), then hangs on the real one.

@@ -98,10 +98,15 @@ def test_the_printed_replay_replays_the_case(kit_env: dict[str, str]) -> None:
 
 def test_a_whole_exploration_over_xdist_workers(kit_env: dict[str, str], tmp_path: Path) -> None:
     """The cases run as pytest-xdist tests; the report is folded on the controller."""
-    report = tmp_path / "report.json"
+    report, page = tmp_path / "report.json", tmp_path / "report.html"
     args = (*SMALL, "--effects", "EXDEV", "-n", "2", "--json", str(report))
-    bad = kit(kit_env, "--migrator", R12_NO_EXDEV_FALLBACK, *args)
+    bad = kit(kit_env, "--migrator", R12_NO_EXDEV_FALLBACK, *args, "--html", str(page))
     assert bad.returncode == 1, bad.stdout + bad.stderr
+    # --html: the child's cases with the recorded run's operations, which the command adds.
+    text = page.read_text(encoding="utf-8")
+    assert "<h1>Fault exploration</h1>" in text and "1 distinct finding" in text
+    assert "<h3>ann <small" in text  # ann's timeline
+    assert re.search(r'<td class="cell (left|lost)"><a href="#case-\d+-EXDEV"', text)
     data = json.loads(report.read_text())
     broken = [r for r in data["results"] if r["outcome"] == "broken"]
     assert [r["case"]["paths"][-1] for r in broken] == ["ann/profiles/default/datastore.sqlite"]

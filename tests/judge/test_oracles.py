@@ -317,6 +317,23 @@ def test_error_not_reported_by_a_name_on_a_success_line(output):
     assert not verdict.ok
 
 
+@pytest.mark.parametrize(
+    "output",
+    [
+        b"caf\xe9: done: failed (orphan)\n".decode("utf-8", errors="replace"),
+        "error: no users row for 'caf\\udce9' in system.db\n",
+    ],
+    ids=["raw bytes, decoded as the kit decodes output", "escaped, as Python's repr writes"],
+)
+def test_a_user_whose_name_is_not_utf8_is_found_in_the_output(output):
+    """The folder b"caf\\xe9" is "caf\\udce9" to the snapshot; the output names it with
+    U+FFFD or an escape. Matching the surrogate itself found nothing: a false R14."""
+    from harness.judge.oracles import judgments
+
+    assert judgments.error_reported("R14", _run(output), os.fsdecode(b"caf\xe9")).ok
+    assert not judgments.error_reported("R14", _run(output), "cafe").ok
+
+
 # --- R11 ----------------------------------------------------------------------------------
 
 R11_TREE = (

@@ -162,6 +162,49 @@ def _migrate_some(data_dir: Path) -> None:
     assert (done.outcome, half.outcome) == ("migrated", "migrated")
 
 
+def test_status_lists_a_symlinked_user_folder_with_a_users_row(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """``migrate`` never follows it (R13), so that user is never migrated: a person must
+    know. A link with no users row is no user (the server never made it) and stays out."""
+    tb.build(data_dir, [tb.User("a", items=2), tb.User("linked", items=2)])
+    outside = tmp_path / "outside"
+    (data_dir / "linked").rename(outside)
+    (data_dir / "linked").symlink_to(outside, target_is_directory=True)
+    (data_dir / "nobody").symlink_to(outside, target_is_directory=True)
+    before = tb.files(data_dir)
+
+    proc = _run("status", str(data_dir), "--json")
+
+    assert proc.returncode == 1, proc.stderr
+    assert tb.files(data_dir) == before
+    by_user = {u["user"]: u for u in json.loads(proc.stdout)["users"]}
+    assert set(by_user) == {"a", "linked"}
+    assert by_user["linked"]["needs_person"] and by_user["linked"]["state"] == "symlink"
+    assert str(data_dir / "linked") in by_user["linked"]["message"]
+    text = _run("status", str(data_dir)).stdout
+    assert "linked: symlink" in text and "1 need a person" in text
+
+
+def test_a_non_utf8_user_name_prints_as_its_bytes_in_a_strict_locale(data_dir: Path) -> None:
+    """In en_US.UTF-8, Python's stdout refuses the surrogate a name like b"caf\\xe9" reads
+    as: status and migrate print the name's own bytes (as ls does), no traceback."""
+    tb.build(data_dir, [tb.User("a", items=2), tb.User("caf", items=2)])
+    os.rename(data_dir / "caf", os.fsencode(data_dir) + b"/caf\xe9")  # now an orphan
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "MIGRATION_DRY_RUN")}
+    env["PYTHONIOENCODING"] = "utf-8:strict"
+    for command in ("status", "migrate"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "migrator", command, str(data_dir)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+        assert proc.returncode == 1 and b"caf\xe9" in proc.stdout, proc.stdout
+
+
 def test_status_all_migrated_exits_0(data_dir: Path) -> None:
     tb.build(data_dir, [tb.User("a", items=2, images=1)])
     assert _run("migrate", str(data_dir)).returncode == 0

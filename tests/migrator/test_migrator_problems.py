@@ -300,6 +300,38 @@ def test_symlinked_db_is_not_followed_and_reported(
     assert tb.user_files(data_dir, "linky") == before
 
 
+@pytest.mark.parametrize("which", ["old_images", "new_images", "profile_dir"])
+def test_a_symlinked_folder_the_migration_moves_into_is_not_followed(
+    data_dir: Path, tmp_path: Path, which: str
+) -> None:
+    """An ``images/`` linked out of the user folder was skipped and the user called
+    migrated, the images left outside. Now: the user fails naming the link, untouched, and
+    nothing is written where it points; ``status`` says a person is needed."""
+    tb.build(data_dir, [tb.User("linky", items=3, images=2), tb.User("fine", items=2)])
+    p = UserPaths(data_dir, "linky")
+    elsewhere = tmp_path / "elsewhere"
+    if which == "old_images":
+        shutil.move(p.old_images, elsewhere)
+    else:
+        elsewhere.mkdir()
+        getattr(p, which).parent.mkdir(parents=True, exist_ok=True)
+    link = getattr(p, which)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before, outside = tb.user_files(data_dir, "linky"), tb.files(elsewhere)
+
+    from migrator import status
+
+    found = {u.user: u for u in status.collect(data_dir).users}["linky"]
+    assert found.needs_person and str(link) in (found.message or "")
+    result = _run_expect_failure(data_dir)
+
+    _assert_only_user_failed(result, "linky", "unexpected")
+    (failed,) = result.failed
+    assert str(link) in failed.error and "symbolic link" in failed.error
+    assert tb.user_files(data_dir, "linky") == before
+    assert tb.files(elsewhere) == outside
+
+
 def test_odd_user_names_are_quoted_for_sqlite(data_dir: Path) -> None:
     """SQLite URIs treat '?', '#' and '%' specially; user ids are folder names."""
     names = ["a b", "q?x=1", "h#1", "p%20", "ünï"]

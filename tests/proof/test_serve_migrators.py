@@ -76,3 +76,28 @@ def test_the_node_server_example_passes_the_checklist(tmp_path) -> None:
     done = run_kit(*argv, timeout=1800)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert "none fails" in done.stdout
+
+
+def test_the_node_servers_old_path_backup_is_caught_under_r18(tmp_path) -> None:
+    """R18 on the Node server example: started once more on the migrated tree, its daily
+    backup finds every user where the new layout puts them; with ``BACKUP_READS_OLD_PATH=1``
+    (the Peek server's defect after the seed's migration) it warns "No database found for
+    user ..., skipping backup", which is R18 alone: the migration itself is unchanged."""
+    missing = _node_missing()
+    if missing:
+        if os.environ.get("MK_REQUIRE_NODE") == "1":
+            pytest.fail(f"MK_REQUIRE_NODE=1 but {missing}")
+        pytest.skip(missing)
+    select = ("-m", "after_check or small_db or skip_migrated")
+    for name, env in (("correct", ""), ("broken", "env BACKUP_READS_OLD_PATH=1 ")):
+        command = f"{env}node {NODE_EXAMPLE / 'server.js'}"
+        migrator = fold_spec(f"serve:{command}", {"ready_line": NODE_READY}) or ""
+        check = ("--after-check", f"serve:{command}")
+        run = run_scenarios(migrator, (*select, *check), tmp_path / f"{name}.json")
+        if name == "correct":
+            assert run.returncode == 0, run.summary()
+            assert run.with_outcome("passed"), run.summary()
+        else:
+            assert run.returncode == 1, run.summary()
+            assert run.rules_broken() == {"R18"}, run.summary()
+            assert "No database found for user" in run.output, run.summary()

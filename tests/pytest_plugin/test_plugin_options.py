@@ -33,9 +33,19 @@ RESULT_KEYS = {
 
 def test_checklist_json_has_the_documented_format(kit_pytest, tmp_path: Path) -> None:
     """A failing small scenario (cmd:true migrates nothing) and a skipped large one."""
-    out = tmp_path / "results.json"
-    done = kit_pytest(*SMALL_AND_LARGE, "--migrator", "cmd:true", "--checklist-json", str(out))
+    out, page = tmp_path / "results.json", tmp_path / "report.html"
+    done = kit_pytest(
+        *SMALL_AND_LARGE,
+        "--migrator",
+        "cmd:true",
+        "--checklist-json",
+        str(out),
+        "--mk-html",
+        str(page),
+    )
     assert done.ret == 1
+    html = page.read_text(encoding="utf-8")  # --mk-html: the same run as a page
+    assert "distinct finding" in html and 'id="item-1"' in html
     data = json.loads(out.read_text())
     assert set(data) == KEYS
     assert data["migrator"] == "cmd:true"

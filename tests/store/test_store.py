@@ -3,6 +3,7 @@ only when it has room."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,39 @@ def test_processes_asking_at_once_make_it_once(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs)
     assert len(seen) == 1  # every process read the one value
     assert (tmp_path / "log").read_text() == "made\n"
+
+
+def test_a_killed_makers_staging_is_removed_by_the_next_maker(tmp_path: Path) -> None:
+    """SIGKILL runs no ``finally``: the next process to make the entry removes what it left,
+    and leaves a live process's staging alone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"entry.tmp-{dead.pid}"
+    (stale / "half").mkdir(parents=True)
+    live = tmp_path / "entry.tmp-1"  # pid 1 is always alive
+    live.mkdir()
+    assert once(tmp_path / "entry", lambda staging: staging.mkdir(), lock=tmp_path / "e.lock")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.lock", "entry", "entry.tmp-1"]
+
+
+def test_sigterm_while_making_removes_the_staging(tmp_path: Path) -> None:
+    """A process with no SIGTERM handler of its own (a script, a pytest worker) unwinds:
+    the staging goes, and the process still ends with SIGTERM's status."""
+    code = (
+        "import sys, time; from pathlib import Path; from harness.store.once import once\n"
+        "def make(staging):\n"
+        "    staging.mkdir(); (staging / 'big').write_bytes(b'x' * 4096)\n"
+        "    print('making', flush=True); time.sleep(60)\n"
+        "once(Path(sys.argv[1]), make, lock=Path(sys.argv[1] + '.lock'))\n"
+    )
+    entry = tmp_path / "entry"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(entry)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "making\n"
+    proc.terminate()
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry.lock"]
 
 
 def test_ram_scratch_only_with_room(monkeypatch, tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ from harness.explore.results import (
     CaseResult,
     ExploreReport,
     Loss,
+    Step,
 )
 from harness.explore.results import parse_case_id as _parse_case_id
 from harness.faults.trace import TraceOp
@@ -243,12 +244,18 @@ class PowerLoss:
             line = f"PYTHONPATH={shlex.quote(pythonpath)} {line}"
         return f"cd {shlex.quote(os.getcwd())} && {line}"
 
+    def steps(self) -> tuple[Step, ...]:
+        """The recorded run's operations, then the end (the crash point after the last)."""
+        ops = self.base.steps()
+        return (*ops, Step(len(self.base.trace.ops), END))
+
     def report(self, results: Sequence[CaseResult]) -> ExploreReport:
         return ExploreReport(
             target=self.target(),
             baseline=self.base.verdicts,
             results=tuple(sorted(results, key=lambda r: (r.case.index, r.case.effect))),
             not_explored=self.not_explored(),
+            steps=self.steps(),
         )
 
 

@@ -25,6 +25,7 @@ from harness.judge.oracles.rules import (
     check_r14,
     check_r15,
     check_r16,
+    check_r18,
 )
 
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "check_r14",
     "check_r15",
     "check_r16",
+    "check_r18",
 ]

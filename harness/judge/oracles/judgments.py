@@ -7,6 +7,7 @@ or "migration finished" mean the same thing in every rule that says them.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 
@@ -140,7 +141,25 @@ def mentions(output: str, uid: str) -> bool:
 
 
 def _word(uid: str) -> str:
-    return rf"(?<![\w-]){re.escape(uid)}(?![\w-])"
+    spellings = "|".join(re.escape(s) for s in spellings_in_output(uid))
+    return rf"(?<![\w-])(?:{spellings})(?![\w-])"
+
+
+def spellings_in_output(uid: str) -> tuple[str, ...]:
+    """How ``uid`` can appear in a run's output as the kit decodes it (UTF-8, a bad byte
+    replaced by U+FFFD). A folder name that is not UTF-8 is a str with surrogate escapes
+    (``os.fsdecode``); printed raw, its bytes come back with U+FFFD, printed escaped (Python's
+    ``repr``, ``backslashreplace``) as ``\\udcXX``. Either spelling names the user; matching
+    the surrogate itself never would, and the user would look unreported (a false R14)."""
+    raw = os.fsencode(uid)
+    return tuple(
+        dict.fromkeys(
+            (
+                raw.decode("utf-8", errors="replace"),
+                uid.encode("utf-8", errors="backslashreplace").decode("utf-8"),
+            )
+        )
+    )
 
 
 # A line that says it reports a failure: error, fail, critical as words (their inflections
@@ -158,11 +177,18 @@ def error_lines(run: RunResult, uid: str) -> list[str]:
     and a failure exit status with a success line would then pass by luck.
     """
     named = re.compile(_word(uid))
+    return [line for line in failure_lines(run) if named.search(line)]
+
+
+def failure_lines(run: RunResult) -> list[str]:
+    """The lines of ``run``'s output that report a failure, whoever they name: a line on
+    stderr, a line saying error, fail or critical, or a JSON event with an error level
+    (SPEC's "reported", without the user). What R18 reads in the app's output."""
     stderr = {line.strip() for line in run.stderr.splitlines()}
     return [
         line
         for line in run.output.splitlines()
-        if named.search(line)
+        if line.strip()
         and (line.strip() in stderr or _ERROR_WORD.search(line) or _json_error(line))
     ]
 

@@ -339,6 +339,44 @@ def check_r16(
     return out
 
 
+AFTER_CHECK_LINES = 12  # error lines of an after-check quoted in its verdict
+
+
+def check_r18(check: RunResult, *, spec: str) -> list[Verdict]:
+    """The app on the migrated tree: the user's after-check (``spec``) ran on it and passed.
+
+    It fails on a non-zero exit, a timeout, or an error line in its output (SPEC's
+    "reported": a stderr line, a line saying error/fail/critical, a JSON error event), so a
+    server that starts, logs "No database found for user alice" on stderr and serves on
+    is caught as surely as a script that exits 1.
+    """
+    lines = j.failure_lines(check)
+    problems = []
+    if check.timed_out or check.exit_status != 0:
+        problems.append(check.describe())
+    if lines:
+        problems.append(f"{len(lines)} error line(s)")
+    shown = lines[:AFTER_CHECK_LINES]
+    more = len(lines) - len(shown)
+    found = (
+        f"{'; '.join(problems)}; the check: {spec}"
+        + ("\n" + "\n".join(shown) if shown else f"\nlast lines:\n{check.tail() or '(none)'}")
+        + (f"\n... and {more} more" if more > 0 else "")
+    )
+    return [
+        Verdict(
+            "R18",
+            None,
+            not problems,
+            "the after-check to pass on the migrated tree: exit status 0, no error line",
+            found if problems else f"passed ({check.describe()}): {spec}",
+            damage=Damage.APP_FAILS if problems else "",
+            place=spec if len(spec) <= 80 else spec[:77] + "...",  # the title: which app
+            evidence=tuple(lines),
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 
 

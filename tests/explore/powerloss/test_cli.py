@@ -22,13 +22,22 @@ def test_the_replay_line_of_a_case_judges_it_again(strace_backend: None, tmp_pat
     case_id = f"{op_index(exploration, Operation.FSYNC, NEW_DB)}:{EFFECTS[SYNCED]}"
     line = power.replay(case_id)
     assert "migration-kit explore --power-loss" in line and line.endswith(f"--case {case_id}")
+    page = tmp_path / "power.html"
     done = subprocess.run(
-        line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        f"{line} --html {page}",
+        shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 1, done.stderr
     assert f"case {case_id}: power cut just before #" in done.stdout
     assert f"{NEW_DB}: never fsynced: empty on disk" in done.stdout
     assert "1 case(s), judged 1 of 1: 0 ok, 1 broke a rule" in done.stdout
+    # --html: the page, its timeline drawn from the recorded run (up to the end point)
+    # and the case coloured in it.
+    text = page.read_text(encoding="utf-8")
+    assert "<h1>Power-loss exploration</h1>" in text
+    assert " end</title>" in text  # the crash point after the last operation
+    anchor = "case-" + case_id.replace(":", "-")
+    assert f'<a href="#{anchor}"><circle class="lost"' in text and f'id="{anchor}"' in text
 
 
 def test_a_case_that_is_no_crash_point_is_a_usage_error(strace_backend: None) -> None:
