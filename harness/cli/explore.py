@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.cli.options import timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from harness.explore.results import Case, CaseResult, ExploreReport, Step
     from harness.report.shards import Shard
 
+T = TypeVar("T")
 SCENARIO = "scenarios.test_faults_explore::test_fault_case"
 POWER_LOSS_SCENARIO = "scenarios.test_power_loss::test_power_loss"
 
@@ -243,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
 
     exploration = exploration_from_args(args)
     started = time.monotonic()
-    base = baseline(exploration)
+    base = recorded("explore", lambda: baseline(exploration))
     if args.list:
         for case in base.cases():
             print(f"{case.id:>10}  {case.describe_op()}")
@@ -262,17 +263,30 @@ def run(args: argparse.Namespace) -> int:
     return finish(report, args, started)
 
 
+def recorded(what: str, record: Callable[[], T]) -> T:
+    """``record()``, the fault-free recording (or its copy in the cache), with progress on
+    stderr: a migrator that hangs there is seen to."""
+    from harness.report.progress import progress
+
+    with progress(what, 1, unit="recordings") as shown:
+        shown.start("the fault-free run, recorded")
+        made = record()
+        shown.done("the fault-free run, recorded")
+    return made
+
+
 def _run_power_loss(args: argparse.Namespace) -> int:
     """``--power-loss``: every durability point's power cut, in the modes of the faults."""
     from harness.explore.powerloss.baseline import power_baseline
     from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
     from harness.explore.results import OK, nothing_judged_report
+    from harness.report.progress import progress
 
     started = time.monotonic()
     exploration = exploration_from_args(args)
     if exploration.backend != "syscall":
         raise UsageError("power loss replays a syscall trace: --backend syscall")
-    power = PowerLoss(power_baseline(exploration))
+    power = PowerLoss(recorded("power loss", lambda: power_baseline(exploration)))
     chosen = [power.case(c) for c in args.cases] if args.cases else None
     if args.list:
         for case in power.cases():
@@ -280,7 +294,11 @@ def _run_power_loss(args: argparse.Namespace) -> int:
         print(f"{len(power.cases())} case(s); {power.not_explored()}")
         return ExitStatus.OK
     if chosen is not None:
-        report = explore_power_loss(exploration, cases=[c.id for c in chosen])
+        ids = [c.id for c in chosen]
+        with progress("power loss", 1, unit="replays") as shown:
+            shown.start(f"case(s) {', '.join(ids)}")
+            report = explore_power_loss(exploration, cases=ids)
+            shown.done(findings=sum(r.outcome != OK for r in report.results))
         for result in report.results:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
@@ -394,14 +412,19 @@ def _run_here(base: Baseline, cases: list) -> ExploreReport:
     """The replay: each case in this process, its whole failure text printed."""
     from harness.explore.cases import run_case
     from harness.explore.results import OK
+    from harness.report.progress import progress
 
     results = []
-    for case in cases:
-        result = run_case(base, case)
-        results.append(result)
-        print(f"case {case.id}: {case.describe()}: {result.outcome}")
-        if result.outcome != OK:
-            print(f"\n{result.error()}\n")
+    with progress("explore", len(cases)) as shown:
+        for case in cases:
+            shown.start(f"case {case.id}")
+            result = run_case(base, case)
+            results.append(result)
+            shown.done(f"case {case.id}", findings=int(result.outcome != OK))
+            with shown.aside():
+                print(f"case {case.id}: {case.describe()}: {result.outcome}", flush=True)
+                if result.outcome != OK:
+                    print(f"\n{result.error()}\n", flush=True)
     return base.report(results)
 
 
@@ -417,6 +440,7 @@ def child_args(
 
     argv = ["--pyargs", scenario, "-q", "--tb=no", "-rN"]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
+    argv += ["--mk-progress", "power loss" if scenario == POWER_LOSS_SCENARIO else "explore"]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
     if exploration.tree != DEFAULT_TREE:
