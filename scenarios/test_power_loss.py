@@ -36,6 +36,7 @@ from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, END, PowerLoss, run_case
 from harness.explore.powerloss.judge import Judge, JudgementStore
+from harness.explore.powerloss.profiles import DEFAULT_FS, Fs
 from harness.explore.results import Case, CaseResult
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin.explore import (
@@ -98,7 +99,8 @@ def _params(config: pytest.Config, exploration: Exploration) -> list[Any]:
 def _power(config: pytest.Config, exploration: Exploration) -> PowerLoss:
     known = config.stash.setdefault(_POWER, {})
     if exploration not in known:
-        known[exploration] = PowerLoss(power_baseline(exploration))
+        fs = Fs(config.getoption("mk_fs", None) or DEFAULT_FS)
+        known[exploration] = PowerLoss(power_baseline(exploration), fs=fs)
     return known[exploration]
 
 
