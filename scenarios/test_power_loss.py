@@ -10,7 +10,13 @@ symlink and file creation, and at the end) two crash states are written out:
 
 - ``synced``: only what was fsynced survives (POSIX's promise and nothing more);
 - ``committed``: every directory change reached the disk (a journal commit), the file
-  data not fsynced did not (delayed allocation): the "zero-length file after a crash".
+  data not fsynced did not (delayed allocation): the "zero-length file after a crash";
+- ``prefix`` and ``torn``: as ``committed``, with half of each file's unsynced writes, or
+  every other unsynced 4 KiB block, on disk;
+- ``reordered``: the directory changed last on disk ahead of every other one.
+
+Which kinds apply is the persistence profile's choice (``--fs``, default posix-minimal:
+all of them; harness.explore.powerloss.profiles).
 
 In each, every user's content must be whole somewhere, and a clean re-run must reach the
 fault-free result. Each (point, state) is its own test, so xdist spreads them; equal states

@@ -159,8 +159,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--power-loss",
         action="store_true",
         help="instead of faults, a power cut at every durability point (R17): only what was "
-        "fsynced survives, or directory changes did and unsynced data did not; cases "
-        "K:power-loss-synced / K:power-loss-committed; and each fsync of a file failed "
+        "fsynced survives, or directory changes did and unsynced data did not (or part of "
+        "it), or one directory's changes did ahead of the others (--fs says which); cases "
+        "K:power-loss-synced / K:power-loss-committed / ...; and each fsync of a file failed "
         "with EIO, then a power cut at the end of the run, its lost pages never on disk "
         "even if a retry succeeded: K:EIO+power-loss (harness.explore.powerloss)",
     )

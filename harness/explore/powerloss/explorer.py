@@ -4,9 +4,12 @@
    fault-free run, recorded with every byte it wrote, cached for all processes.
 2. **Cases** (:meth:`PowerLoss.cases`): every crash point of the trace (just before each
    fsync, rename, unlink, mkdir, rmdir, link, symlink and file creation in the tree, and the
-   end of the run) times the two kinds of crash state (``power-loss-synced``: only what was
+   end of the run) times the kinds of crash state the persistence profile allows
+   (:mod:`~harness.explore.powerloss.profiles`; ``power-loss-synced``: only what was
    fsynced survives; ``power-loss-committed``: directory changes reached the disk, unsynced
-   file data did not). A case is the fault explorer's :class:`~harness.explore.results.Case`:
+   file data did not; ``-prefix`` and ``-torn``: part of it did; ``-reordered``: one
+   directory's changes did ahead of the others'). A case is the fault explorer's
+   :class:`~harness.explore.results.Case`:
    its index k is the trace operation the power cut comes just before (the end of the run
    is k = the number of operations), so ``k`` means the same operation in both explorers.
    Plus, by default, one case per fsync of a file in the tree, ``K:EIO+power-loss``: that
