@@ -10,7 +10,13 @@ symlink and file creation, and at the end) two crash states are written out:
 
 - ``synced``: only what was fsynced survives (POSIX's promise and nothing more);
 - ``committed``: every directory change reached the disk (a journal commit), the file
-  data not fsynced did not (delayed allocation): the "zero-length file after a crash".
+  data not fsynced did not (delayed allocation): the "zero-length file after a crash";
+- ``prefix`` and ``torn``: as ``committed``, with half of each file's unsynced writes, or
+  every other unsynced 4 KiB block, on disk;
+- ``reordered``: the directory changed last on disk ahead of every other one.
+
+Which kinds apply is the persistence profile's choice (``--fs``, default posix-minimal:
+all of them; harness.explore.powerloss.profiles).
 
 In each, every user's content must be whole somewhere, and a clean re-run must reach the
 fault-free result. Each (point, state) is its own test, so xdist spreads them; equal states
@@ -36,6 +42,7 @@ from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, END, PowerLoss, run_case
 from harness.explore.powerloss.judge import Judge, JudgementStore
+from harness.explore.powerloss.profiles import DEFAULT_FS, Fs
 from harness.explore.results import Case, CaseResult
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin.explore import (
@@ -98,7 +105,8 @@ def _params(config: pytest.Config, exploration: Exploration) -> list[Any]:
 def _power(config: pytest.Config, exploration: Exploration) -> PowerLoss:
     known = config.stash.setdefault(_POWER, {})
     if exploration not in known:
-        known[exploration] = PowerLoss(power_baseline(exploration))
+        fs = Fs(config.getoption("mk_fs", None) or DEFAULT_FS)
+        known[exploration] = PowerLoss(power_baseline(exploration), fs=fs)
     return known[exploration]
 
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from harness.cli.options import timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
-from harness.contract.settings import DEFAULT_MIGRATOR, EXPLORE_TIMEOUT
+from harness.contract.settings import DEFAULT_FS, DEFAULT_MIGRATOR, EXPLORE_TIMEOUT, FS_PROFILES
 from harness.run import serve
 
 if TYPE_CHECKING:
@@ -159,10 +159,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--power-loss",
         action="store_true",
         help="instead of faults, a power cut at every durability point (R17): only what was "
-        "fsynced survives, or directory changes did and unsynced data did not; cases "
-        "K:power-loss-synced / K:power-loss-committed; and each fsync of a file failed "
+        "fsynced survives, or directory changes did and unsynced data did not (or part of "
+        "it), or one directory's changes did ahead of the others (--fs says which); cases "
+        "K:power-loss-synced / K:power-loss-committed / ...; and each fsync of a file failed "
         "with EIO, then a power cut at the end of the run, its lost pages never on disk "
         "even if a retry succeeded: K:EIO+power-loss (harness.explore.powerloss)",
+    )
+    p.add_argument(
+        "--fs",
+        choices=FS_PROFILES,
+        default=DEFAULT_FS,
+        help="with --power-loss: the file system whose crash states are built (docs/"
+        "power-loss.md): ext4-ordered (no directory reordering; a rename over a file "
+        "flushes it, auto_da_alloc), xfs and btrfs (no reordering, no such flush), "
+        "posix-minimal (only what POSIX promises: also one directory's changes on disk "
+        f"ahead of another's); default {DEFAULT_FS}, the strictest the reference passes",
     )
 
 
@@ -279,6 +290,7 @@ def _run_power_loss(args: argparse.Namespace) -> int:
     """``--power-loss``: every durability point's power cut, in the modes of the faults."""
     from harness.explore.powerloss.baseline import power_baseline
     from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
+    from harness.explore.powerloss.profiles import Fs
     from harness.explore.results import OK, nothing_judged_report
     from harness.report.progress import progress
 
@@ -286,7 +298,9 @@ def _run_power_loss(args: argparse.Namespace) -> int:
     exploration = exploration_from_args(args)
     if exploration.backend != "syscall":
         raise UsageError("power loss replays a syscall trace: --backend syscall")
-    power = PowerLoss(recorded("power loss", lambda: power_baseline(exploration)))
+    fs = Fs(args.fs)
+    power = PowerLoss(recorded("power loss", lambda: power_baseline(exploration)), fs=fs)
+    print(f"file system profile: {fs} ({', '.join(power.profile.kinds)})", flush=True)
     chosen = [power.case(c) for c in args.cases] if args.cases else None
     if args.list:
         for case in power.cases():
@@ -297,7 +311,7 @@ def _run_power_loss(args: argparse.Namespace) -> int:
         ids = [c.id for c in chosen]
         with progress("power loss", 1, unit="replays") as shown:
             shown.start(f"case(s) {', '.join(ids)}")
-            report = explore_power_loss(exploration, cases=ids)
+            report = explore_power_loss(exploration, cases=ids, fs=fs)
             shown.done(findings=sum(r.outcome != OK for r in report.results))
         for result in report.results:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
@@ -451,6 +465,8 @@ def child_args(
         argv += ["--mk-shard", str(args.shard)]
     if not exploration.distinct_kills:
         argv.append("--explore-every-kill")
+    if scenario == POWER_LOSS_SCENARIO:
+        argv += ["--fs", getattr(args, "fs", None) or DEFAULT_FS]
     return argv
 
 

@@ -360,6 +360,8 @@ class ExploreReport:
             f"tree: {t.get('tree')}",
             f"effects: {t.get('effects') or 'every applicable effect'}",
         ]
+        if t.get("fs"):
+            lines.insert(2, f"file system profile: {t['fs']} (power-loss crash kinds)")
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
         if self.nothing_judged:

@@ -29,7 +29,7 @@ import pytest
 
 from fixtures.spec import TreeSpec
 from harness.contract.errors import KitError
-from harness.contract.settings import EXPLORE_TIMEOUT
+from harness.contract.settings import DEFAULT_FS, EXPLORE_TIMEOUT, FS_PROFILES
 from harness.explore.backends import backend_available
 from harness.explore.baseline import Baseline, baseline
 from harness.explore.exploration import (
@@ -105,6 +105,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mk_explore_large",
         action="store_true",
         help=f"also run the tests marked {MARKER} (every effect on bigger trees)",
+    )
+    group.addoption(
+        "--fs",
+        dest="mk_fs",
+        choices=FS_PROFILES,
+        default=DEFAULT_FS,
+        help="power-loss scenarios: the persistence profile whose crash states are built "
+        f"({', '.join(FS_PROFILES)}; default {DEFAULT_FS}, docs/power-loss.md)",
     )
     group.addoption(
         "--explore-json",
