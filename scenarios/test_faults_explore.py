@@ -66,9 +66,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         exploration = explore_plugin.exploration_from_config(
             config, effects=SUITE_EFFECTS, distinct_kills=True
         )
-        metafunc.parametrize("suite_case", explore_plugin.case_params(config, exploration))
+        params = explore_plugin.lazy_params(
+            metafunc, lambda: explore_plugin.case_params(config, exploration)
+        )
+        metafunc.parametrize("suite_case", params)
     if "large_case" in metafunc.fixturenames:
-        metafunc.parametrize("large_case", _large_params(config))
+        params = explore_plugin.lazy_params(metafunc, lambda: _large_params(config), LARGE_TREES)
+        metafunc.parametrize("large_case", params)
 
 
 def _large_params(config: pytest.Config) -> list[Any]:

@@ -10,7 +10,13 @@ symlink and file creation, and at the end) two crash states are written out:
 
 - ``synced``: only what was fsynced survives (POSIX's promise and nothing more);
 - ``committed``: every directory change reached the disk (a journal commit), the file
-  data not fsynced did not (delayed allocation): the "zero-length file after a crash".
+  data not fsynced did not (delayed allocation): the "zero-length file after a crash";
+- ``prefix`` and ``torn``: as ``committed``, with half of each file's unsynced writes, or
+  every other unsynced 4 KiB block, on disk;
+- ``reordered``: the directory changed last on disk ahead of every other one.
+
+Which kinds apply is the persistence profile's choice (``--fs``, default posix-minimal:
+all of them; harness.explore.powerloss.profiles).
 
 In each, every user's content must be whole somewhere, and a clean re-run must reach the
 fault-free result. Each (point, state) is its own test, so xdist spreads them; equal states
@@ -34,14 +40,16 @@ from harness.explore.backends import backend_available
 from harness.explore.baseline import cache_key
 from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
-from harness.explore.powerloss.explorer import PowerLoss, run_case
+from harness.explore.powerloss.explorer import EFFECTS, END, PowerLoss, run_case
 from harness.explore.powerloss.judge import Judge, JudgementStore
+from harness.explore.powerloss.profiles import DEFAULT_FS, Fs
 from harness.explore.results import Case, CaseResult
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin.explore import (
     CASE_PROPERTY,
     TARGET_PROPERTY,
     exploration_from_config,
+    lazy_params,
     raise_outcome,
     seeded,
     skip_if_not_judged,
@@ -55,6 +63,9 @@ pytestmark = pytest.mark.power_loss
 # different new DB), one without a DB, an old backup, and what is not a user at all.
 LARGE_TREE = variants.demo()
 
+# What a power-loss case id holds besides an operation and an errno (K-OPERATION-EFFECT).
+POWER_ID_WORDS = (*EFFECTS.values(), END, "power-loss")
+
 _POWER = pytest.StashKey[dict[Exploration, PowerLoss]]()
 _JUDGES = pytest.StashKey[dict[Exploration, Judge]]()
 
@@ -62,7 +73,9 @@ _JUDGES = pytest.StashKey[dict[Exploration, Judge]]()
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     if "power_case" in metafunc.fixturenames:
-        metafunc.parametrize("power_case", _params(config, exploration_from_config(config)))
+        exploration = exploration_from_config(config)
+        params = lazy_params(metafunc, lambda: _params(config, exploration), POWER_ID_WORDS)
+        metafunc.parametrize("power_case", params)
     if "large_power_case" in metafunc.fixturenames:
         if not config.getoption("mk_explore_large", False):  # not recorded unless asked for
             skip = pytest.mark.skip(reason="a bigger tree (minutes): run with --explore-large")
@@ -72,7 +85,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         exploration = dataclasses.replace(
             exploration_from_config(config), tree=seeded(config, LARGE_TREE)
         )
-        metafunc.parametrize("large_power_case", _params(config, exploration))
+        params = lazy_params(metafunc, lambda: _params(config, exploration), POWER_ID_WORDS)
+        metafunc.parametrize("large_power_case", params)
 
 
 def _params(config: pytest.Config, exploration: Exploration) -> list[Any]:
@@ -91,7 +105,8 @@ def _params(config: pytest.Config, exploration: Exploration) -> list[Any]:
 def _power(config: pytest.Config, exploration: Exploration) -> PowerLoss:
     known = config.stash.setdefault(_POWER, {})
     if exploration not in known:
-        known[exploration] = PowerLoss(power_baseline(exploration))
+        fs = Fs(config.getoption("mk_fs", None) or DEFAULT_FS)
+        known[exploration] = PowerLoss(power_baseline(exploration), fs=fs)
     return known[exploration]
 
 

@@ -147,7 +147,7 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
     ``json_path``."""
     argv = ["--pyargs", "scenarios", "-q", "--tb=short"]
     argv += ["--migrator", migrator.spec, "--checklist-json", str(json_path)]
-    argv += ["--no-checklist-summary", "-n", args.workers]
+    argv += ["--no-checklist-summary", "-n", args.workers, "--mk-progress", "checklist"]
     if args.large:
         argv.append("--large")
     if getattr(args, "after_check", None):

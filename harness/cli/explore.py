@@ -39,11 +39,11 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.cli.options import layout_option, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
-from harness.contract.settings import DEFAULT_MIGRATOR, EXPLORE_TIMEOUT
+from harness.contract.settings import DEFAULT_FS, DEFAULT_MIGRATOR, EXPLORE_TIMEOUT, FS_PROFILES
 from harness.run import serve
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from harness.explore.results import Case, CaseResult, ExploreReport, Step
     from harness.report.shards import Shard
 
+T = TypeVar("T")
 SCENARIO = "scenarios.test_faults_explore::test_fault_case"
 POWER_LOSS_SCENARIO = "scenarios.test_power_loss::test_power_loss"
 
@@ -159,10 +160,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--power-loss",
         action="store_true",
         help="instead of faults, a power cut at every durability point (R17): only what was "
-        "fsynced survives, or directory changes did and unsynced data did not; cases "
-        "K:power-loss-synced / K:power-loss-committed; and each fsync of a file failed "
+        "fsynced survives, or directory changes did and unsynced data did not (or part of "
+        "it), or one directory's changes did ahead of the others (--fs says which); cases "
+        "K:power-loss-synced / K:power-loss-committed / ...; and each fsync of a file failed "
         "with EIO, then a power cut at the end of the run, its lost pages never on disk "
         "even if a retry succeeded: K:EIO+power-loss (harness.explore.powerloss)",
+    )
+    p.add_argument(
+        "--fs",
+        choices=FS_PROFILES,
+        default=DEFAULT_FS,
+        help="with --power-loss: the file system whose crash states are built (docs/"
+        "power-loss.md): ext4-ordered (no directory reordering; a rename over a file "
+        "flushes it, auto_da_alloc), xfs and btrfs (no reordering, no such flush), "
+        "posix-minimal (only what POSIX promises: also one directory's changes on disk "
+        f"ahead of another's); default {DEFAULT_FS}, the strictest the reference passes",
     )
 
 
@@ -244,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
 
     exploration = exploration_from_args(args)
     started = time.monotonic()
-    base = baseline(exploration)
+    base = recorded("explore", lambda: baseline(exploration))
     if args.list:
         for case in base.cases():
             print(f"{case.id:>10}  {case.describe_op()}")
@@ -263,17 +275,33 @@ def run(args: argparse.Namespace) -> int:
     return finish(report, args, started)
 
 
+def recorded(what: str, record: Callable[[], T]) -> T:
+    """``record()``, the fault-free recording (or its copy in the cache), with progress on
+    stderr: a migrator that hangs there is seen to."""
+    from harness.report.progress import progress
+
+    with progress(what, 1, unit="recordings") as shown:
+        shown.start("the fault-free run, recorded")
+        made = record()
+        shown.done("the fault-free run, recorded")
+    return made
+
+
 def _run_power_loss(args: argparse.Namespace) -> int:
     """``--power-loss``: every durability point's power cut, in the modes of the faults."""
     from harness.explore.powerloss.baseline import power_baseline
     from harness.explore.powerloss.explorer import PowerLoss, explore_power_loss
+    from harness.explore.powerloss.profiles import Fs
     from harness.explore.results import OK, nothing_judged_report
+    from harness.report.progress import progress
 
     started = time.monotonic()
     exploration = exploration_from_args(args)
     if exploration.backend != "syscall":
         raise UsageError("power loss replays a syscall trace: --backend syscall")
-    power = PowerLoss(power_baseline(exploration))
+    fs = Fs(args.fs)
+    power = PowerLoss(recorded("power loss", lambda: power_baseline(exploration)), fs=fs)
+    print(f"file system profile: {fs} ({', '.join(power.profile.kinds)})", flush=True)
     chosen = [power.case(c) for c in args.cases] if args.cases else None
     if args.list:
         for case in power.cases():
@@ -281,7 +309,11 @@ def _run_power_loss(args: argparse.Namespace) -> int:
         print(f"{len(power.cases())} case(s); {power.not_explored()}")
         return ExitStatus.OK
     if chosen is not None:
-        report = explore_power_loss(exploration, cases=[c.id for c in chosen])
+        ids = [c.id for c in chosen]
+        with progress("power loss", 1, unit="replays") as shown:
+            shown.start(f"case(s) {', '.join(ids)}")
+            report = explore_power_loss(exploration, cases=ids, fs=fs)
+            shown.done(findings=sum(r.outcome != OK for r in report.results))
         for result in report.results:
             print(f"case {result.case.id}: {result.fault}: {result.outcome}")
             if result.outcome != OK:
@@ -395,14 +427,19 @@ def _run_here(base: Baseline, cases: list) -> ExploreReport:
     """The replay: each case in this process, its whole failure text printed."""
     from harness.explore.cases import run_case
     from harness.explore.results import OK
+    from harness.report.progress import progress
 
     results = []
-    for case in cases:
-        result = run_case(base, case)
-        results.append(result)
-        print(f"case {case.id}: {case.describe()}: {result.outcome}")
-        if result.outcome != OK:
-            print(f"\n{result.error()}\n")
+    with progress("explore", len(cases)) as shown:
+        for case in cases:
+            shown.start(f"case {case.id}")
+            result = run_case(base, case)
+            results.append(result)
+            shown.done(f"case {case.id}", findings=int(result.outcome != OK))
+            with shown.aside():
+                print(f"case {case.id}: {case.describe()}: {result.outcome}", flush=True)
+                if result.outcome != OK:
+                    print(f"\n{result.error()}\n", flush=True)
     return base.report(results)
 
 
@@ -418,6 +455,7 @@ def child_args(
 
     argv = ["--pyargs", scenario, "-q", "--tb=no", "-rN"]
     argv += ["--no-checklist-summary", "-n", args.workers, "--explore-json", str(out)]
+    argv += ["--mk-progress", "power loss" if scenario == POWER_LOSS_SCENARIO else "explore"]
     argv += ["--migrator", exploration.migrator, "--explore-backend", exploration.backend]
     argv += ["--effects", ",".join(exploration.effects) if exploration.effects else "all"]
     if exploration.tree != DEFAULT_TREE:
@@ -428,6 +466,8 @@ def child_args(
         argv += ["--mk-shard", str(args.shard)]
     if not exploration.distinct_kills:
         argv.append("--explore-every-kill")
+    if scenario == POWER_LOSS_SCENARIO:
+        argv += ["--fs", getattr(args, "fs", None) or DEFAULT_FS]
     return argv
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.main import guard
-from harness.contract.settings import DEFAULT_MIGRATOR
+from harness.contract.settings import DEFAULT_FS, DEFAULT_MIGRATOR, FS_PROFILES
 from harness.run import serve
 
 
@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K:EFFECT",
         help="only this case (repeatable), e.g. 41:power-loss-synced",
     )
+    parser.add_argument(
+        "--fs",
+        choices=FS_PROFILES,
+        default=DEFAULT_FS,
+        help="the persistence profile whose crash states are built (docs/power-loss.md)",
+    )
     parser.add_argument("--json", default=None, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--workdir", default=None, metavar="DIR", help="scratch space")
 
@@ -44,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
     from fixtures.spec import TreeSpec
     from harness.explore.exploration import DEFAULT_TREE, Exploration
     from harness.explore.powerloss.explorer import explore_power_loss
+    from harness.explore.powerloss.profiles import Fs
 
     tree = TreeSpec.load(args.tree) if args.tree else DEFAULT_TREE
     exploration = Exploration(migrator=args.migrator, tree=tree)
     exploration.open_migrator()  # a bad spec is a usage error, before anything runs
     report = explore_power_loss(
-        exploration, Path(args.workdir) if args.workdir else None, cases=args.case
+        exploration,
+        Path(args.workdir) if args.workdir else None,
+        cases=args.case,
+        fs=Fs(args.fs),
     )
     print(report.render())
     if args.json:

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from harness.contract.errors import KitError
+from harness.contract.settings import FS_PROFILES
 
 PYPROJECT = "pyproject.toml"
 TABLE = ("tool", "migration-kit")
@@ -76,6 +77,12 @@ def _seconds(value: object, root: Path) -> object:
     raise ValueError("expected a number of seconds above 0")
 
 
+def _fs(value: object, root: Path) -> object:
+    if isinstance(value, str) and value.strip() in FS_PROFILES:
+        return value.strip()
+    raise ValueError(f"expected a persistence profile: {', '.join(FS_PROFILES)}")
+
+
 def _port(value: object, root: Path) -> object:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
         return value
@@ -99,6 +106,7 @@ KEYS: Mapping[str, Check] = MappingProxyType(
         "ready-port": _port,
         "fail-line": _text,
         "layout": _text,  # the target layout's name; stored for the commands that take one
+        "fs": _fs,  # explore --power-loss: the persistence profile (which crash states)
     }
 )
 

@@ -19,6 +19,11 @@ DEFAULT_MIGRATOR = "py:migrator.server:migrate"
 DEFAULT_TIMEOUT = 600.0
 EXPLORE_TIMEOUT = 120.0
 
+# The power-loss explorer's persistence profiles (``--fs``; harness.explore.powerloss.profiles
+# says which crash states each can leave), and the default: the strictest the reference passes.
+FS_PROFILES = ("ext4-ordered", "xfs", "btrfs", "posix-minimal")
+DEFAULT_FS = "posix-minimal"
+
 CACHE_ENV = "MIGRATION_KIT_CACHE"  # where fixture builds are cached
 CAPTURE_SALT_ENV = "MIGRATION_KIT_CAPTURE_SALT_FILE"  # capture's secret salt for user ids
 FIELD_DIR_ENV = "MIGRATION_KIT_FIELD_DIR"  # field specs that run as regression scenarios

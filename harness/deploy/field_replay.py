@@ -101,4 +101,5 @@ def replay(
             again=again_command("replay", field, migrator, after_check),
             notes=notes,
             after_check=after_check,
+            what="replay",
         )

@@ -25,7 +25,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -39,6 +39,7 @@ from harness.judge import oracles
 from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import RULES, RuleBroken, Verdict
+from harness.report.progress import Progress, progress
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
 from harness.store.scratch import remove_tree
@@ -138,8 +139,10 @@ def judge(
     again: str,
     notes: tuple[str, ...] = (),
     after_check: Migrator | None = None,
+    what: str = "rehearse",
 ) -> Rehearsal:
-    """Dry run, run, second run of ``migrator`` on ``tree`` (which it changes), judged.
+    """Dry run, run, second run of ``migrator`` on ``tree`` (which it changes), judged;
+    ``what`` (the command) names the progress shown on stderr while the runs go on.
 
     Every rule is judged against the tree as it was *before the dry run*: a dry run that
     changed the tree (the field's empty new DB) must show up as the loss it caused in the
@@ -148,12 +151,18 @@ def judge(
     taken: it is the app and may write, so it comes after everything it could disturb.
     """
     before = Snapshot.take(tree)
-    dry = migrator.run(tree, dry_run=True)
-    after_dry = Snapshot.take(tree)
-    run = migrator.run(tree)
-    after = Snapshot.take(tree)
-    second = migrator.run(tree)
-    again_snap = Snapshot.take(tree)
+    with progress(what, 3 if after_check is None else 4, unit="runs") as shown:
+        dry = _timed(shown, "dry run", lambda: migrator.run(tree, dry_run=True))
+        after_dry = Snapshot.take(tree)
+        run = _timed(shown, "run", lambda: migrator.run(tree))
+        after = Snapshot.take(tree)
+        second = _timed(shown, "second run", lambda: migrator.run(tree))
+        again_snap = Snapshot.take(tree)
+        checked = None
+        if after_check is not None and run.ok and second.ok:
+            checked = _timed(shown, "after-check", lambda: after_check.run(tree))
+        else:
+            shown.set_total(3)  # no app to check after a failed migration
     verdicts = [
         *oracles.check_r2(before, after_dry, dry),
         *oracles.check_r1(before, after, run),
@@ -169,8 +178,7 @@ def judge(
         *oracles.check_r3(after, again_snap, second, original=before),
     ]
     runs = [("dry run", dry), ("run", run), ("second run", second)]
-    if after_check is not None and run.ok and second.ok:
-        checked = after_check.run(tree)
+    if after_check is not None and checked is not None:
         runs.append(("after-check", checked))
         verdicts += oracles.check_r18(checked, spec=after_check.spec)
     return Rehearsal(
@@ -183,6 +191,14 @@ def judge(
         again=again,
         notes=notes,
     )
+
+
+def _timed(shown: Progress, name: str, run: Callable[[], RunResult]) -> RunResult:
+    """``run()`` as step ``name`` of ``shown``: a run that fails or hangs is a finding."""
+    shown.start(name)
+    result = run()
+    shown.done(name, findings=0 if result.ok else 1)
+    return result
 
 
 # -- the copy -------------------------------------------------------------------------------------

@@ -361,6 +361,8 @@ class ExploreReport:
             f"tree: {t.get('tree')}",
             f"effects: {t.get('effects') or 'every applicable effect'}",
         ]
+        if t.get("fs"):
+            lines.insert(2, f"file system profile: {t['fs']} (power-loss crash kinds)")
         if layout.header_line():
             lines.append(layout.header_line())
         if self.not_explored:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,11 @@ import pytest
 
 from fixtures.spec import TreeSpec
 from harness.contract.errors import KitError
-from harness.contract.settings import EXPLORE_TIMEOUT
+from harness.contract.settings import DEFAULT_FS, EXPLORE_TIMEOUT, FS_PROFILES
 from harness.explore.backends import backend_available
 from harness.explore.baseline import Baseline, baseline
 from harness.explore.exploration import (
+    ALL_EFFECTS,
     BACKENDS,
     DEFAULT_TREE,
     Exploration,
@@ -45,8 +47,10 @@ from harness.explore.results import (
     write_reports,
 )
 from harness.faults.availability import Backend
+from harness.faults.plan import Operation
 from harness.judge.verdict import Verdict
 from harness.pytest_plugin.results import NOT_JUDGED as NOT_JUDGED_PROPERTY
+from harness.pytest_plugin.selection import may_select
 from harness.run.adapters import DEFAULT_MIGRATOR
 from harness.store import codec
 
@@ -103,6 +107,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"also run the tests marked {MARKER} (every effect on bigger trees)",
     )
     group.addoption(
+        "--fs",
+        dest="mk_fs",
+        choices=FS_PROFILES,
+        default=DEFAULT_FS,
+        help="power-loss scenarios: the persistence profile whose crash states are built "
+        f"({', '.join(FS_PROFILES)}; default {DEFAULT_FS}, docs/power-loss.md)",
+    )
+    group.addoption(
         "--explore-json",
         dest="mk_explore_json",
         metavar="PATH",
@@ -118,6 +130,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    placeholders = [i for i in items if _param_id(i) == NOT_SELECTED]
+    if placeholders:  # see lazy_params
+        config.hook.pytest_deselected(items=placeholders)
+        items[:] = [i for i in items if _param_id(i) != NOT_SELECTED]
     if config.getoption("mk_explore_large"):
         return
     skip = pytest.mark.skip(reason=LARGE_REASON)
@@ -185,6 +201,28 @@ def case_params(config: pytest.Config, exploration: Exploration) -> list[Any]:
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="unavailable")]
     base = baseline_for(config, exploration)
     return [pytest.param((exploration, c), id=f"{c.index}-{c.effect}") for c in base.cases()]
+
+
+# What the ids of case params are made of, besides numbers and "-_+" (see lazy_params).
+ID_WORDS = (*ALL_EFFECTS, *(op.value for op in Operation), "kill", "unavailable", "not-asked")
+NOT_SELECTED = "mk-not-selected"
+
+
+def lazy_params(
+    metafunc: pytest.Metafunc, params: Callable[[], list[Any]], id_words: Iterable[str] = ()
+) -> list[Any]:
+    """``params()``, unless ``-k``/``-m`` can select none of the function's tests whatever
+    their ids (:func:`harness.pytest_plugin.selection.may_select`; ids made of
+    :data:`ID_WORDS` and ``id_words``): then one placeholder that collection drops, and
+    the recording ``params()`` would make (minutes, with a slow migrator) is not made."""
+    if may_select(metafunc, (*ID_WORDS, *id_words)):
+        return params()
+    return [pytest.param(None, id=NOT_SELECTED)]
+
+
+def _param_id(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.id
 
 
 def record(item: pytest.Item, base: Baseline, result: CaseResult) -> None:

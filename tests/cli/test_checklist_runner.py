@@ -51,6 +51,13 @@ def test_a_relative_cmd_path_works_from_the_project_folder(tmp_path: Path) -> No
     done = run(checklist_argv("--migrator", spec, *SMALL), cwd=project)
     assert done.returncode == 0, done
     assert "[x]  1. Test migration with small database (< 1MB)" in done.stdout
+    # Progress, not a tty: plain lines on stderr with the test, the counts, the findings.
+    progress = [line for line in done.stderr.splitlines() if line.startswith("checklist: ")]
+    assert progress[0].startswith("checklist: 0 tests done") and "collection" in progress[0]
+    assert progress[1].startswith("checklist: 0/1 tests done"), done.stderr
+    assert "running test_small_users_are_migrated_whole" in progress[1]
+    assert progress[-1].startswith("checklist: 1/1 tests done") and "0 findings" in progress[-1]
+    assert "\r" not in done.stderr
 
 
 def test_a_relative_cmd_path_that_is_not_there_is_said_once_exit_2(tmp_path: Path) -> None:
@@ -84,10 +91,36 @@ def test_a_hanging_migrator_is_a_verdict_at_the_timeout(tmp_path: Path) -> None:
         assert not alive(pid), pid
 
 
+@pytest.mark.parametrize("option", ["-k", "-m"])
+def test_a_selection_without_explorations_records_nothing(option: str, tmp_path: Path) -> None:
+    """``-k``/``-m`` on one scenario: the explorer's fault-free recordings, which only its
+    cases need, are not made at collection (a slow migrator made them cost minutes)."""
+    marker, cache = tmp_path / "recorded", tmp_path / "cache"
+    repo = Path(__file__).resolve().parents[2]
+    spec = (
+        f'cmd:case "$DATA_DIR" in *mk-explore-record-*) echo x >> {marker}; sleep 30;; esac; '
+        f"cd {repo} && exec {sys.executable} -m migrator migrate"
+    )
+    start = time.monotonic()
+    done = run(
+        checklist_argv("--migrator", spec, option, "small_db", "-n", "0"),
+        cwd=tmp_path,
+        env={"MIGRATION_KIT_CACHE": str(cache)},
+    )
+    took = time.monotonic() - start
+    assert done.returncode == 0, done
+    assert "[x]  1. Test migration with small database (< 1MB)" in done.stdout
+    assert not marker.exists(), marker.read_text()
+    assert not [p for p in (cache / "explore").glob("*") if p.name != "locks"]
+    assert took < 60, took
+
+
 @pytest.mark.parametrize(
     ("command", "sig", "status", "said"),
     [
         ("checklist", signal.SIGTERM, 143, "terminated"),
+        ("checklist", signal.SIGINT, 130, "interrupted"),
+        ("explore", signal.SIGTERM, 143, "terminated"),  # while it records (under strace)
         ("rehearse", signal.SIGTERM, 143, "terminated"),
         ("rehearse", signal.SIGINT, 130, "interrupted"),
     ],
@@ -101,6 +134,8 @@ def test_a_stopped_kit_ends_every_process_and_scratch_folder(
     kit = [sys.executable, "-m", "harness.cli.main"]
     if command == "checklist":
         argv = [*kit, "checklist", "--migrator", spec, *SMALL]
+    elif command == "explore":
+        argv = [*kit, "explore", "--migrator", spec, "--effects", "kill"]
     else:
         from fixtures.spec import TreeSpec, UserSpec
 

@@ -88,6 +88,7 @@ def test_a_pyproject_without_the_table_is_passed_over(tmp_path: Path) -> None:
         ("workers = 1.5\n", "workers = 1.5"),
         ('report = ""\n', "report = ''"),
         ("ready-port = 70000\n", "ready-port = 70000"),
+        ('fs = "ext5"\n', "fs = 'ext5': expected a persistence profile"),
         ("[tool.migration-kit.nested]\n", "unknown key 'nested'"),
     ],
 )
@@ -151,6 +152,16 @@ def test_the_html_key_is_the_checklists_page_only(tmp_path: Path, monkeypatch) -
     assert parsed(["checklist"], found).html == root / "build" / "report.html"
     assert parsed(["explore"], found).html is None
     assert parsed(["explore", "--html", "e.html"], found).html == Path("e.html")
+
+
+def test_the_power_loss_profile_from_the_table_or_the_command_line(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    found = config.load(project(tmp_path, 'fs = "ext4-ordered"\n'))
+    assert parsed(["explore", "--power-loss"], found).fs == "ext4-ordered"
+    assert parsed(["explore", "--power-loss", "--fs", "xfs"], found).fs == "xfs"
+    assert parsed(["explore"], config.Config()).fs == "posix-minimal"
 
 
 def test_timeout_from_the_table_or_the_command_line(tmp_path: Path, monkeypatch) -> None:

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
 from harness.run.adapters import parse_migrator
+from tests.deploy.conftest import CLEAN
 from tests.deploy.deploy_helpers import REPO, can_deny, one_line_error, rename_to_non_utf8, run_cli
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
@@ -218,3 +220,30 @@ def test_the_app_after_the_move_is_judged_under_r18(cli, clean_tree: Path) -> No
     assert "--after-check" in proc.stdout.rsplit("replay:", 1)[-1]  # the replay repeats it
     bad = cli("rehearse", str(clean_tree), "--after-check", "node app.js")
     assert bad.returncode == 2 and "--after-check" in bad.stderr
+
+
+# Passes the preflight (an empty tree), then hangs on the real one.
+HANGS = 'cmd:ls "$DATA_DIR" | grep -qvx system.db || exit 0; echo hanging; exec sleep 60'
+
+
+def test_a_hanging_migrator_shows_progress_before_its_timeout(make_tree) -> None:
+    tree, _ = make_tree(CLEAN)
+    argv = [sys.executable, "-m", "harness.cli.main", "rehearse", str(tree)]
+    argv += ["--migrator", HANGS, "--timeout", "4"]
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        seen_at = time.monotonic() - start
+        still_running = proc.poll() is None
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert first.startswith("rehearse: 0/3 runs done") and "running dry run" in first, first
+    assert still_running, (seen_at, first)
+    assert "rehearse: 3/3 runs done" in err and "3 findings" in err, err
+    assert "did not finish in 4 s" in out

@@ -112,6 +112,11 @@ def test_a_whole_exploration_over_xdist_workers(kit_env: dict[str, str], tmp_pat
     assert [r["case"]["paths"][-1] for r in broken] == ["ann/profiles/default/datastore.sqlite"]
     assert broken[0]["replay"] in bad.stdout
     assert "broke R12" in bad.stdout
+    # Progress on stderr (not a tty: plain lines): the recording, then the cases' counts and
+    # the findings so far.
+    assert "explore: 1/1 recordings done" in bad.stderr, bad.stderr
+    last = [line for line in bad.stderr.splitlines() if " tests done, " in line][-1]
+    assert re.match(r"explore: (\d+)/\1 tests done, .*, 1 finding$", last), last
     good = kit(kit_env, "--migrator", REFERENCE, *args)
     assert good.returncode == 0, good.stdout + good.stderr
     assert re.search(r"(\d+) case\(s\), judged \1 of \1: \1 ok, 0 broke", good.stdout)

@@ -13,7 +13,10 @@ durable version at every point where it can change.
 Modules, one job each:
 
 - :mod:`~harness.explore.powerloss.model`: the page cache (inodes, volatile vs durable, what an
-  fsync makes durable); two kinds of crash image, ``synced`` and ``committed``;
+  fsync makes durable); five kinds of crash image, ``synced``, ``committed``, ``prefix``,
+  ``torn`` and ``reordered``;
+- :mod:`~harness.explore.powerloss.profiles`: persistence profiles (``--fs``): which kinds a
+  file system can leave, and ext4's flush on a rename over a file;
 - :mod:`~harness.explore.powerloss.trace_replay`: strace events applied to the model; the crash
   points
   (just before every fsync, rename, unlink, mkdir, rmdir, link, symlink and file creation

@@ -4,9 +4,12 @@
    fault-free run, recorded with every byte it wrote, cached for all processes.
 2. **Cases** (:meth:`PowerLoss.cases`): every crash point of the trace (just before each
    fsync, rename, unlink, mkdir, rmdir, link, symlink and file creation in the tree, and the
-   end of the run) times the two kinds of crash state (``power-loss-synced``: only what was
+   end of the run) times the kinds of crash state the persistence profile allows
+   (:mod:`~harness.explore.powerloss.profiles`; ``power-loss-synced``: only what was
    fsynced survives; ``power-loss-committed``: directory changes reached the disk, unsynced
-   file data did not). A case is the fault explorer's :class:`~harness.explore.results.Case`:
+   file data did not; ``-prefix`` and ``-torn``: part of it did; ``-reordered``: one
+   directory's changes did ahead of the others'). A case is the fault explorer's
+   :class:`~harness.explore.results.Case`:
    its index k is the trace operation the power cut comes just before (the end of the run
    is k = the number of operations), so ``k`` means the same operation in both explorers.
    Plus, by default, one case per fsync of a file in the tree, ``K:EIO+power-loss``: that
@@ -48,12 +51,15 @@ from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.image import (
     COMMITTED,
     KIND_TEXT,
-    KINDS,
+    PREFIX,
+    REORDERED,
     SYNCED,
+    TORN,
     VOLATILE,
     CrashImage,
 )
 from harness.explore.powerloss.judge import RULE, Judge, Judgement, JudgementStore
+from harness.explore.powerloss.profiles import DEFAULT_FS, PROFILES, Fs, Profile
 from harness.explore.powerloss.trace_replay import (
     CrashPoint,
     Replayer,
@@ -78,15 +84,18 @@ from harness.judge.verdict import Verdict
 from harness.scenario.replay_command import pythonpath_for
 from harness.store.scratch import ram_scratch
 
-EFFECTS = {SYNCED: "power-loss-synced", COMMITTED: "power-loss-committed"}
+EFFECTS = {
+    kind: f"power-loss-{kind}" for kind in (SYNCED, COMMITTED, PREFIX, TORN, REORDERED)
+}
 KIND_OF = {effect: kind for kind, effect in EFFECTS.items()}
 END = "end"  # the operation name of the crash point after the run's last operation
 
 # Not modelled, said in every report (docs/power-loss.md has the full list).
 NOT_BUILT = (
-    "not built: torn or partly written-back file data, metadata reordered other than "
-    "'synced' and 'committed', writes through mmap; a failed fsync is followed by one power "
-    "cut, at the end of the run, and a directory's failed fsync is not modelled"
+    "not built: every legal crash state (one of each kind per point: half the unsynced "
+    "writes, every other unsynced block, the directory changed last ahead of the others), "
+    "writes through mmap; a failed fsync is followed by one power cut, at the end of the "
+    "run, and a directory's failed fsync is not modelled"
 )
 
 
@@ -97,6 +106,12 @@ class PowerLoss:
     base: Baseline
     # Errnos injected at each fsync of a file, each followed by a power cut (K:EIO+power-loss).
     fsync_errors: tuple[str, ...] = failed_fsync.DEFAULT_ERRNOS
+    # The file system whose crash states are built (--fs): which kinds, and auto_da_alloc.
+    fs: Fs = DEFAULT_FS
+
+    @property
+    def profile(self) -> Profile:
+        return PROFILES[self.fs]
 
     @property
     def root(self) -> str:
@@ -117,7 +132,7 @@ class PowerLoss:
     def cases(self) -> tuple[Case, ...]:
         """Every (crash point, kind), then every (file fsync, errno) with its power cut, in
         trace order: the same list in every process."""
-        cases = [self.case_at(p, kind) for p in self.points for kind in KINDS]
+        cases = [self.case_at(p, kind) for p in self.points for kind in self.profile.kinds]
         cases += [
             self.failed_fsync_case(op, errno)
             for op in self.fsync_targets
@@ -169,10 +184,16 @@ class PowerLoss:
                     f"(they are: {labels})"
                 )
             return self.failed_fsync_case(op, errno)
-        if effect not in KIND_OF:
+        effects = [EFFECTS[kind] for kind in self.profile.kinds]
+        if effect not in effects:
             known = ", ".join(
-                [*EFFECTS.values(), *(f"{e}{failed_fsync.SUFFIX}" for e in failed_fsync.ERRNOS)]
+                [*effects, *(f"{e}{failed_fsync.SUFFIX}" for e in failed_fsync.ERRNOS)]
             )
+            if effect in KIND_OF:
+                raise ExploreError(
+                    f"case {case_id}: --fs {self.fs} leaves no {KIND_OF[effect]} crash state "
+                    f"(its effects: {known})"
+                )
             raise ExploreError(f"case {case_id}: the effect must be one of {known}")
         point = self._by_index.get(index)
         if point is None:
@@ -189,7 +210,13 @@ class PowerLoss:
     def _images(self) -> dict[tuple[int, str], CrashImage]:
         """Every crash image, from one pass over the trace; kept, since images share the
         model's immutable bytes and cost little more than their list of entries."""
-        replayed = replay_images(self.base.trace, self.root, self.base.before_dir)
+        replayed = replay_images(
+            self.base.trace,
+            self.root,
+            self.base.before_dir,
+            kinds=self.profile.kinds,
+            replace_flush=self.profile.replace_flush,
+        )
         return {(self.index_of(point), image.kind): image for point, image in replayed}
 
     def image(self, case: Case) -> CrashImage:
@@ -217,8 +244,9 @@ class PowerLoss:
         return {
             **self.base.exploration.target(),
             "backend": "power-loss",
+            "fs": str(self.fs),
             "effects": [
-                *EFFECTS.values(),
+                *(EFFECTS[kind] for kind in self.profile.kinds),
                 *(failed_fsync.effect_of(e) for e in self.fsync_errors),
             ],
         }
@@ -229,7 +257,8 @@ class PowerLoss:
             f"{len(self.points) - 1} of {ops} operations are crash points (writes, truncates, "
             f"chmods change nothing durable by themselves), plus the end; "
             f"{len(self.fsync_targets)} fsyncs of files failed in turn "
-            f"({', '.join(self.fsync_errors) or 'none'}), each then a power cut; {NOT_BUILT}"
+            f"({', '.join(self.fsync_errors) or 'none'}), each then a power cut; "
+            f"file system profile {self.fs} ({', '.join(self.profile.kinds)}); {NOT_BUILT}"
         )
 
     def replay(self, case_id: str) -> str:
@@ -238,6 +267,8 @@ class PowerLoss:
         args = ["migration-kit", "explore", "--power-loss", "--migrator", exploration.migrator]
         if exploration.tree != DEFAULT_TREE:
             args += ["--tree", spec_to_json(exploration.tree)]
+        if self.fs != DEFAULT_FS:
+            args += ["--fs", str(self.fs)]
         if layout.replay_value():
             args += ["--layout", str(layout.replay_value())]
         args += ["--case", case_id]
@@ -393,11 +424,11 @@ def run_failed_fsync_case(power: PowerLoss, case: Case, judge: Judge) -> CaseRes
     landing = failed_fsync.landing(power.base, op, failed)
     if not landing.landed:
         return not_judged(f"not judged: {landing.problem}")
-    faulted = PowerLoss(failed, fsync_errors=())
+    faulted = PowerLoss(failed, fsync_errors=(), fs=power.fs)
     if faulted.self_check:
         problems = "; ".join(faulted.self_check[:5])
         return not_judged(f"the replay does not reproduce the faulted run: {problems}")
-    image = failed_fsync.crash_image(failed)
+    image = failed_fsync.crash_image(failed, replace_flush=power.profile.replace_flush)
     run = f"exit status {failed.exit_status}\n{failed.output[-OUTPUT_TAIL:]}"
     return _crash_result(
         case,
@@ -451,16 +482,20 @@ def explore_power_loss(
     cases: Sequence[str] | None = None,
     factory: TreeFactory | None = None,
     fsync_errors: tuple[str, ...] = failed_fsync.DEFAULT_ERRNOS,
+    fs: Fs = DEFAULT_FS,
 ) -> ExploreReport:
     """The whole power-loss exploration in this process: one replay, each state judged once.
 
     ``exploration`` names the migrator and the tree (default: the reference migrator on
     :data:`harness.explore.exploration.DEFAULT_TREE`); ``cases`` narrows to those ids
     (``41:power-loss-synced``, ``37:EIO+power-loss``); ``fsync_errors=()`` leaves out the
-    failed-fsync cases. This is what ``migration-kit explore --power-loss`` runs.
+    failed-fsync cases; ``fs`` is the persistence profile (which crash kinds). This is what
+    ``migration-kit explore --power-loss`` runs.
     """
     exploration = exploration or Exploration()
-    power = PowerLoss(power_baseline(exploration, factory=factory), fsync_errors=fsync_errors)
+    power = PowerLoss(
+        power_baseline(exploration, factory=factory), fsync_errors=fsync_errors, fs=fs
+    )
     chosen = [power.case(c) for c in cases] if cases is not None else list(power.cases())
     scratch = workdir if workdir is not None else ram_scratch()
     with tempfile.TemporaryDirectory(prefix="mk-powerloss-", dir=scratch) as tmp:

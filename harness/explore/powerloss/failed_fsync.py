@@ -189,11 +189,17 @@ def _looks(event: SyscallEvent, root: str) -> str:
     return f"{event.name} {shown}"
 
 
-def crash_image(failed: Baseline) -> CrashImage:
-    """The faulted run's end, after a power cut: its failed fsync's pages lost for good."""
+def crash_image(failed: Baseline, *, replace_flush: bool = False) -> CrashImage:
+    """The faulted run's end, after a power cut: its failed fsync's pages lost for good
+    (``replace_flush``: the profile's auto_da_alloc, as in every other case)."""
     end = CrashPoint(None)
     ((_, image),) = replay_images(
-        failed.trace, failed.recorded_root, failed.before_dir, points=[end], kinds=[KIND]
+        failed.trace,
+        failed.recorded_root,
+        failed.before_dir,
+        points=[end],
+        kinds=[KIND],
+        replace_flush=replace_flush,
     )
     return image
 

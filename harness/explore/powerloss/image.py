@@ -13,10 +13,15 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
-# The two kinds of crash state (see harness.explore.powerloss.model for what each keeps).
+# The kinds of crash state (see harness.explore.powerloss.model for what each keeps). Which
+# of them a file system can produce is its persistence profile's choice
+# (harness.explore.powerloss.profiles).
 SYNCED = "synced"
 COMMITTED = "committed"
-KINDS = (SYNCED, COMMITTED)
+PREFIX = "prefix"
+TORN = "torn"
+REORDERED = "reordered"
+KINDS = (SYNCED, COMMITTED, PREFIX, TORN, REORDERED)
 # No power cut at all: what the processes saw. Not a crash state; the replay's self-check
 # (the model's volatile tree at the end must be the tree the real run left).
 VOLATILE = "volatile"
@@ -24,6 +29,12 @@ VOLATILE = "volatile"
 KIND_TEXT = {
     SYNCED: "only what was fsynced survives (unsynced data and directory changes lost)",
     COMMITTED: "directory changes reached the disk, file data not fsynced did not",
+    PREFIX: "directory changes reached the disk, and the first half of each file's unsynced "
+    "writes",
+    TORN: "directory changes reached the disk, and every other unsynced 4 KiB block of each "
+    "file (the first, third, ...), the rest not",
+    REORDERED: "the directory changed last reached the disk alone, ahead of every other "
+    "directory's unsynced changes; unsynced file data did not",
 }
 
 

@@ -10,7 +10,7 @@ directory and symlink, two versions of its state:
   ``fsync``.
 
 From the two, :meth:`FileSystem.image` builds the tree a power cut can leave (a
-:class:`~harness.explore.powerloss.image.CrashImage`), in one of two kinds:
+:class:`~harness.explore.powerloss.image.CrashImage`), in one of five kinds:
 
 - ``SYNCED``: only what was synced survives. Directory entries come from each directory's
   durable entries, file data from each file's durable data. This is POSIX's guarantee and
@@ -20,6 +20,21 @@ From the two, :meth:`FileSystem.image` builds the tree a power cut can leave (a
   them, in order, every few seconds on ext4 without any fsync), file data did not (delayed
   allocation writes it back later). This is the state behind the classic "zero-length file
   after a crash": the rename is on disk, the bytes it was meant to publish are not.
+- ``PREFIX``: as ``COMMITTED``, but of each file's n write calls since its last fsync the
+  first n // 2 reached the disk (write-back interrupted part-way; a file written in one
+  call looks as in ``COMMITTED``, and ``TORN`` covers it).
+- ``TORN``: as ``COMMITTED``, but of each file's unsynced 4 KiB blocks (those that differ
+  from the disk) every other one reached the disk, the first, third, ...: write-back is
+  block by block, in no order a program can rely on. The size is what those blocks reach.
+- ``REORDERED``: only the directory changed last reached the disk, ahead of every other
+  directory's unsynced changes (no ordered metadata: ext2, vfat, POSIX's bare promise); file
+  data as in ``SYNCED``. A rename stays atomic: into the directory ahead it is whole (the
+  old name gone); out of it towards a directory left behind, the old name stays.
+
+Each kind is one state per crash point: bounded, and states equal by digest are judged once.
+With ``replace_flush`` (ext4's ``auto_da_alloc``: a rename over an existing file starts the
+write-back of the new one, and the journal commit holding the rename waits for it), a file
+renamed over another holds, in every kind, at least the bytes it had at that rename.
 
 Rules the model applies, each the conservative reading of what Linux file systems promise:
 
@@ -52,7 +67,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.contract.errors import ExitStatus, KitError
-from harness.explore.powerloss.image import SYNCED, VOLATILE, Blob, CrashImage, ImageNode
+from harness.explore.powerloss.image import (
+    PREFIX,
+    REORDERED,
+    SYNCED,
+    TORN,
+    VOLATILE,
+    Blob,
+    CrashImage,
+    ImageNode,
+)
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 PAGE = 4096  # the page cache's unit: what a failed write-back leaves clean but unwritten
@@ -81,8 +105,11 @@ class Inode:
         "entries",
         "external",
         "failed",
+        "flushed",
+        "flushed_at",
         "kind",
         "links",
+        "log",
         "lost_pages",
         "mode",
         "number",
@@ -108,6 +135,13 @@ class Inode:
         # Pages whose write-back failed (a failed fsync): clean in memory, never on disk.
         self.lost_pages: set[int] = set()
         self.failed = ""  # which failed fsync lost them, for a report
+        # The write calls since the durable bytes, ("w", offset, data) or ("t", size), in
+        # order: what a PREFIX state replays part of.
+        self.log: list[tuple[str, int, bytes]] = []
+        # A rename over an existing file flushed these bytes (auto_da_alloc), and log[:at]
+        # is in them: None when no rename did since the last fsync.
+        self.flushed: Blob | None = None
+        self.flushed_at = 0
 
     def durable_bytes(self) -> bytes:
         """The bytes on disk now: the last fsync's, or the pristine file's."""
@@ -162,6 +196,27 @@ def _written_back(inode: Inode) -> bytes:
     return bytes(data)
 
 
+def _torn(on_disk: bytes, now: bytearray) -> Blob:
+    """Every other dirty 4 KiB block of ``now`` (the first, third, ...) over ``on_disk``: a
+    write-back cut off block by block. The file ends where the last block on disk ends (a
+    shorter file in memory: its size, a truncate being metadata that commits first)."""
+    dirty = [
+        page
+        for page in range((max(len(on_disk), len(now)) + PAGE - 1) // PAGE)
+        if on_disk[page * PAGE : (page + 1) * PAGE] != now[page * PAGE : (page + 1) * PAGE]
+    ]
+    data = bytearray(on_disk)
+    end = len(on_disk)
+    for page in dirty[::2]:
+        start, stop = page * PAGE, min((page + 1) * PAGE, len(now))
+        if start >= stop:
+            continue
+        data.extend(bytes(max(0, stop - len(data))))
+        data[start:stop] = now[start:stop]
+        end = max(end, stop)
+    return Blob(bytes(data[: min(end, len(now))] if len(now) < len(on_disk) else data[:end]))
+
+
 def _size(path: str | None) -> int:
     if path is None:
         return 0
@@ -197,6 +252,7 @@ class FileSystem:
         self.root.external = True
         self.root.links = 1
         self.moves: list[Move] = []
+        self.last_dir: Inode | None = None  # the directory whose entries changed last
         # The names each pristine directory listed before the run (None: unreadable): the
         # pristine copy never changes, and every image of every crash point asks again.
         self._base_names: dict[str, frozenset[str] | None] = {}
@@ -340,12 +396,14 @@ class FileSystem:
         inode.volatile = bytearray()
         inode.durable = Blob(b"")
         self._link(directory, name, inode)
+        self.last_dir = directory
         return inode
 
     def mkdir(self, path: str, mode: int) -> Inode:
         directory, name, _ = self._parent(path)
         inode = self._new(DIR, mode & ~self.umask & 0o7777)
         self._link(directory, name, inode)
+        self.last_dir = directory
         return inode
 
     def symlink(self, target: str, path: str) -> Inode:
@@ -353,6 +411,7 @@ class FileSystem:
         inode = self._new(SYMLINK, 0o777)
         inode.target = target
         self._link(directory, name, inode)
+        self.last_dir = directory
         return inode
 
     def link(self, source: str, path: str) -> None:
@@ -361,6 +420,7 @@ class FileSystem:
             raise ModelError(f"link: {source} is not in the model")
         directory, name, _ = self._parent(path)
         self._link(directory, name, inode)
+        self.last_dir = directory
 
     def remove(self, path: str) -> Inode:
         """unlink and rmdir alike: the name goes, the inode lives on while it is open."""
@@ -369,6 +429,7 @@ class FileSystem:
             raise ModelError(f"remove: {path} is not in the model")
         inode = self._unlink(directory, name)
         self.moves = [m for m in self.moves if m.inode is not inode]
+        self.last_dir = directory
         return inode
 
     def rename(self, source: str, target: str, *, exchange: bool = False) -> None:
@@ -382,14 +443,24 @@ class FileSystem:
             if other is None:
                 raise ModelError(f"rename: {target} is not in the model")
             src_dir.entries[src_name], dst_dir.entries[dst_name] = other, inode
+            self.last_dir = dst_dir
             if src_dir is not dst_dir:
                 self.moves.append(Move(src_dir, src_name, dst_dir, inode))
                 self.moves.append(Move(dst_dir, dst_name, src_dir, other))
             return
         if src_dir is dst_dir and src_name == dst_name:
             return
+        replaced = dst_dir.entries.get(dst_name)
+        if replaced is not None and replaced.kind == FILE and inode.kind == FILE:
+            # ext4's auto_da_alloc: the new file's write-back starts now, and the commit of
+            # the rename waits for it (used by images with replace_flush only).
+            inode.flushed = Blob(_written_back(inode) if inode.volatile is not None else b"")
+            if inode.volatile is None:
+                inode.flushed = None  # unchanged since the run started: nothing to flush
+            inode.flushed_at = len(inode.log)
         self._unlink(src_dir, src_name)
         self._link(dst_dir, dst_name, inode)
+        self.last_dir = dst_dir
         if src_dir is not dst_dir:
             self.moves.append(Move(src_dir, src_name, dst_dir, inode))
 
@@ -399,6 +470,7 @@ class FileSystem:
         if offset > len(content):
             content.extend(bytes(offset - len(content)))
         content[offset : offset + len(data)] = data
+        inode.log.append(("w", offset, bytes(data)))
         if inode.lost_pages and data:
             # Written again: dirty again, so the next fsync writes these pages back.
             inode.lost_pages -= set(range(offset // PAGE, (offset + len(data) - 1) // PAGE + 1))
@@ -410,6 +482,7 @@ class FileSystem:
             del content[size:]
         else:
             content.extend(bytes(size - len(content)))
+        inode.log.append(("t", size, b""))
         if inode.lost_pages:
             # The page holding the new end is rewritten (zeroed past it); later ones are gone.
             inode.lost_pages = {p for p in inode.lost_pages if p < size // PAGE}
@@ -432,6 +505,7 @@ class FileSystem:
             self._fsync_dir(inode)
         elif inode.kind == FILE and inode.volatile is not None:
             inode.durable = Blob(_written_back(inode))
+            inode.log, inode.flushed, inode.flushed_at = [], None, 0
         if metadata or inode.kind == DIR:
             inode.durable_mode = inode.mode
             inode.durable_times = inode.times
@@ -481,37 +555,73 @@ class FileSystem:
 
     # -- images --------------------------------------------------------------------------
 
-    def _walk_tree(self, top: Inode, path: str, *, committed: bool) -> Iterator[tuple[str, Inode]]:
+    def _entries(self, directory: Inode, kind: str) -> dict[str, Inode]:
+        """``directory``'s entries on disk in a crash state of ``kind``."""
+        if kind == SYNCED:
+            return directory.durable_entries
+        if kind != REORDERED:
+            return directory.entries  # COMMITTED, PREFIX, TORN, and VOLATILE
+        ahead = self.last_dir
+        if directory is ahead:
+            entries = dict(directory.entries)
+            for move in self.moves:
+                if (
+                    move.source_dir is directory
+                    and move.target_dir is not directory
+                    and move.source_name not in entries
+                    and directory.durable_entries.get(move.source_name) is move.inode
+                ):
+                    entries[move.source_name] = move.inode  # its destination is left behind
+            return entries
+        entries = directory.durable_entries
+        for move in self.moves:
+            if (
+                move.target_dir is ahead
+                and move.source_dir is directory
+                and entries.get(move.source_name) is move.inode
+            ):
+                if entries is directory.durable_entries:
+                    entries = dict(entries)
+                del entries[move.source_name]  # moved into the directory ahead: whole
+        return entries
+
+    def _walk_tree(self, top: Inode, path: str, kind: str) -> Iterator[tuple[str, Inode]]:
         """(path, inode) of ``top`` and everything below it, parents first, names sorted."""
         yield path, top
         if top.kind != DIR:
             return
-        entries = top.entries if committed else top.durable_entries
+        entries = self._entries(top, kind)
         for name in sorted(entries):
-            yield from self._walk_tree(entries[name], os.path.join(path, name), committed=committed)
+            yield from self._walk_tree(entries[name], os.path.join(path, name), kind)
 
-    def image(self, top: Inode, kind: str = SYNCED) -> CrashImage:
-        """The tree under ``top`` as a power cut now would leave it (see the module doc)."""
-        committed = kind != SYNCED
+    def image(self, top: Inode, kind: str = SYNCED, *, replace_flush: bool = False) -> CrashImage:
+        """The tree under ``top`` as a power cut now would leave it (see the module doc);
+        ``replace_flush``: ext4's ``auto_da_alloc`` (a rename over a file flushes it)."""
         volatile = kind == VOLATILE
-        on_disk = list(self._walk_tree(top, ".", committed=committed))
+        on_disk = list(self._walk_tree(top, ".", kind))
         nodes = tuple(
-            self._node(os.path.normpath(path), inode, committed=committed, volatile=volatile)
+            self._node(os.path.normpath(path), inode, kind, replace_flush=replace_flush)
             for path, inode in on_disk
         )
-        dropped = () if volatile else tuple(self._dropped(top, on_disk, committed=committed))
+        dropped = () if volatile else tuple(self._dropped(top, on_disk, nodes, kind))
         return CrashImage(kind=kind, nodes=nodes, dropped=dropped)
 
     def _dropped(
-        self, top: Inode, on_disk: list[tuple[str, Inode]], *, committed: bool
+        self,
+        top: Inode,
+        on_disk: list[tuple[str, Inode]],
+        nodes: tuple[ImageNode, ...],
+        kind: str,
     ) -> Iterator[str]:
         """What the power cut takes away from what the processes saw, path by path.
 
         ``on_disk`` is the image's own walk; what the processes saw is the same walk when
-        every directory change was committed, so only a ``SYNCED`` image walks again.
+        every directory change was committed, so only ``SYNCED`` and ``REORDERED`` walk again.
         """
         kept = dict(on_disk)
-        seen = kept if committed else dict(self._walk_tree(top, ".", committed=True))
+        on_disk_node = {path: node for (path, _), node in zip(on_disk, nodes, strict=True)}
+        committed = kind not in (SYNCED, REORDERED)
+        seen = kept if committed else dict(self._walk_tree(top, ".", VOLATILE))
         for path in sorted(seen.keys() | kept.keys()):
             rel = os.path.normpath(path)
             now, disk = seen.get(path), kept.get(path)
@@ -523,6 +633,17 @@ class FileSystem:
             elif now is not disk:
                 yield f"{rel}: an older {disk.kind} is on disk: the rename over it was not durable"
             elif now.kind == FILE and not now.durable_equals_volatile():
+                node = on_disk_node[path]
+                if node.data is not None and node.data is not now.durable:
+                    if bytes(now.content()) == node.data.data:
+                        continue  # flushed whole (a rename over a file: auto_da_alloc)
+                    how = {PREFIX: "part of its unsynced writes", TORN: "some of its blocks"}
+                    what = (
+                        f"written since its last fsync, {how.get(kind, 'some of it')} on disk: "
+                        f"{len(node.data.data)} bytes on disk"
+                    )
+                    yield f"{rel}: {what}, {now.size()} bytes in memory"
+                    continue
                 synced = now.durable_size()
                 if now.lost_pages:
                     what = (
@@ -536,12 +657,32 @@ class FileSystem:
                     what = f"written since its last fsync: {synced} bytes on disk"
                 yield f"{rel}: {what}, {now.size()} bytes in memory"
 
-    def _node(self, rel: str, inode: Inode, *, committed: bool, volatile: bool) -> ImageNode:
+    def _file_data(self, inode: Inode, kind: str, *, replace_flush: bool) -> Blob | None:
+        """A file's bytes in a crash state of ``kind`` (None: the pristine file's)."""
+        base, log = inode.durable, inode.log
+        if replace_flush and inode.flushed is not None:
+            base, log = inode.flushed, inode.log[inode.flushed_at :]
+        if kind == PREFIX and len(log) >= 2:
+            data = bytearray(inode.durable_bytes() if base is None else base.data)
+            for op, at, chunk in log[: len(log) // 2]:
+                if op == "t":
+                    del data[at:]
+                    data.extend(bytes(at - len(data)))
+                else:
+                    data.extend(bytes(max(0, at - len(data))))
+                    data[at : at + len(chunk)] = chunk
+            return Blob(bytes(data))
+        if kind == TORN and inode.volatile is not None:
+            return _torn(inode.durable_bytes() if base is None else base.data, inode.volatile)
+        return base
+
+    def _node(self, rel: str, inode: Inode, kind: str, *, replace_flush: bool) -> ImageNode:
+        volatile = kind == VOLATILE
         if inode.kind == FILE:
             if volatile:
                 blob = None if inode.volatile is None else Blob(bytes(inode.volatile))
             else:
-                blob = inode.durable
+                blob = self._file_data(inode, kind, replace_flush=replace_flush)
             return ImageNode(
                 path=rel,
                 kind=FILE,
@@ -552,7 +693,7 @@ class FileSystem:
             )
         if inode.kind == SYMLINK:
             return ImageNode(path=rel, kind=SYMLINK, mode=inode.mode, target=inode.target)
-        entries = inode.entries if committed else inode.durable_entries
+        entries = self._entries(inode, kind)
         pristine = (
             inode.base is not None
             and not inode.external

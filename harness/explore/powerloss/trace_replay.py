@@ -135,7 +135,15 @@ class _Open:
 class Replayer:
     """Applies a trace's events to a model of the file system, one at a time."""
 
-    def __init__(self, trace: Trace, root: str, pristine: Path, *, umask: int = 0o022) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        root: str,
+        pristine: Path,
+        *,
+        umask: int = 0o022,
+        replace_flush: bool = False,
+    ) -> None:
         if not trace.positions:
             raise ReplayError(
                 "this trace did not follow file positions (lseek), so plain writes cannot be "
@@ -143,6 +151,7 @@ class Replayer:
             )
         self.trace = trace
         self.root = root
+        self.replace_flush = replace_flush  # ext4's auto_da_alloc (profiles.Profile)
         self.fs = FileSystem(umask=umask)
         self.tree = self.fs.mount(root, pristine)
         self.ops: dict[int, TraceOp] = {op.event: op for op in trace.ops if op.event is not None}
@@ -189,7 +198,7 @@ class Replayer:
             self._note(event, str(exc))
 
     def image(self, kind: str) -> CrashImage:
-        return self.fs.image(self.tree, kind)
+        return self.fs.image(self.tree, kind, replace_flush=self.replace_flush)
 
     def kind_of(self, event: SyscallEvent) -> str | None:
         """The kind (``file``, ``dir``) of the file behind ``event``'s descriptor argument,
@@ -457,8 +466,10 @@ def replay_images(
     points: Iterable[CrashPoint] | None = None,
     kinds: Iterable[str] = KINDS,
     umask: int = 0o022,
+    replace_flush: bool = False,
 ) -> Iterator[tuple[CrashPoint, CrashImage]]:
-    """Replay ``trace`` once, yielding (point, image) for each wanted point and kind.
+    """Replay ``trace`` once, yielding (point, image) for each wanted point and kind
+    (``replace_flush``: a rename over a file flushes it first, ext4's auto_da_alloc).
 
     ``points`` defaults to :func:`crash_points`; images come in trace order. The replay
     stops after the last wanted point, so asking for one early point is cheap.
@@ -469,7 +480,7 @@ def replay_images(
     end = [p for p in wanted if p.op is None]
     if not before and not end:
         return
-    replayer = Replayer(trace, root, pristine, umask=umask)
+    replayer = Replayer(trace, root, pristine, umask=umask, replace_flush=replace_flush)
     for event in trace.events:
         point = before.pop(event.seq, None)
         if point is not None:

@@ -17,21 +17,23 @@ from harness.explore.exploration import Exploration
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.explorer import EFFECTS, explore_power_loss
 from harness.explore.powerloss.failed_fsync import effect_of
-from harness.explore.powerloss.image import COMMITTED, SYNCED
+from harness.explore.powerloss.image import COMMITTED, REORDERED, SYNCED
+from harness.explore.powerloss.profiles import DEFAULT_FS, Fs
 from harness.explore.results import BROKEN, NOT_JUDGED, OK, ExploreReport
 from harness.faults.plan import Operation
 from harness.run.adapters import DEFAULT_MIGRATOR
 
 TREE = TreeSpec(users=(UserSpec("alice", items=10, images=1, wal_share=0.5),), seed=3)
 NEW_DB = "alice/profiles/default/datastore.sqlite"
-STAGED_DB = "alice/.peek-migration.migrating/peek.db"
+WORK = "alice/.peek-migration.migrating"
+STAGED_DB = f"{WORK}/peek.db"
 FAILED_FSYNC = effect_of("EIO")
 PLAIN = {EFFECTS[SYNCED], EFFECTS[COMMITTED]}
 
 
-def explored(migrator: str) -> tuple[Exploration, ExploreReport]:
+def explored(migrator: str, fs: Fs = DEFAULT_FS) -> tuple[Exploration, ExploreReport]:
     exploration = Exploration(migrator=migrator, tree=TREE)
-    return exploration, explore_power_loss(exploration)
+    return exploration, explore_power_loss(exploration, fs=fs)
 
 
 def op_index(exploration: Exploration, operation: Operation, *paths: str) -> int:
@@ -113,7 +115,8 @@ def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unl
     left with neither peek.db nor a new DB, which the next run cannot finish from."""
     exploration, report = skips_a_dir
     assert report.exit_status == 1
-    assert {r.case.effect for r in report.broken} == {EFFECTS[SYNCED]}  # no failed-fsync case
+    # No failed-fsync case; under posix-minimal the reordered kind sees it too, earlier.
+    assert {r.case.effect for r in report.broken} == {EFFECTS[SYNCED], EFFECTS[REORDERED]}
     # The exact point: the first crash point after the fsync of alice/ that made the
     # unlink of peek.db durable (the new DB's name in profiles/default never was).
     unlink = op_index(exploration, Operation.UNLINK, "alice/peek.db")
@@ -124,7 +127,7 @@ def test_a_migrator_that_skips_one_directory_fsync_strands_the_user_once_the_unl
         for op in base.trace.ops[unlink:]
         if op.operation == Operation.FSYNC and op.paths == (user_dir,)
     )
-    first = report.broken[0]
+    first = next(r for r in report.broken if r.case.effect == EFFECTS[SYNCED])
     assert first.case.index == min(r.case.index for r in report.results if r.case.index > synced)
     (loss,) = first.lost
     assert loss.user == "alice" and not loss.rows
@@ -172,3 +175,46 @@ def test_the_reference_survives_every_power_cut_on_the_same_tree(strace_backend:
     failed = [r for r in report.results if r.case.effect == FAILED_FSYNC]
     assert any(r.case.paths == (STAGED_DB,) for r in failed)
     assert all(r.outcome != NOT_JUDGED for r in failed), report.render()
+
+
+def test_a_migrator_relying_on_auto_da_alloc_passes_ext4_and_is_caught_without_it(
+    strace_backend: None,
+) -> None:
+    """A copy renamed over the new DB without an fsync: ext4 (data=ordered, auto_da_alloc)
+    writes the copy before the rename commits, xfs, btrfs and POSIX do not."""
+    migrator = "py:tests.explore.powerloss.broken_replace_without_fsync:migrate"
+    _, on_ext4 = explored(migrator, Fs.EXT4_ORDERED)
+    assert on_ext4.exit_status == 0, on_ext4.render()
+    assert on_ext4.target["fs"] == "ext4-ordered"
+    exploration, report = explored(migrator, Fs.POSIX_MINIMAL)
+    assert report.exit_status == 1
+    compact = op_index(exploration, Operation.RENAME, f"{WORK}/datastore.compact", NEW_DB)
+    # From the rename over the new DB on, the name is on disk and the copy's bytes not.
+    plain = [r for r in report.broken if r.case.effect in PLAIN]
+    assert plain and all(r.case.index > compact for r in plain)
+    assert EFFECTS[COMMITTED] in {r.case.effect for r in plain}
+    notes = " ".join(loss.note or "" for r in plain for loss in r.lost)
+    assert f"{NEW_DB}: never fsynced: empty on disk" in notes
+
+
+def test_a_migrator_that_never_fsyncs_a_directory_is_caught_only_without_ordered_metadata(
+    strace_backend: None,
+) -> None:
+    """Every file fsynced before its rename, no directory ever: safe where metadata is
+    journalled in order; under posix-minimal the user's folder (the unlink of peek.db)
+    reaches the disk ahead of profiles/default (the new DB's name)."""
+    migrator = "py:tests.explore.powerloss.broken_no_dir_fsync:migrate"
+    _, on_ext4 = explored(migrator, Fs.EXT4_ORDERED)
+    assert on_ext4.exit_status == 0, on_ext4.render()
+    exploration, report = explored(migrator, Fs.POSIX_MINIMAL)
+    assert report.exit_status == 1
+    assert {r.case.effect for r in report.broken} & PLAIN == set()
+    reordered = [r for r in report.broken if r.case.effect == EFFECTS[REORDERED]]
+    unlink = op_index(exploration, Operation.UNLINK, "alice/peek.db")
+    # By the first crash point after the unlink of peek.db at the latest: the user's folder
+    # ahead of profiles/ and profiles/default/ (the new DB's name and the moved images).
+    assert reordered[0].case.index <= min(
+        r.case.index for r in report.results if r.case.index > unlink
+    )
+    notes = " ".join(loss.note or "" for r in reordered for loss in r.lost)
+    assert f"{NEW_DB}: file not on disk: its directory not fsynced" in notes

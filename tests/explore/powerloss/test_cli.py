@@ -49,3 +49,17 @@ def test_a_case_that_is_no_crash_point_is_a_usage_error(strace_backend: None) ->
     )
     assert done.returncode == 2
     assert "the effect must be one of power-loss-synced, power-loss-committed" in done.stderr
+
+
+def test_a_kind_the_profile_leaves_out_is_a_usage_error_naming_the_profile(
+    strace_backend: None,
+) -> None:
+    argv = ["migration-kit", "explore", "--power-loss", "--fs", "ext4-ordered"]
+    done = subprocess.run(
+        [*argv, "--case", "0:power-loss-reordered"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "--fs ext4-ordered leaves no reordered crash state" in done.stderr

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.explore.powerloss.image import COMMITTED, SYNCED, VOLATILE, CrashImage
+from harness.explore.powerloss.image import (
+    COMMITTED,
+    PREFIX,
+    REORDERED,
+    SYNCED,
+    TORN,
+    VOLATILE,
+    CrashImage,
+)
 from harness.explore.powerloss.materialise import materialise
 from harness.explore.powerloss.model import PAGE, FileSystem
 
@@ -207,3 +215,80 @@ def test_a_failed_fsync_of_a_clean_file_loses_nothing(fs: FileSystem) -> None:
     assert fs.fsync_failed(inode, "fsync #9 (EIO)") == 0
     fs.fsync(inode)
     assert files(img(fs, SYNCED))["u/peek.db"] == b"new content"
+
+
+def flushed_img(fs: FileSystem, kind: str) -> CrashImage:
+    top = fs.lookup(ROOT)
+    assert top is not None
+    return fs.image(top, kind, replace_flush=True)
+
+
+def test_a_prefix_state_keeps_the_first_half_of_the_unsynced_writes(fs: FileSystem) -> None:
+    new = fs.create(f"{ROOT}/u/new.db", 0o644)
+    for i, chunk in enumerate((b"aa", b"bb", b"cc", b"dd")):
+        fs.write(new, 2 * i, chunk)
+    assert files(img(fs, PREFIX))["u/new.db"] == b"aabb"
+    assert files(img(fs, COMMITTED))["u/new.db"] == b""
+    assert any("part of its unsynced writes" in line for line in img(fs, PREFIX).dropped)
+    fs.fsync(new)
+    fs.write(new, 0, b"XX")
+    fs.truncate(new, 4)
+    fs.write(new, 4, b"YY")
+    # After the fsync, only the writes since: the first of three (the overwrite) survives.
+    assert files(img(fs, PREFIX))["u/new.db"] == b"XXbbccdd"
+
+
+def test_a_torn_state_keeps_every_other_unsynced_block(fs: FileSystem) -> None:
+    new = fs.create(f"{ROOT}/u/new.db", 0o644)
+    fs.write(new, 0, b"a" * PAGE + b"b" * PAGE + b"c" * 10)
+    torn = files(img(fs, TORN))["u/new.db"]
+    # Block 0 and block 2 reached the disk, block 1 did not: a hole of zeros.
+    assert torn == b"a" * PAGE + bytes(PAGE) + b"c" * 10
+    fs.fsync(new)
+    assert files(img(fs, TORN))["u/new.db"] == files(img(fs, VOLATILE))["u/new.db"]
+
+
+def test_a_reordered_state_has_the_last_changed_directory_ahead(fs: FileSystem) -> None:
+    """The reference's step without directory fsyncs: the new DB renamed into profiles/,
+    then peek.db unlinked in the user's folder; only the latter reaches the disk."""
+    fs.mkdir(f"{ROOT}/u/profiles", 0o755)
+    new = fs.create(f"{ROOT}/u/staged", 0o644)
+    fs.write(new, 0, b"new content")
+    fs.fsync(new)
+    fs.rename(f"{ROOT}/u/staged", f"{ROOT}/u/profiles/new.db")
+    fs.remove(f"{ROOT}/u/peek.db")
+    reordered = files(img(fs, REORDERED))
+    assert "u/peek.db" not in reordered and "u/profiles" in reordered
+    assert "u/profiles/new.db" not in reordered  # profiles/ is behind: its entry not on disk
+    assert "u/staged" not in reordered  # the user folder ahead: the rename out is whole there
+    assert files(img(fs, SYNCED)).get("u/peek.db") is None  # unchanged, as synced keeps it
+    assert "u/peek.db" in files(img(fs, SYNCED))
+
+
+def test_a_rename_into_the_directory_ahead_is_whole(fs: FileSystem) -> None:
+    new = fs.create(f"{ROOT}/u/images/b.png", 0o644)
+    fs.fsync(new)
+    images = fs.lookup(f"{ROOT}/u/images")
+    assert images is not None
+    fs.fsync(images)
+    fs.rename(f"{ROOT}/u/images/b.png", f"{ROOT}/u/b.png")
+    reordered = files(img(fs, REORDERED))
+    assert "u/b.png" in reordered and "u/images/b.png" not in reordered
+    fs.mkdir(f"{ROOT}/u/images/sub", 0o755)  # now images/ is ahead, u/ behind
+    reordered = files(img(fs, REORDERED))
+    assert "u/b.png" not in reordered and "u/images/b.png" in reordered  # rolled back whole
+
+
+def test_auto_da_alloc_flushes_a_file_renamed_over_another(fs: FileSystem) -> None:
+    tmp = fs.create(f"{ROOT}/u/peek.db.tmp", 0o644)
+    fs.write(tmp, 0, b"new content")
+    fs.rename(f"{ROOT}/u/peek.db.tmp", f"{ROOT}/u/peek.db")
+    assert files(img(fs, COMMITTED))["u/peek.db"] == b""  # xfs, btrfs, POSIX: empty
+    for kind in (COMMITTED, PREFIX, TORN):
+        assert files(flushed_img(fs, kind))["u/peek.db"] == b"new content"
+    fs.write(tmp, 11, b" and more")  # written after the rename: not flushed by it
+    assert files(flushed_img(fs, COMMITTED))["u/peek.db"] == b"new content"
+    other = fs.create(f"{ROOT}/u/fresh.db", 0o644)
+    fs.write(other, 0, b"data")
+    fs.rename(f"{ROOT}/u/fresh.db", f"{ROOT}/u/fresh2.db")  # over nothing: no flush
+    assert files(flushed_img(fs, COMMITTED))["u/fresh2.db"] == b""
