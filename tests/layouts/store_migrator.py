@@ -57,12 +57,10 @@ def _single_file(src: Path, dst: Path) -> None:
         shutil.copyfile(src, copy)
         if os.path.exists(f"{src}-wal"):
             shutil.copyfile(f"{src}-wal", f"{copy}-wal")
-        source, target = sqlite3.connect(copy), sqlite3.connect(whole)
+        source = sqlite3.connect(copy)
         try:
-            source.backup(target)
-            target.execute("PRAGMA journal_mode=DELETE")
+            source.execute("VACUUM INTO ?", (str(whole),))  # one file, every row, no WAL
         finally:
-            target.close()
             source.close()
         _copy_in(whole, tmp, dst)
 
@@ -125,7 +123,9 @@ def _read(db: Path, sql: str) -> list:
 def _move_images(old: Path, new: Path) -> None:
     if not old.is_dir() or old.is_symlink():
         return
-    new.mkdir(parents=True, exist_ok=True)
+    if not new.is_dir():
+        new.mkdir(parents=True)
+        _sync_dir(new.parent)  # the folder's name is durable before the old images go
     for entry in sorted(old.iterdir()):
         there = new / entry.name
         if not there.exists() or there.read_bytes() != entry.read_bytes():
