@@ -48,6 +48,13 @@ def _digest(db: Path) -> list:
             conn.close()
 
 
+def _holds(db: Path, content: list) -> bool:
+    try:
+        return db.is_file() and _digest(db) == content
+    except sqlite3.DatabaseError:
+        return False
+
+
 def _single_file(src: Path, dst: Path) -> None:
     """``src`` (its -wal included) as one file ``dst``: made in the system's temp space
     (SQLite's own journal stays out of DATA_DIR), then copied in, fsynced and renamed."""
@@ -165,7 +172,7 @@ def _migrate_user(data_dir: Path, user: str, dry_run: bool) -> None:
         return
     store.mkdir(exist_ok=True)
     _sync_dir(root)
-    if not backup.is_file() or _digest(backup) != content:
+    if not _holds(backup, content):  # none, another content, or a half-written one
         _single_file(old, backup)
     if not new.exists():
         _single_file(old, new)
