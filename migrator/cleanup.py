@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator import datadir, fsops, runlock, state, systemdb, verify
-from migrator.layout import UserPaths
 from migrator.log import OK, WOULD, Event, EventSink, TextLog
 
 DAY = 86400.0
@@ -54,7 +53,7 @@ def sweep(
     kept: list[str] = []
     problems: dict[str, tuple[str, str]] = {}
     for user_dir in user_dirs:
-        paths = UserPaths(data_dir, user_dir.name)
+        paths = accounts.paths(data_dir, user_dir.name)
         user = paths.user_id
         try:
             if not paths.backup.is_file() or paths.backup.is_symlink():

@@ -90,6 +90,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     try:
         dry_run = server.dry_run_from_env() or args.dry_run
         grace = server.grace_days_from_env()
+        layout.layout_from_env()
     except ValueError as exc:
         return _bad(str(exc))
     sink = log.make(args.log_format, sys.stdout)

@@ -7,6 +7,8 @@ written from SPEC separately, so that a wrong name here is caught rather than sh
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +31,33 @@ TEMP_SUFFIX = ".migrating"
 DATA_DIR_ENV = "DATA_DIR"
 DRY_RUN_ENV = "MIGRATION_DRY_RUN"
 GRACE_DAYS_ENV = "MIGRATION_BACKUP_GRACE_DAYS"
+# The layout to migrate to (set by migration-kit; unset means the seed's).
+LAYOUT_ENV = "MIGRATION_LAYOUT"
+PEEK_SLUG = "peek-slug"  # profiles/default/
+PEEK_UUID = "peek-uuid"  # profiles/<id of the default profile row>/ (Peek at 398e4a1)
+LAYOUTS = (PEEK_SLUG, PEEK_UUID)
+# The ids this migrator gives the profile rows it creates under peek-uuid: derived from the
+# user id, so that a row lost to a power cut is re-created with the id the folder already has.
+PROFILE_ID_NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4c47-9a55-2d7d0b2f6a11")
+
+
+def layout_from_env(environ: os._Environ | dict | None = None) -> str:
+    """``MIGRATION_LAYOUT`` (default peek-slug); ``ValueError`` for a layout not known here."""
+    env = os.environ if environ is None else environ
+    raw = env.get(LAYOUT_ENV, "").strip()
+    if not raw:
+        return PEEK_SLUG
+    if raw not in LAYOUTS:
+        raise ValueError(
+            f"{LAYOUT_ENV}={raw!r}: this migrator knows the layouts {', '.join(LAYOUTS)}; "
+            "nothing was changed"
+        )
+    return raw
+
+
+def new_profile_id(user_id: str) -> str:
+    """The id of the default profile row this migrator creates for ``user_id``."""
+    return str(uuid.uuid5(PROFILE_ID_NAMESPACE, user_id))
 
 
 def temp_path(final: Path) -> Path:
@@ -49,6 +78,7 @@ class UserPaths:
 
     data_dir: Path
     user_id: str
+    profile: str = DEFAULT_PROFILE_SLUG  # the profile folder's name: the slug or the row id
 
     @cached_property
     def root(self) -> Path:
@@ -75,6 +105,11 @@ class UserPaths:
 
     @cached_property
     def profile_dir(self) -> Path:
+        return self.profiles_dir / self.profile
+
+    @cached_property
+    def slug_dir(self) -> Path:
+        """``profiles/default``: where the seed's migration put the profile."""
         return self.profiles_dir / DEFAULT_PROFILE_SLUG
 
     @cached_property

@@ -119,6 +119,7 @@ def migrate(
     if not grace >= 0:
         raise ValueError(f"grace_days={grace_days!r}: must be zero or more days")
     emit = log if log is not None else TextLog()
+    target = layout.layout_from_env()  # an unknown layout stops the run before any change
     datadir.check(data_dir)
 
     def waiting() -> None:
@@ -135,9 +136,9 @@ def migrate(
         results: dict[str, UserResult] = {}
         profiled: set[str] = set()
         for user_dir in users:
-            paths = UserPaths(data_dir, user_dir.name)
+            paths = accounts.paths(data_dir, user_dir.name)
             if dry_run:
-                results[paths.user_id] = _plan_user(paths, accounts, emit)
+                results[paths.user_id] = _plan_user(_dry_paths(paths, target), accounts, emit)
             else:
                 run = _UserRun(paths, accounts, emit, profiles=profiles)
                 results[paths.user_id], accounts = run.run()
@@ -177,6 +178,15 @@ def _read_accounts(data_dir: Path, users: list[Path]) -> systemdb.Accounts:
         raise datadir.DataDirError(
             f"{exc}; pass the server's DATA_DIR (its system.db must be the server's)"
         ) from exc
+
+
+def _dry_paths(paths: UserPaths, target: str) -> UserPaths:
+    """The paths a dry run inspects: under peek-uuid, a profile still in ``profiles/default``
+    (which a real run renames first) is inspected there."""
+    if target != layout.PEEK_UUID or paths.profile_dir.exists():
+        return paths
+    slug = UserPaths(paths.data_dir, paths.user_id)
+    return slug if slug.profile_dir.is_dir() and not slug.profile_dir.is_symlink() else paths
 
 
 def _plan_user(paths: UserPaths, accounts: systemdb.Accounts, emit: EventSink) -> UserResult:
@@ -253,8 +263,12 @@ class _UserRun:
             return self._fail("orphan", "orphan", survey.orphan_message(self.paths)), self.accounts
         try:
             found = os.stat(self.paths.root)
+            with fsops.ordered_dir_syncs():
+                self.adopt_slug_folder()
             tree = state.scan(self.paths)
-        except OSError as exc:
+        except UserProblem as problem:
+            return self._fail("unknown", problem.kind, str(problem)), self.accounts
+        except (OSError, sqlite3.Error) as exc:
             return self._fail("unknown", *_describe_error(exc)), self.accounts
         kind = tree.kind
         odd = survey.odd_database_entry(self.paths)
@@ -457,12 +471,43 @@ class _UserRun:
         fsops.unlink(staged.path)
         self.step("place", f"copied to {new_db} (another filesystem) and verified")
 
+    @property
+    def by_row_id(self) -> bool:
+        return self.accounts.layout_name == layout.PEEK_UUID
+
+    def adopt_slug_folder(self) -> None:
+        """peek-uuid: a profile the seed's migration left in ``profiles/default`` is renamed
+        to ``profiles/<row id>``, as the server's ``migrateProfileFoldersToUuid`` does.
+
+        The row first, durable: the folder's new name refers to it. One rename moves the
+        folder whole (a crash leaves it under one name or the other, both recognised); its
+        directory is fsynced with the rest of the block. Run again, there is nothing to do.
+        """
+        slug, target = self.paths.slug_dir, self.paths.profile_dir
+        if not self.by_row_id or slug == target or not slug.is_dir() or slug.is_symlink():
+            return
+        if os.path.lexists(target):
+            raise UserProblem(
+                "conflict",
+                f"{slug} and {target} both exist: keep the one with the user's data (move the "
+                "other out of the folder), then re-run; nothing was changed",
+            )
+        self.wrote = True
+        self.ensure_profile()
+        fsops.rename(slug, target)
+        self.step("profile", f"renamed {slug.name}/ to {target.name}/ (the profile row's id)")
+
     def ensure_profile(self) -> None:
-        """Step 6: the default profile row, inserted only when missing."""
+        """Step 6: the default profile row, inserted only when missing. Under peek-uuid
+        its id names the folder, so it is made durable at once (a folder named after a row
+        lost to a power cut would be found again only because the id is derived)."""
         if self.profiled or self.accounts.has_profile(self.user):
             return
-        inserted = self.profiles.ensure(self.user)
+        profile_id = self.accounts.profile_id(self.user) if self.by_row_id else None
+        inserted = self.profiles.ensure(self.user, profile_id)
         self.profiled = True
+        if self.by_row_id:
+            self.profiles.sync()
         if self._own_profiles:
             self.profiles.close()
         self.step("profile", "row created" if inserted else "row already present")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TextIO
 
 from migrator import cleanup, datadir, layout, runlock, survey, systemdb
-from migrator.layout import UserPaths
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def collect(data_dir: Path | str) -> Status:
             raise datadir.DataDirError(f"{exc}; pass the server's DATA_DIR") from exc
     found = []
     for user_dir in users:
-        paths = UserPaths(data_dir, user_dir.name)
+        paths = accounts.paths(data_dir, user_dir.name)
         f = survey.inspect_user(paths, accounts, with_space=False)
         has_backup = paths.backup.is_file()
         age = cleanup.backup_age_days(paths.backup) if has_backup else None

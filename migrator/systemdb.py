@@ -13,12 +13,13 @@ import contextlib
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from migrator import layout, verify
+from migrator.layout import UserPaths
 
 # The server's schema (peek-facts.md); created here when the server has not yet done it.
 PROFILES_DDL = (
@@ -47,6 +48,19 @@ class Accounts:
     users: frozenset[str] = frozenset()
     with_default_profile: frozenset[str] = frozenset()
     has_profiles_table: bool = False
+    profile_ids: Mapping[str, str] = field(default_factory=dict)  # user -> default row id
+    layout_name: str = field(default_factory=layout.layout_from_env)
+
+    def paths(self, data_dir: Path, user_id: str) -> UserPaths:
+        """``user_id``'s paths under this run's layout: under peek-uuid the profile folder
+        is named after the default row's id (the existing row's, else the one this
+        migrator will give it)."""
+        if self.layout_name != layout.PEEK_UUID:
+            return UserPaths(data_dir, user_id)
+        return UserPaths(data_dir, user_id, self.profile_id(user_id))
+
+    def profile_id(self, user_id: str) -> str:
+        return self.profile_ids.get(user_id) or layout.new_profile_id(user_id)
 
     def has_user(self, user_id: str) -> bool:
         return user_id in self.users
@@ -86,16 +100,22 @@ class Accounts:
                 if "users" not in names:
                     raise SystemDbError(f"{db}: has no users table")
                 users = frozenset(str(r[0]) for r in conn.execute("SELECT id FROM users"))
-                profiled: frozenset[str] = frozenset()
+                ids: dict[str, str] = {}
                 if "profiles" in names:
-                    profiled = frozenset(
-                        str(r[0])
+                    ids = {
+                        str(r[0]): str(r[1])
                         for r in conn.execute(
-                            "SELECT user_id FROM profiles WHERE slug = ?",
+                            "SELECT user_id, id FROM profiles WHERE slug = ?",
                             (layout.DEFAULT_PROFILE_SLUG,),
                         )
-                    )
-                return cls(users, profiled, "profiles" in names)
+                    }
+                return cls(
+                    users,
+                    frozenset(ids),
+                    "profiles" in names,
+                    ids,
+                    layout.layout_from_env(),
+                )
             except sqlite3.DatabaseError as exc:
                 raise SystemDbError(f"{db}: cannot be read: {exc}") from exc
             finally:
@@ -161,17 +181,18 @@ class ProfileWriter:
             self._conn = conn
         return self._conn
 
-    def ensure(self, user_id: str) -> bool:
-        """Insert ``(user_id, 'default', 'Default')`` unless present; True when inserted."""
+    def ensure(self, user_id: str, profile_id: str | None = None) -> bool:
+        """Insert ``(user_id, 'default', 'Default')`` unless present; True when inserted.
+        ``profile_id``: the new row's id (default a random UUID, as the server's)."""
         try:
-            return _ensure_row(self._connection(), user_id)
+            return _ensure_row(self._connection(), user_id, profile_id)
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.close()
             raise
 
 
-def _ensure_row(conn: sqlite3.Connection, user_id: str) -> bool:
+def _ensure_row(conn: sqlite3.Connection, user_id: str, profile_id: str | None = None) -> bool:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for ddl in PROFILES_DDL:
@@ -186,7 +207,7 @@ def _ensure_row(conn: sqlite3.Connection, user_id: str) -> bool:
                 "INSERT INTO profiles (id, user_id, slug, name, created_at, last_used_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    str(uuid.uuid4()),
+                    profile_id or str(uuid.uuid4()),
                     user_id,
                     layout.DEFAULT_PROFILE_SLUG,
                     layout.DEFAULT_PROFILE_NAME,

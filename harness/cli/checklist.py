@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 from harness.cli.explore import add_shard_arguments, check_shard_arguments
 from harness.cli.options import (
     after_check_option,
+    layout_option,
     open_after_check,
     open_migrator,
     timeout_option,
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the reference migrator",
     )
     timeout_option(p)
+    layout_option(p)
     serve.add_options(p.add_argument)
     after_check_option(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")

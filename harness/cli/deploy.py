@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.cli.options import (
     after_check_option,
+    layout_option,
     open_after_check,
     open_migrator,
     timeout_option,
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, metavar="N", help="processes (default: auto)"
     )
+    layout_option(p)
     p.set_defaults(handler=run_plan)
 
     p = subparsers.add_parser(
@@ -64,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"secret salt for ids (default: ${CAPTURE_SALT_ENV} or "
         "~/.config/migration-kit/capture-salt, created on first use)",
     )
+    layout_option(p)
     p.set_defaults(handler=run_capture)
 
     p = subparsers.add_parser(
@@ -113,6 +116,7 @@ def _migrator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", action="store_true", help="keep the tree afterwards")
     after_check_option(p)
     timeout_option(p)
+    layout_option(p)
 
 
 def run_plan(args: argparse.Namespace) -> int:

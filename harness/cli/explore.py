@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from harness.cli.options import timeout_option
+from harness.cli.options import layout_option, timeout_option
 from harness.contract.errors import ExitStatus, InternalError, UsageError
 from harness.contract.settings import DEFAULT_FS, DEFAULT_MIGRATOR, EXPLORE_TIMEOUT, FS_PROFILES
 from harness.run import serve
@@ -127,6 +127,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "full failure text: what a report's replay command does",
     )
     timeout_option(p, default=EXPLORE_TIMEOUT)
+    layout_option(p)
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument(
         "--every-write",

@@ -29,7 +29,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from harness.cli.options import apply_timeout
+from harness.cli.options import apply_layout, apply_timeout
 from harness.contract import config as project_config
 from harness.contract.errors import ExitStatus, KitError
 from harness.run import serve
@@ -49,7 +49,7 @@ COMMAND_MODULES = (
 )
 PROG = "migration-kit"
 # The commands whose options default from ``[tool.migration-kit]``.
-CONFIGURED = ("checklist", "explore", "rehearse", "replay")
+CONFIGURED = ("checklist", "explore", "rehearse", "replay", "plan", "capture")
 INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
 READER_GONE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
 TERMINATED = 128 + signal.SIGTERM  # ... and for one stopped by SIGTERM
@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     names_as_on_disk()  # a user folder named in no UTF-8 prints as its bytes, not a traceback
     serve.fold_args(args, parser)  # --migrator 'serve:CMD' --ready-line R: one spec from here
     apply_timeout(args)
+    try:
+        apply_layout(args)
+    except KitError as exc:
+        return _fail(str(exc), exc.exit_status)
     try:
         with kit_session():  # nothing the command starts outlives it, stopped or not
             return guard(args.handler, args)

@@ -62,6 +62,39 @@ def _seconds(value: str) -> float:
     raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds > 0")
 
 
+def layout_option(p: argparse.ArgumentParser) -> None:
+    """``--layout NAME|FILE``: every command that runs or judges a migrator has it."""
+    p.add_argument(
+        "--layout",
+        default=None,
+        metavar="NAME|FILE",
+        help="the target layout the migration is judged by: peek-slug (profiles/default, "
+        "the default), peek-uuid (profiles/<profile row id>) or a layout file "
+        "(docs/layouts.md); migrators get it as $MIGRATION_LAYOUT",
+    )
+
+
+def apply_layout(args: argparse.Namespace) -> None:
+    """Make ``--layout`` (or the project's ``layout`` key) the layout in force, here and in
+    everything started from here (child pytests, their workers, the migrators), as
+    :func:`apply_timeout` does for the timeout. A bad name or file: ``LayoutError``."""
+    from pathlib import Path
+
+    from harness.contract import layout
+
+    value = getattr(args, "layout", None)
+    if not value:
+        return
+    config_path = getattr(args, "config_path", None)
+    try:
+        chosen = layout.load(value)
+    except layout.LayoutError:
+        if config_path is None:
+            raise
+        chosen = layout.load(value, base=Path(config_path).parent)  # relative to the table
+    os.environ[layout.LAYOUT_ENV] = layout.env_value(chosen)
+
+
 def open_migrator(spec: str | None, args: argparse.Namespace) -> Migrator:
     """The migrator ``spec`` names, run in this directory with ``--timeout``, once started
     on an empty data dir: :class:`MigratorSpecError` or

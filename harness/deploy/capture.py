@@ -521,7 +521,9 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
     with tempfile.TemporaryDirectory(prefix="mk-capture-") as scratch:
         for p in user_dirs:
             users.append(
-                capture_user(UserPaths(data_dir, p.name), anon[p.name], accounts, Path(scratch))
+                capture_user(
+                    accounts.paths(data_dir, p.name), anon[p.name], accounts, Path(scratch)
+                )
             )
     users.sort(key=lambda u: u.spec.user_id)
     extras, top = _top_level(data_dir, set(anon))

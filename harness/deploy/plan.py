@@ -139,7 +139,7 @@ class _Found:
 
 def plan_user(data_dir: Path, user: str, accounts: Accounts) -> _Found:
     """Inspect one user (``survey.inspect_user``) and add the planner's facts."""
-    paths = UserPaths(data_dir, user)
+    paths = accounts.paths(data_dir, user)
     finding = survey.inspect_user(paths, accounts)
     try:
         tree = survey.scan(paths)
@@ -393,6 +393,11 @@ def _run_space_warning(need: SpaceNeed) -> PlanWarning:
     )
 
 
+def _profile_folder() -> str:
+    chosen = layout.active()
+    return chosen.in_user_folder(chosen.new_db).rsplit("/", 1)[0]
+
+
 def _migrated_without_backup(data_dir: Path, found: list[_Found]) -> PlanWarning | None:
     """The seed's Immediate Action: users migrated before (by the shipped code) have no
     backup to fall back on; a person backs them up before anything else runs."""
@@ -413,7 +418,7 @@ def _migrated_without_backup(data_dir: Path, found: list[_Found]) -> PlanWarning
         False,
         f"{len(users)} user(s) already migrated by an earlier run have no pre-migration "
         f"backup ({named}): as the seed's Immediate Action says, back up their "
-        "profiles/default/ folders now, before deploying",
+        f"{_profile_folder()}/ folders now, before deploying",
     )
 
 

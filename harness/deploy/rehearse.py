@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fixtures.cache import copy_tree
+from harness.contract import layout
 from harness.contract.errors import KitError
 from harness.deploy import survey
 from harness.deploy.capture import inside
@@ -371,6 +372,8 @@ def rehearse(
 def render_text(r: Rehearsal, out: TextIO) -> None:
     """One line per run and per rule, then the broken rules as the harness reports them."""
     print(f"rehearsal of {r.migrator} on {r.subject}", file=out)
+    if layout.header_line():
+        print(f"  {layout.header_line()}", file=out)
     for note in r.notes:
         print(f"  note: {note}", file=out)
     for name, run in r.runs:

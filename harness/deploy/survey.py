@@ -148,6 +148,8 @@ class Accounts:
     users: frozenset[str] = frozenset()
     with_default_profile: frozenset[str] = frozenset()
     has_profiles_table: bool = False
+    # user -> id of the layout's profile row (what a row-id layout names the folder after)
+    profile_ids: dict[str, str] = field(default_factory=dict, compare=False)
 
     def has_user(self, user_id: str) -> bool:
         return user_id in self.users
@@ -157,7 +159,17 @@ class Accounts:
 
     def registering(self, user_id: str) -> Accounts:
         """These accounts as if ``user_id`` had a users row (to see a folder's own state)."""
-        return Accounts(self.users | {user_id}, self.with_default_profile, self.has_profiles_table)
+        return Accounts(
+            self.users | {user_id},
+            self.with_default_profile,
+            self.has_profiles_table,
+            self.profile_ids,
+        )
+
+    def paths(self, data_dir: Path, user_id: str) -> UserPaths:
+        """``user_id``'s places under the layout in force (a row-id layout's folder named
+        after the profile row found in system.db)."""
+        return UserPaths(data_dir, user_id, self.profile_ids.get(user_id))
 
 
 def read_accounts(data_dir: Path, users: list[Path]) -> Accounts:
@@ -178,17 +190,19 @@ def read_accounts(data_dir: Path, users: list[Path]) -> Accounts:
             if "users" not in tables:
                 raise DataDirError(f"{db}: has no users table; {advice}")
             registered = frozenset(str(r[0]) for r in conn.execute("SELECT id FROM users"))
-            profiled: frozenset[str] = frozenset()
+            ids: dict[str, str] = {}
             if "profiles" in tables:
                 rows = conn.execute(
-                    "SELECT user_id FROM profiles WHERE slug = ?", (layout.DEFAULT_PROFILE_SLUG,)
+                    "SELECT user_id, id FROM profiles WHERE slug = ?",
+                    (layout.active().profile_slug,),
                 )
-                profiled = frozenset(str(r[0]) for r in rows)
+                ids = {str(r[0]): str(r[1]) for r in rows}
+            profiled = frozenset(ids)
     except UnreadableDatabase as exc:
         if isinstance(exc.__cause__, OSError):
             advice = "run as the server's user or fix its permissions"
         raise DataDirError(f"{exc}; {advice}") from exc
-    return Accounts(registered, profiled, "profiles" in tables)
+    return Accounts(registered, profiled, "profiles" in tables, ids)
 
 
 # -- the reference migrator's habits (not SPEC) ----------------------------------------------------
@@ -619,7 +633,8 @@ def _nothing(paths: UserPaths, files: UserFiles) -> Finding:
             "backup_only",
             problem="backup_only",
             message=(
-                f"{paths.root}: neither peek.db nor profiles/default/{layout.NEW_DB} exists, "
+                f"{paths.root}: neither {paths.old_db.name} nor "
+                f"{paths.new_db.relative_to(paths.root).as_posix()} exists, "
                 f"only {paths.backup.name}: the user's data is only in the backup; a run "
                 f"leaves it untouched. Check it (sqlite3 {paths.backup} 'pragma "
                 f"integrity_check') and copy it to {paths.old_db}, then re-run."

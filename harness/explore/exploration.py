@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.spec import TreeSpec, UserSpec, spec_to_json
+from harness.contract import layout
 from harness.contract.errors import KitError
 from harness.contract.settings import EXPLORE_TIMEOUT
 from harness.faults.availability import Backend
@@ -112,6 +113,8 @@ class Exploration:
             args += ["--backend", self.backend]
         if self.timeout != EXPLORE_TIMEOUT:
             args += ["--timeout", f"{self.timeout:g}"]
+        if layout.replay_value():
+            args += ["--layout", str(layout.replay_value())]
         args += ["--case", case_id]
         line = shlex.join(args)
         pythonpath = pythonpath_for(self.open_migrator())

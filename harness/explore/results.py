@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.contract import layout
 from harness.contract.layout import SERVER_BACKUPS_DIR
 from harness.faults.plan import KILL
 from harness.judge.snapshot import Snapshot, TreeDiff, entry_changes
@@ -362,6 +363,8 @@ class ExploreReport:
         ]
         if t.get("fs"):
             lines.insert(2, f"file system profile: {t['fs']} (power-loss crash kinds)")
+        if layout.header_line():
+            lines.append(layout.header_line())
         if self.not_explored:
             lines.append(f"not explored: {self.not_explored}")
         if self.nothing_judged:

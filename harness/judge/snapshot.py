@@ -116,6 +116,7 @@ class ProfileRow:
     user_id: str
     slug: str
     name: str
+    id: str = field(default="", compare=False)  # a row-id layout names the folder after it
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,10 @@ class SystemState:
 
     def profiles_of(self, user_id: str) -> list[ProfileRow]:
         return [p for p in self.profiles if p.user_id == user_id]
+
+    def profile_id(self, user_id: str, slug: str) -> str | None:
+        """The id of ``user_id``'s profile row ``slug`` (None: no such row)."""
+        return next((p.id for p in self.profiles if p.user_id == user_id and p.slug == slug), None)
 
 
 @dataclass(frozen=True)
@@ -189,11 +194,16 @@ class Snapshot:
         }
         system = read_system(root / layout.SYSTEM_DB, scratch=scratch)
         users = {
-            name: _user_state(name, entries, databases)
+            name: _user_state(name, entries, databases, system)
             for name in entries[ROOT].names
             if layout.is_user_dir(root / name)
         }
         return cls(root, entries, databases, system, users, _link_targets(root, entries))
+
+    def paths(self, user_id: str) -> layout.UserPaths:
+        """``user_id``'s places under the layout in force, relative to the tree (a row-id
+        layout's folder named after the profile row this snapshot's system.db holds)."""
+        return _paths(user_id, self.system)
 
     def under(self, prefix: str) -> dict[str, Entry]:
         """Entries at ``prefix`` and below it."""
@@ -226,7 +236,7 @@ def _is_database(rel: str, entry: Entry) -> bool:
     named = name in (layout.OLD_DB, layout.NEW_DB, layout.SYSTEM_DB) or name.endswith(
         layout.BACKUP_SUFFIX
     )
-    return named or entry.sqlite
+    return named or name in layout.active().file_names or entry.sqlite
 
 
 def _walk(root: Path) -> Iterator[tuple[str, Entry]]:
@@ -320,17 +330,17 @@ def read_system(path: Path, *, scratch: Path | None = None) -> SystemState:
             users = frozenset(r[0] for r in conn.execute("SELECT id FROM users"))
             profiles: tuple[ProfileRow, ...] = ()
             if "profiles" in tables:
-                rows = conn.execute("SELECT user_id, slug, name FROM profiles ORDER BY 1, 2")
-                profiles = tuple(ProfileRow(*r) for r in rows)
+                rows = conn.execute("SELECT user_id, slug, name, id FROM profiles ORDER BY 1, 2")
+                profiles = tuple(ProfileRow(*r[:3], id=str(r[3])) for r in rows)
     except UnreadableDatabase as exc:
         return SystemState(error=str(exc))
     return SystemState(users, profiles)
 
 
 def _user_state(
-    user_id: str, entries: dict[str, Entry], databases: dict[str, DbState]
+    user_id: str, entries: dict[str, Entry], databases: dict[str, DbState], system: SystemState
 ) -> UserState:
-    paths = layout.UserPaths(Path(), user_id)
+    paths = _paths(user_id, system)
 
     def rel(p: Path) -> str:
         return p.as_posix()
@@ -344,6 +354,12 @@ def _user_state(
         old_images=_images(rel(paths.old_images), entries),
         new_images=_images(rel(paths.new_images), entries),
     )
+
+
+def _paths(user_id: str, system: SystemState) -> layout.UserPaths:
+    rules = layout.active()
+    profile_id = system.profile_id(user_id, rules.profile_slug) if rules.by_row_id else None
+    return layout.UserPaths(Path(), user_id, profile_id, rules)
 
 
 def _images(folder: str, entries: dict[str, Entry]) -> dict[str, str] | None:

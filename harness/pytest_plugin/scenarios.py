@@ -121,6 +121,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"it did not finish; default {DEFAULT_TIMEOUT:g} (an exploration's cases: 120)",
     )
     group.addoption(
+        "--mk-layout",
+        dest="mk_layout",
+        default=None,
+        metavar="NAME|FILE",
+        help="the target layout: peek-slug (default), peek-uuid or a layout file "
+        "(docs/layouts.md); ini mk_layout, project key layout",
+    )
+    group.addoption(
         "--migrator-cwd",
         dest="mk_migrator_cwd",
         default=None,

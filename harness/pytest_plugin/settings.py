@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.contract import config as project_config
+from harness.contract import layout
 from harness.contract.settings import TIMEOUT_ENV
 
 
@@ -49,12 +50,14 @@ DEFAULTS: tuple[Default, ...] = (
 
 
 TIMEOUT_INI = "mk_timeout"
+LAYOUT_INI = "mk_layout"
 
 
 def add_ini(parser: pytest.Parser) -> None:
     for d in DEFAULTS:
         parser.addini(d.ini, f"migration-kit: {d.help}", default=None)
     parser.addini(TIMEOUT_INI, f"migration-kit: seconds a migrator run may take (${TIMEOUT_ENV})")
+    parser.addini(LAYOUT_INI, "migration-kit: the target layout, a name or a file (--mk-layout)")
 
 
 def apply(config: pytest.Config) -> project_config.Config:
@@ -80,7 +83,28 @@ def apply(config: pytest.Config) -> project_config.Config:
         if value is not None:
             setattr(config.option, d.dest, _typed(d, value))
     _timeout(config, project)
+    _layout(config, project)
     return project
+
+
+def _layout(config: pytest.Config, project: project_config.Config) -> None:
+    """The layout travels in the environment, as the timeout does: ``--mk-layout`` sets it;
+    else one already set (by ``migration-kit --layout``) stands; else the ini key
+    ``mk_layout``, else the project's ``layout`` (a file relative to its pyproject.toml)."""
+    value = getattr(config.option, "mk_layout", None)
+    base = None
+    if not value:
+        if os.environ.get(layout.LAYOUT_ENV):
+            return
+        value = config.getini(LAYOUT_INI) or project.get("layout")
+        base = project.root if not config.getini(LAYOUT_INI) else None
+    if not value:
+        return
+    try:
+        chosen = layout.load(str(value), base=base)
+    except layout.LayoutError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    os.environ[layout.LAYOUT_ENV] = layout.env_value(chosen)
 
 
 def _timeout(config: pytest.Config, project: project_config.Config) -> None:

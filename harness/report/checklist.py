@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from harness.contract import layout
 from harness.judge.verdict import Verdict, rule_text
 from harness.report import findings as fnd
 from harness.report.items import ALL_ITEMS, BEYOND, ITEMS, ChecklistItem
@@ -242,12 +243,18 @@ def item_outcomes(
     ]
 
 
+def _layout_note() -> str:
+    """The target layout, when it is not the default (a default report stays as it was)."""
+    chosen = layout.active()
+    return "" if chosen.name == layout.DEFAULT_LAYOUT else f" (layout: {chosen.describe()})"
+
+
 def checklist_lines(run: ChecklistRun, *, replays: bool = False) -> list[str]:
     """The seed's checklist, items 1-10 then the items beyond it, one line each; with
     ``replays``, each failed scenario and its replay command under its item."""
     outcomes = {o.item.number: o for o in item_outcomes(run.results)}
     width = max(len(i.text) for i in ALL_ITEMS)
-    lines = [f"migrator: {run.migrator}" + _seed_note(run)]
+    lines = [f"migrator: {run.migrator}" + _seed_note(run) + _layout_note()]
     for title, items in (("Testing Checklist", ITEMS), ("Beyond the checklist", BEYOND)):
         lines.append(f"{title}:")
         for item in items:
@@ -316,6 +323,7 @@ def markdown(run: ChecklistRun, *, with_findings: bool = True) -> str:
         "# Server migration checklist",
         "",
         f"- Migrator: `{run.migrator}`",
+        *([f"- Layout: {layout.active().describe()}"] if _layout_note() else []),
         "- Result: **{}**:{}".format(*verdict_line(run).split(":", 1)),
         "- Scenarios: "
         + ", ".join(f"{n} {o}" for o, n in counts.items() if n)

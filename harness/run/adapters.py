@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.contract import layout
 from harness.contract.errors import KitError
 from harness.contract.settings import DEFAULT_MIGRATOR, DEFAULT_TIMEOUT, TIMEOUT_ENV
 from harness.run.process import RunResult, replay_line, run_process
@@ -128,6 +129,9 @@ def contract_env(
         chosen[DRY_RUN_VAR] = "true"
     if grace_days is not None:
         chosen[GRACE_VAR] = f"{grace_days:g}"
+    target = layout.active()
+    if target.name != layout.DEFAULT_LAYOUT:  # the kit's addition: the layout in force
+        chosen[layout.LAYOUT_ENV] = layout.env_value(target)
     unset = tuple(v for v in (DRY_RUN_VAR, GRACE_VAR) if v not in chosen)
     full = {k: v for k, v in os.environ.items() if k not in unset}
     full.update(chosen)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 
+from harness.contract import layout
 from harness.run.adapters import DEFAULT_TIMEOUT, Migrator, PythonMigrator
 
 
@@ -79,6 +80,8 @@ def replay_command(
         argv.append("--large")
     if after_check:
         argv += ["--after-check", after_check]
+    if layout.replay_value():
+        argv += ["--mk-layout", str(layout.replay_value())]
     line = shlex.join(argv)
     if pythonpath:
         line = f"PYTHONPATH={shlex.quote(pythonpath)} {line}"

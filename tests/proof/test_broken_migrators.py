@@ -34,6 +34,7 @@ class Case:
     # A race is caught only when the two processes overlap on a user: allow a few runs.
     attempts: int = 1
     says: str = ""  # what the run's output must also say, so the finding reads as its cause
+    layout: str | None = None  # the target layout it is broken for (--mk-layout)
 
     @property
     def migrator(self) -> str:
@@ -41,7 +42,9 @@ class Case:
 
     @property
     def select(self) -> tuple[str, ...]:
-        return ("-m", self.marker, *(("-k", self.k) if self.k else ()), *((LARGE,) * self.large))
+        layout = ("--mk-layout", self.layout) if self.layout else ()
+        narrow = ("-k", self.k) if self.k else ()
+        return ("-m", self.marker, *narrow, *((LARGE,) * self.large), *layout)
 
 
 CASES = (
@@ -69,6 +72,10 @@ CASES = (
     Case("r14_orphan_half", "hostile", "R14"),
     Case("r15_no_lock", "concurrency", "R15", attempts=3),
     Case("r16_whole_db_in_memory", "large_db", "R16", large=True),
+    # one broken migrator per layout: the profile folder named after the wrong thing
+    Case("r1_uuid_folder_left_default", "small_db", "R1", layout="peek-uuid"),
+    Case("r1_uuid_folder_wrong_id", "small_db", "R1", layout="peek-uuid"),
+    Case("r1_slug_folder_named_by_id", "small_db", "R1", layout="peek-slug"),
 )
 
 BROKEN_DIR = Path(__file__).resolve().parents[1] / "broken"
@@ -117,7 +124,7 @@ def union(cases) -> tuple[str, ...]:
 
 @pytest.mark.parametrize("large", params([False, True], bool), ids=["default", "large"])
 def test_reference_passes_the_same_scenarios(large: bool, tmp_path: Path) -> None:
-    chosen = [c for c in CASES if c.large == large]
+    chosen = [c for c in CASES if c.large == large and c.layout is None]
     select = union(chosen) + ((LARGE,) if large else ())
     run = run_scenarios(REFERENCE, select, tmp_path / "checklist.json")
     assert run.report, f"no --checklist-json written\n{run.output[-4000:]}"
@@ -126,3 +133,13 @@ def test_reference_passes_the_same_scenarios(large: bool, tmp_path: Path) -> Non
     assert not run.with_outcome("failed", "error"), run.summary()
     seen = {m for r in run.results for m in r["markers"]}
     assert seen >= {c.marker for c in chosen}, f"markers that selected nothing\n{run.summary()}"
+
+
+@pytest.mark.parametrize("layout", ["peek-slug", "peek-uuid"])
+def test_reference_passes_each_layouts_cases(layout: str, tmp_path: Path) -> None:
+    """The control of the per-layout cases: the reference, under the same layout."""
+    chosen = [c for c in CASES if c.layout == layout]
+    run = run_scenarios(REFERENCE, (*union(chosen), "--mk-layout", layout), tmp_path / "c.json")
+    assert run.report, f"no --checklist-json written\n{run.output[-4000:]}"
+    assert run.returncode == 0, run.summary()
+    assert not run.with_outcome("failed", "error"), run.summary()

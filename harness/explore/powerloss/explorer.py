@@ -43,6 +43,7 @@ from typing import Any
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import spec_to_json
+from harness.contract import layout
 from harness.explore.baseline import Baseline
 from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
 from harness.explore.powerloss import failed_fsync
@@ -268,6 +269,8 @@ class PowerLoss:
             args += ["--tree", spec_to_json(exploration.tree)]
         if self.fs != DEFAULT_FS:
             args += ["--fs", str(self.fs)]
+        if layout.replay_value():
+            args += ["--layout", str(layout.replay_value())]
         args += ["--case", case_id]
         line = shlex.join(args)
         pythonpath = pythonpath_for(exploration.open_migrator())  # py:tests.* needs the repo

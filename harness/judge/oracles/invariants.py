@@ -93,7 +93,7 @@ def _images_kept(rule, uid, b: UserState, a: UserState | None) -> Verdict:
         rule,
         uid,
         not lost,
-        f"each of {len(b.images)} image(s) byte-identical in images/ or profiles/default/images/",
+        f"each of {len(b.images)} image(s) byte-identical in {_image_folders()}",
         "all kept" if not lost else f"lost: {', '.join(j.first(lost))}",
         damage=Damage.IMAGES_LOST,
         place="anywhere",
@@ -102,6 +102,12 @@ def _images_kept(rule, uid, b: UserState, a: UserState | None) -> Verdict:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _image_folders() -> str:
+    chosen = layout.active()
+    old, new = (chosen.in_user_folder(t) for t in (chosen.old_images, chosen.new_images))
+    return f"{old}/ or {new}/"
 
 
 def check_converged(result: Snapshot, reference: Snapshot, *, rule: str = "R9") -> list[Verdict]:
@@ -169,12 +175,41 @@ def difference_order(line: str) -> tuple[int, str]:
     return rank, line
 
 
-def _observable(snap: Snapshot, keep) -> dict[str, Entry]:
+def _observable(snap: Snapshot, keep) -> dict[str, tuple[str, Entry]]:
+    """Observable entries by the name they are compared under, with their path."""
+    alias = _profile_aliases(snap)
     return {
-        p: e
+        _aliased(p, alias): (p, e)
         for p, e in snap.entries.items()
         if p != "." and keep(p) and not _attached_sidecar(snap, p)
     }
+
+
+PROFILE_ALIAS = "<profile row id>"
+
+
+def _profile_aliases(snap: Snapshot) -> dict[str, str]:
+    """Under a layout whose profile folder is named after the profile row's id: each user's
+    folder -> one name, as the row ids are (UUIDs, chosen by each run) not compared."""
+    if not layout.active().by_row_id:
+        return {}
+    out = {}
+    for uid in snap.users:
+        folder = snap.paths(uid).profile_dir
+        out[uid] = (folder.as_posix(), (folder.parent / PROFILE_ALIAS).as_posix())
+    return out
+
+
+def _aliased(path: str, alias: dict) -> str:
+    if not alias:
+        return path
+    found = alias.get(path.split("/", 1)[0])
+    if found is None:
+        return path
+    folder, name = found
+    if path == folder or path.startswith(folder + "/"):
+        return name + path[len(folder) :]
+    return path
 
 
 def _attached_sidecar(snap: Snapshot, path: str) -> bool:
@@ -194,20 +229,23 @@ def _differences(result: Snapshot, reference: Snapshot, keep) -> list[str]:
     out = [f"{p}: missing" for p in sorted(theirs.keys() - mine.keys())]
     out += [f"{p}: not in the fault-free result" for p in sorted(mine.keys() - theirs.keys())]
     for p in sorted(mine.keys() & theirs.keys()):
-        what = _entry_difference(p, mine[p], theirs[p], result, reference)
+        (p_mine, e_mine), (p_theirs, e_theirs) = mine[p], theirs[p]
+        what = _entry_difference((p_mine, p_theirs), e_mine, e_theirs, result, reference)
         if what:
             out.append(f"{p}: {what}")
     return out
 
 
-def _entry_difference(p: str, mine: Entry, theirs: Entry, result, reference) -> str | None:
+def _entry_difference(
+    where: tuple[str, str], mine: Entry, theirs: Entry, result, reference
+) -> str | None:
     if mine.kind != theirs.kind:
         return f"a {mine.kind}, fault-free: a {theirs.kind}"
     if mine.kind == "symlink" and mine.target != theirs.target:
         return f"points to {mine.target!r}, fault-free: {theirs.target!r}"
     if mine.kind != "file":
         return None
-    db_mine, db_theirs = result.databases.get(p), reference.databases.get(p)
+    db_mine, db_theirs = result.databases.get(where[0]), reference.databases.get(where[1])
     if db_mine and db_theirs and (db_mine.content or db_theirs.content):
         if (db_mine.sound, db_mine.digest) != (db_theirs.sound, db_theirs.digest):
             return "different database content"

@@ -275,20 +275,26 @@ def _sharing_rows(db: DbState, before: Snapshot) -> str | None:
 
 
 def profile_row(rule: str, after: Snapshot, uid: str) -> Verdict:
-    """Exactly one profiles row (user_id, 'default', 'Default')."""
-    expected = f"one profiles row (user_id={uid!r}, slug='default', name='Default')"
+    """Exactly one profiles row (user_id, slug, name) of the layout in force (by default
+    (user_id, 'default', 'Default'))."""
+    want = layout.active()
+    expected = (
+        f"one profiles row (user_id={uid!r}, slug={want.profile_slug!r}, "
+        f"name={want.profile_name!r})"
+    )
     facts = {"damage": Damage.PROFILE_ROW, "place": layout.SYSTEM_DB}
     if after.system.error:
         return Verdict(rule, uid, False, expected, f"system.db: {after.system.error}", **facts)
     rows = _default_profiles(after, uid)
-    if len(rows) == 1 and rows[0].name == layout.DEFAULT_PROFILE_NAME:
+    if len(rows) == 1 and rows[0].name == want.profile_name:
         return Verdict(rule, uid, True, expected, "present", **facts)
     found = "no such row" if not rows else f"rows: {[(r.slug, r.name) for r in rows]}"
     return Verdict(rule, uid, False, expected, found, **facts)
 
 
 def _default_profiles(snap: Snapshot, uid: str):
-    return [p for p in snap.system.profiles_of(uid) if p.slug == layout.DEFAULT_PROFILE_SLUG]
+    slug = layout.active().profile_slug
+    return [p for p in snap.system.profiles_of(uid) if p.slug == slug]
 
 
 def same_content(rule: str, uid: str, what: str, db: DbState | None, source: DbState) -> Verdict:
@@ -347,7 +353,7 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
         rule,
         uid,
         not problems,
-        f"{len(images)} image(s) in profiles/default/images, byte-identical, none left behind",
+        f"{len(images)} image(s) in {_new_images()}, byte-identical, none left behind",
         "; ".join(problems) or "all moved",
         damage=damage,
         place="" if damage == Damage.IMAGES_LEFT else "new images folder",
@@ -358,6 +364,11 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
             *(f"still in the old folder: {n}" for n in left),
         ),
     )
+
+
+def _new_images() -> str:
+    chosen = layout.active()
+    return chosen.in_user_folder(chosen.new_images)
 
 
 def nothing_left_behind(rule: str, after: Snapshot, uid: str) -> Verdict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 from harness.contract import layout
 from harness.judge.oracles import judgments as j
@@ -177,7 +176,7 @@ def check_r11(
     after: Snapshot,
     run: RunResult,
     *,
-    grace_days: float = layout.DEFAULT_GRACE_DAYS,
+    grace_days: float | None = None,
     users: Users = None,
 ):
     """Backups and the grace period, ages measured from the run's start:
@@ -188,11 +187,13 @@ def check_r11(
     user the run itself finished is R1's business. The risk: a clean-up that never deletes,
     or one that deletes the only good copy of a user still at risk."""
     margin = 1 / 24
+    if grace_days is None:
+        grace_days = layout.active().grace_days  # the layout's grace period
     out = []
     for uid in _with_backup(before) if users is None else users:
-        rel = layout.UserPaths(before.root, uid).backup.relative_to(before.root).as_posix()
+        rel = before.paths(uid).backup.as_posix()
         entry = before.entries.get(rel)
-        assert entry is not None, f"{uid} has no {layout.OLD_DB}{layout.BACKUP_SUFFIX} to judge"
+        assert entry is not None, f"{uid} has no {rel} to judge"
         age = (run.started_at * 1e9 - entry.mtime_ns) / 86_400e9
         present = after.entries.get(rel)
         if not j.is_fully_migrated(after, uid):
@@ -279,7 +280,7 @@ def check_r15(
         out += j.migration_finished("R15", before, after, uid, source=before.users[uid].live)
         added = after.under(uid).keys() - before.under(uid).keys()
         if alone is None:
-            extra = sorted(p for p in added if not _made(uid, p))
+            extra = sorted(p for p in added if not _made(after, uid, p))
             expected = "nothing beyond one migration's files (SPEC's layout)"
         else:
             extra = sorted(added - alone.under(uid).keys())
@@ -299,9 +300,9 @@ def check_r15(
     return out
 
 
-def _made(uid: str, rel: str) -> bool:
+def _made(after: Snapshot, uid: str, rel: str) -> bool:
     """Whether ``rel`` is a file or folder one migration of ``uid`` creates."""
-    paths = layout.UserPaths(Path(), uid)
+    paths = after.paths(uid)
     made = {
         paths.backup.as_posix(),
         paths.profiles_dir.as_posix(),
