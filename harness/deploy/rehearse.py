@@ -40,6 +40,7 @@ from harness.judge.snapshot import Snapshot, diff
 from harness.judge.verdict import RULES, RuleBroken, Verdict
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
+from harness.run.sandbox import also_writable
 from harness.store.scratch import remove_tree
 
 # The migration writes about one more copy of every database (the backups) plus a working
@@ -151,6 +152,7 @@ def judge(
         *oracles.check_no_content_lost(before, after),
         oracles.check_exit_status(run, failed_users=expected_failures(before)),
         *oracles.check_r3(after, again_snap, second, original=before),
+        *oracles.check_stayed_inside((dry, run, second)),
     ]
     return Rehearsal(
         subject=subject,
@@ -315,13 +317,14 @@ def rehearse(
         notes = copy_source(source, copy, facts, work / OUTSIDE_DIR)
         if keep:
             notes += (f"the copy is kept at {copy}",)
-        return judge(
-            copy,
-            migrator,
-            subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
-            again=again_command("rehearse", source, migrator),
-            notes=notes,
-        )
+        with also_writable(work / OUTSIDE_DIR):  # R13 judges writes through the links there
+            return judge(
+                copy,
+                migrator,
+                subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
+                again=again_command("rehearse", source, migrator),
+                notes=notes,
+            )
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -334,6 +337,7 @@ def render_text(r: Rehearsal, out: TextIO) -> None:
         print(f"  note: {note}", file=out)
     for name, run in r.runs:
         print(f"  {name}: {run.describe()}", file=out)
+    print(f"  sandbox: {r.runs[0][1].protection}", file=out)
     print("rules:", file=out)
     judged = r.by_rule()
     for rule in JUDGED:

@@ -1,0 +1,199 @@
+"""A sandbox around every migrator process: it may change its tree and its scratch, nothing else.
+
+SPEC's external contract says a migrator "must not write anywhere outside DATA_DIR and its
+own temporary space". A migrator that ignores DATA_DIR and hard-codes a real path (the one
+a rehearsal copied, say) would otherwise change what the kit promised to leave alone. So the
+run's launcher (:mod:`harness.run.process`) enters a private mount namespace before it starts
+the migrator, binds the writable places onto themselves (the tree, a private ``TMPDIR``,
+whatever the kit needs for that run) and remounts every other mount read-only, except
+``/dev``, ``/proc`` and ``/sys``. A write elsewhere fails with EROFS and did not happen.
+
+Naming what it tried: the migrator's output usually names the path it could not write
+(Python's ``OSError``, coreutils, Node), and every path named with "Read-only file system"
+outside the writable places is reported ("wrote outside DATA_DIR: /x/y"). A migrator that
+swallows the error is stopped all the same, silently.
+
+Where namespaces are refused (not root, ``unshare`` fails, ``MIGRATION_KIT_SANDBOX=off``)
+the run is not protected: the kit falls back to detection, comparing a listing of a few
+candidate places (the tree's parent, the migrator's directory, the shared temporary
+folder) before and after the run. The protection in force is part of every run's result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+SANDBOX_ENV = "MIGRATION_KIT_SANDBOX"  # "off": no namespace, detection only
+OFF_VALUES = ("0", "off", "no", "false")
+
+
+class Protection(StrEnum):
+    """What kept a run from writing outside its tree, as the report says it."""
+
+    NAMESPACE = "mount namespace, read-only outside DATA_DIR"
+    DETECTION = "detection only"
+    NONE = "none"
+
+
+# Places the kit itself lets the runs started in a ``with also_writable(...)`` block write.
+_ALSO_WRITABLE: ContextVar[tuple[str, ...]] = ContextVar("also_writable", default=())
+
+
+@contextlib.contextmanager
+def also_writable(*paths: Path | str) -> Iterator[None]:
+    """Leave ``paths`` writable, too, for the runs started inside the block (this thread):
+    a rehearsal's private copies of what outward links point to, which a migrator that
+    follows links must be seen to change (R13) rather than be stopped from changing."""
+    token = _ALSO_WRITABLE.set((*_ALSO_WRITABLE.get(), *(os.path.abspath(p) for p in paths)))
+    try:
+        yield
+    finally:
+        _ALSO_WRITABLE.reset(token)
+
+
+def extra_writable() -> tuple[str, ...]:
+    """What :func:`also_writable` added for this thread's runs."""
+    return _ALSO_WRITABLE.get()
+
+
+def wanted() -> bool:
+    """Whether runs should be sandboxed (``$MIGRATION_KIT_SANDBOX`` not switched off)."""
+    return os.environ.get(SANDBOX_ENV, "").strip().lower() not in OFF_VALUES
+
+
+# Run by the launcher (``python -S -I``) before it forks the migrator: standard library only.
+# ``_sandbox(writable)`` returns "" when the namespace is in force, else why not.
+LAUNCHER_SETUP = r"""
+def _sandbox(writable):
+    import ctypes
+    import re
+    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+    MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND = 32, 1024, 2048, 4096
+    MS_REC, MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
+    keep_flags = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
+                  "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME,
+                  "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]
+
+    def check(result, what):
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    check(libc.unshare(0x00020000), "unshare(CLONE_NEWNS)")
+    # Nothing done here may reach the host's mounts.
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    keep = ["/dev", "/proc", "/sys"]
+    for path in writable:
+        real = os.path.realpath(path)
+        if os.path.exists(real):
+            raw = os.fsencode(real)
+            check(libc.mount(raw, raw, None, MS_BIND | MS_REC, None), f"bind {real}")
+            keep.append(real)
+    left = []
+    with open("/proc/self/mountinfo", "rb") as table:
+        lines = table.read().decode("utf-8", "surrogateescape").splitlines()
+    for line in lines:
+        fields = line.split()
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        options = fields[5].split(",")
+        if "ro" in options:
+            continue
+        if any(point == k or point.startswith(k.rstrip("/") + "/") for k in keep):
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for option in options:
+            flags |= keep_flags.get(option, 0)
+        if libc.mount(None, os.fsencode(point), None, flags, None) != 0:
+            left.append(point)
+    return f"still writable: {', '.join(left)}" if left else ""
+"""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Detection without a namespace: names, sizes and change times in a few places."""
+
+    entries: dict[str, tuple[int, int]]
+
+    @classmethod
+    def of(cls, places: Iterable[Path], skip: Sequence[str]) -> Listing:
+        entries: dict[str, tuple[int, int]] = {}
+        for place in places:
+            for path in _walk(place, skip, depth=2):
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                entries[path] = (st.st_size, st.st_ctime_ns)
+        return cls(entries)
+
+    def changed(self, after: Listing) -> list[str]:
+        """Paths created, changed or removed between ``self`` and ``after``."""
+        names = set(self.entries) | set(after.entries)
+        return sorted(p for p in names if self.entries.get(p) != after.entries.get(p))
+
+
+def _walk(place: Path, skip: Sequence[str], *, depth: int) -> list[str]:
+    """``place`` and what lies under it ``depth`` levels deep, leaving out ``skip``."""
+    top = os.path.abspath(place)
+    if _inside(top, skip):
+        return []
+    found = [top]
+    if depth == 0 or not os.path.isdir(top) or os.path.islink(top):
+        return found
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return found
+    for name in names:
+        found += _walk(Path(top, name), skip, depth=depth - 1)
+    return found
+
+
+def candidate_places(data_dir: Path, cwd: str | None) -> list[Path]:
+    """Where a migrator that ignores DATA_DIR most likely writes: beside the tree, its own
+    directory, the shared temporary folder."""
+    places = [Path(os.path.abspath(data_dir)).parent, Path(tempfile.gettempdir())]
+    if cwd:
+        places.append(Path(cwd))
+    return list(dict.fromkeys(places))
+
+
+def _inside(path: str, places: Sequence[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in places)
+
+
+# Paths named next to "Read-only file system" (EROFS) by Python, coreutils and Node.
+_EROFS_PATTERNS = (
+    re.compile(r"Read-only file system: '([^'\n]+)'"),  # Python OSError
+    re.compile(r"'([^'\n]+)'(?:\s*->\s*'[^'\n]+')?: Read-only file system"),  # coreutils
+    re.compile(r"([^\s:'\"]+): Read-only file system"),  # sh redirections, unquoted tools
+    re.compile(r"EROFS: read-only file system, \w+ '([^'\n]+)'"),  # Node
+)
+
+
+def outside_paths(output: str, writable: Sequence[str], cwd: str | None) -> tuple[str, ...]:
+    """Paths the migrator was refused (EROFS) outside ``writable``, as its output names them.
+
+    A path inside the writable places is a fault the kit injected, not the sandbox.
+    """
+    if "read-only file system" not in output.lower():
+        return ()
+    allowed = [os.path.realpath(p) for p in writable] + [os.path.abspath(p) for p in writable]
+    found: list[str] = []
+    for pattern in _EROFS_PATTERNS:
+        for match in pattern.finditer(output):
+            path = os.path.normpath(os.path.join(cwd or "/", match.group(1)))
+            if not _inside(path, allowed) and not _inside(os.path.realpath(path), allowed):
+                found.append(path)
+    return tuple(dict.fromkeys(found))
