@@ -207,7 +207,8 @@ def _inside(path: str, places: Sequence[str]) -> bool:
 _EROFS_PATTERNS = (
     re.compile(r"Read-only file system: '([^'\n]+)'"),  # Python OSError
     re.compile(r"'([^'\n]+)'(?:\s*->\s*'[^'\n]+')?: Read-only file system"),  # coreutils
-    re.compile(r"([^\s:'\"]+): Read-only file system"),  # sh redirections, unquoted tools
+    re.compile(r"(/[^\s:'\"]*): Read-only file system"),  # sh redirections, unquoted tools
+    re.compile(r"Read-only file system \((/[^()\n]+)\)"),  # "OSError: ... (path)"
     re.compile(r"EROFS: read-only file system, \w+ '([^'\n]+)'"),  # Node
 )
 

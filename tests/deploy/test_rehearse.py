@@ -4,14 +4,18 @@ the original proven untouched, even by a migrator that follows symlinks out of t
 from __future__ import annotations
 
 import os
+import shlex
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
+from harness.run import sandbox
 from harness.run.adapters import parse_migrator
+from harness.run.sandbox import Protection
 from tests.deploy.deploy_helpers import can_deny, one_line_error, run_cli
 
 # The migration the seed's server shipped: peek.db moved alone (its -wal left behind), no
@@ -155,3 +159,20 @@ def test_an_unreadable_file_stops_before_copying(clean_tree: Path, untouched) ->
     os.chmod(db, 0)
     proof.assert_untouched()
     os.chmod(db, 0o644)
+
+
+@pytest.mark.skipif(
+    sandbox.probe() != Protection.NAMESPACE, reason=f"no mount namespace here: {sandbox.probe()}"
+)
+def test_a_migrator_hard_coding_the_real_data_dir_cannot_change_it(
+    cli, clean_tree: Path, untouched
+) -> None:
+    """It ignores DATA_DIR and migrates the original: in the sandbox the original is
+    read-only, so it stays byte-identical (mtimes too) and the report says it tried."""
+    proof = untouched(clean_tree)
+    hard_coded = f"cmd:{shlex.join([sys.executable, '-m', 'migrator', 'migrate', str(clean_tree)])}"
+    proc = cli("rehearse", str(clean_tree), "--migrator", hard_coded)
+    proof.assert_untouched()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"sandbox: {Protection.NAMESPACE}" in proc.stdout
+    assert f"wrote outside DATA_DIR: {clean_tree}/" in proc.stdout
