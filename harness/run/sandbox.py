@@ -6,7 +6,10 @@ a rehearsal copied, say) would otherwise change what the kit promised to leave a
 run's launcher (:mod:`harness.run.process`) enters a private mount namespace before it starts
 the migrator, binds the writable places onto themselves (the tree, a private ``TMPDIR``,
 whatever the kit needs for that run) and remounts every other mount read-only, except
-``/dev``, ``/proc`` and ``/sys``. A write elsewhere fails with EROFS and did not happen.
+``/dev``, ``/proc`` and ``/sys`` (so ``/dev/shm`` stays open: Python's multiprocessing needs
+it). A write elsewhere fails with EROFS and did not happen. A traced run (fault injection,
+power loss) keeps the ``TMPDIR`` it was given, the shared one included: its recorded paths
+must replay (``harness.store.confine``).
 
 Naming what it tried: the migrator's output usually names the path it could not write
 (Python's ``OSError``, coreutils, Node), and every path named with "Read-only file system"
@@ -15,8 +18,8 @@ swallows the error is stopped all the same, silently.
 
 Where namespaces are refused (not root, ``unshare`` fails, ``MIGRATION_KIT_SANDBOX=off``)
 the run is not protected: the kit falls back to detection, comparing a listing of a few
-candidate places (the tree's parent, the migrator's directory, the shared temporary
-folder) before and after the run. The protection in force is part of every run's result.
+candidate places (the tree's parent, the migrator's directory) before and after the run.
+The protection in force is part of every run's result.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import contextlib
 import functools
 import os
 import re
+import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -36,7 +39,15 @@ from pathlib import Path
 
 from harness.store.confine import LAUNCHER_SETUP, SANDBOX_ENV, wanted
 
-__all__ = ["LAUNCHER_SETUP", "SANDBOX_ENV", "Protection", "also_writable", "probe", "wanted"]
+__all__ = [
+    "LAUNCHER_SETUP",
+    "SANDBOX_ENV",
+    "Listing",
+    "Protection",
+    "also_writable",
+    "probe",
+    "wanted",
+]
 
 
 class Protection(StrEnum):
@@ -107,13 +118,17 @@ class Listing:
                     st = os.lstat(path)
                 except OSError:
                     continue
-                entries[path] = (st.st_size, st.st_ctime_ns)
+                # A folder counts by its existence: its ctime moves with every entry made in
+                # it, and the entry is named itself.
+                folder = stat.S_ISDIR(st.st_mode)
+                entries[path] = (0, 0) if folder else (st.st_size, st.st_ctime_ns)
         return cls(entries)
 
     def changed(self, after: Listing) -> list[str]:
         """Paths created, changed or removed between ``self`` and ``after``."""
         names = set(self.entries) | set(after.entries)
-        return sorted(p for p in names if self.entries.get(p) != after.entries.get(p))
+        changed = (p for p in names if self.entries.get(p) != after.entries.get(p))
+        return sorted(p for p in changed if not CACHE_NAMES & set(Path(p).parts))
 
 
 def _walk(place: Path, skip: Sequence[str], *, depth: int) -> list[str]:
@@ -134,12 +149,18 @@ def _walk(place: Path, skip: Sequence[str], *, depth: int) -> list[str]:
 
 
 def candidate_places(data_dir: Path, cwd: str | None) -> list[Path]:
-    """Where a migrator that ignores DATA_DIR most likely writes: beside the tree, its own
-    directory, the shared temporary folder."""
-    places = [Path(os.path.abspath(data_dir)).parent, Path(tempfile.gettempdir())]
+    """Where a migrator that ignores DATA_DIR most likely writes: beside the tree and in its
+    own directory. Not the shared temporary folder: other processes write there all the
+    time, and a detection that cries wolf gets switched off."""
+    places = [Path(os.path.abspath(data_dir)).parent]
     if cwd:
         places.append(Path(cwd))
     return list(dict.fromkeys(places))
+
+
+# Caches a language runtime or tool writes on its own (Python's bytecode, pytest's): not
+# the migrator's doing. In the namespace they are refused silently; here they are ignored.
+CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache"})
 
 
 def _inside(path: str, places: Sequence[str]) -> bool:

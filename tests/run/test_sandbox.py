@@ -103,6 +103,14 @@ def test_detection_only_when_switched_off_names_what_really_happened(
     assert str(beside) in result.outside
 
 
+def test_detection_ignores_the_caches_runtimes_write(tmp_path: Path) -> None:
+    before = sandbox.Listing.of([tmp_path], skip=[])
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"")
+    (tmp_path / "real").write_text("x")
+    assert before.changed(sandbox.Listing.of([tmp_path], skip=[])) == [str(tmp_path / "real")]
+
+
 def test_an_injected_erofs_inside_the_tree_is_not_a_write_outside(data_dir: Path) -> None:
     output = f"OSError: [Errno 30] Read-only file system: '{data_dir}/kim/peek.db'\n"
     assert outside_paths(output, [str(data_dir)], None) == ()
