@@ -37,9 +37,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from harness.store.confine import LAUNCHER_SETUP, SANDBOX_ENV, wanted
+from harness.store.confine import (
+    ALSO_WRITABLE_ENV,
+    LAUNCHER_SETUP,
+    SANDBOX_ENV,
+    named_writable,
+    wanted,
+)
 
 __all__ = [
+    "ALSO_WRITABLE_ENV",
     "LAUNCHER_SETUP",
     "SANDBOX_ENV",
     "Listing",
@@ -75,8 +82,9 @@ def also_writable(*paths: Path | str) -> Iterator[None]:
 
 
 def extra_writable() -> tuple[str, ...]:
-    """What :func:`also_writable` added for this thread's runs."""
-    return _ALSO_WRITABLE.get()
+    """What :func:`also_writable` added for this thread's runs, and the places named in
+    ``$MIGRATION_KIT_ALSO_WRITABLE`` (``harness.store.confine``)."""
+    return (*_ALSO_WRITABLE.get(), *named_writable())
 
 
 @functools.cache

@@ -15,6 +15,15 @@ from collections.abc import Sequence
 
 SANDBOX_ENV = "MIGRATION_KIT_SANDBOX"  # "off": no namespace, detection only
 OFF_VALUES = ("0", "off", "no", "false")
+# Places every confined run may write too, os.pathsep-separated: a test's instruments (a pid
+# file, a note that a run happened) that it keeps outside the trees on purpose.
+ALSO_WRITABLE_ENV = "MIGRATION_KIT_ALSO_WRITABLE"
+
+
+def named_writable() -> tuple[str, ...]:
+    """The places ``$MIGRATION_KIT_ALSO_WRITABLE`` names."""
+    named = os.environ.get(ALSO_WRITABLE_ENV, "").split(os.pathsep)
+    return tuple(os.path.abspath(p) for p in named if p.strip())
 
 
 def wanted() -> bool:
@@ -96,4 +105,5 @@ def confined(argv: Sequence[str], writable: Sequence[str]) -> list[str]:
     /sys); ``argv`` itself when the sandbox is switched off (``$MIGRATION_KIT_SANDBOX``)."""
     if not wanted():
         return list(argv)
-    return [sys.executable, "-S", "-I", "-c", _CONFINE, str(len(writable)), *writable, *argv]
+    places = [*writable, *named_writable()]
+    return [sys.executable, "-S", "-I", "-c", _CONFINE, str(len(places)), *places, *argv]
