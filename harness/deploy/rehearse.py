@@ -42,6 +42,7 @@ from harness.judge.verdict import RULES, RuleBroken, Verdict
 from harness.report.progress import Progress, progress
 from harness.run.adapters import Migrator
 from harness.run.process import RunResult
+from harness.run.sandbox import also_writable
 from harness.store.scratch import remove_tree
 
 # The migration writes about one more copy of every database (the backups) plus a working
@@ -176,6 +177,7 @@ def judge(
         *oracles.check_no_content_lost(before, after),
         oracles.check_exit_status(run, failed_users=expected_failures(before)),
         *oracles.check_r3(after, again_snap, second, original=before),
+        *oracles.check_stayed_inside((dry, run, second)),
     ]
     runs = [("dry run", dry), ("run", run), ("second run", second)]
     if after_check is not None and checked is not None:
@@ -356,14 +358,15 @@ def rehearse(
         notes = copy_source(source, copy, facts, work / OUTSIDE_DIR)
         if keep:
             notes += (f"the copy is kept at {copy}",)
-        return judge(
-            copy,
-            migrator,
-            subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
-            again=again_command("rehearse", source, migrator, after_check),
-            notes=notes,
-            after_check=after_check,
-        )
+        with also_writable(work / OUTSIDE_DIR):  # R13 judges writes through the links there
+            return judge(
+                copy,
+                migrator,
+                subject=f"a copy of {source} ({facts.files} files, {facts.bytes} bytes)",
+                again=again_command("rehearse", source, migrator, after_check),
+                notes=notes,
+                after_check=after_check,
+            )
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -378,6 +381,7 @@ def render_text(r: Rehearsal, out: TextIO) -> None:
         print(f"  note: {note}", file=out)
     for name, run in r.runs:
         print(f"  {name}: {run.describe()}", file=out)
+    print(f"  sandbox: {r.runs[0][1].protection}", file=out)
     print("rules:", file=out)
     judged = r.by_rule()
     for rule in JUDGED:

@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.faults.availability import Availability
+from harness.store.confine import confined
 from harness.store.tagged import RUN_VAR, kill_tagged
 
 # strace 5.3 brought --seccomp-bpf; inject=...:when= and delay_enter= are older.
@@ -160,7 +161,9 @@ def run_traced(
     ``env`` is the command's full environment (default: this process's) and is extended
     with :data:`DETERMINISM_ENV` unless it sets those variables itself. ``stop`` is called
     with each new piece of strace's output (not necessarily whole lines); when it returns
-    True the whole process group (strace and every tracee) is SIGKILLed at once.
+    True the whole process group (strace and every tracee) is SIGKILLed at once. A
+    migrator's run (``env`` has DATA_DIR) starts confined, strace and all: nothing but its
+    tree, its TMPDIR and strace's output is writable (``harness.store.confine``).
     """
     # Every process of the run carries a tag of its own: a kill of strace's group does not
     # reach a tracee that leads a group of its own (a server started by the serve:
@@ -179,7 +182,12 @@ def run_traced(
             # Pipes, not files, for the command's output: a write to a file would be a file
             # operation of the run, and the trace must hold only the command's own.
             proc = subprocess.Popen(
-                strace_command(command, options, output, seccomp=seccomp),
+                confined(
+                    strace_command(command, options, output, seccomp=seccomp),
+                    _writable(full_env, tmp),
+                )
+                if "DATA_DIR" in full_env
+                else strace_command(command, options, output, seccomp=seccomp),
                 cwd=cwd,
                 env=full_env,
                 stdin=subprocess.DEVNULL,
@@ -197,6 +205,12 @@ def run_traced(
             with contextlib.suppress(FileNotFoundError), open(output, "rb") as written:
                 run = dataclasses.replace(run, trace=_text(written.read()))
         return run
+
+
+def _writable(env: Mapping[str, str], output_dir: str) -> list[str]:
+    """What a traced migrator may write (``harness.store.confine``): its tree, its temporary
+    folder (the command's own, kept: recorded paths must replay) and strace's output."""
+    return [env["DATA_DIR"], env.get("TMPDIR") or tempfile.gettempdir(), output_dir]
 
 
 def _pump(

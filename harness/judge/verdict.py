@@ -46,6 +46,7 @@ class Damage(StrEnum):
     IMAGES_LEFT = "images left behind"
     CONTENT_DIFFERS = "database content differs"
     CHANGED = "changed what must stay untouched"
+    OUTSIDE = "wrote outside DATA_DIR"  # SPEC's external contract: its tree and temp only
     NOT_CONVERGED = "not the fault-free result after a re-run"
     PROFILE_ROW = "profile row wrong or missing"
     LEFT_OVER = "files left over"

@@ -42,7 +42,7 @@ from harness.pytest_plugin import settings
 from harness.report.checklist import ChecklistRun, summary_lines
 from harness.report.items import ALL_ITEMS
 from harness.report.shards import Slice
-from harness.run import serve
+from harness.run import sandbox, serve
 from harness.run.adapters import (
     DEFAULT_MIGRATOR,
     DEFAULT_TIMEOUT,
@@ -189,6 +189,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help=argparse.SUPPRESS,
     )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """What keeps the migrator inside its tree, before anything runs: a namespace, or only
+    detection (then a write outside DATA_DIR really happens before it is reported)."""
+    return f"migration-kit sandbox: {sandbox.probe()}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -371,7 +377,9 @@ class ChecklistRecorder:
     def run(self) -> ChecklistRun:
         results = tuple(res.fold(nodeid, reps) for nodeid, reps in self.reports.items())
         spec = self.config.stash[MIGRATOR_KEY].spec
-        return ChecklistRun(spec, time.monotonic() - self.start, results, self.shard())
+        return ChecklistRun(
+            spec, time.monotonic() - self.start, results, self.shard(), sandbox=sandbox.probe()
+        )
 
     def shard(self) -> Slice | None:
         """The slice this session ran (``--mk-shard``), as its tests' reports say."""

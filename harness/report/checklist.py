@@ -112,6 +112,7 @@ class ChecklistRun:
     duration_s: float
     results: tuple[ScenarioResult, ...]
     shard: Slice | None = None  # a --mk-shard session: which slice of which selection
+    sandbox: str = ""  # what kept the migrator inside its tree ("": not recorded)
 
     @property
     def failed(self) -> bool:
@@ -126,9 +127,7 @@ class ChecklistRun:
     def unjudged_items(self) -> list[int]:
         """Items that judged nothing (every scenario that ran not judged): not a pass."""
         return [
-            o.item.number
-            for o in item_outcomes(self.results)
-            if o.status == ItemStatus.NOT_JUDGED
+            o.item.number for o in item_outcomes(self.results) if o.status == ItemStatus.NOT_JUDGED
         ]
 
     @property
@@ -151,6 +150,8 @@ class ChecklistRun:
         data["duration_s"] = round(self.duration_s, 3)  # the format keeps milliseconds
         if self.shard is None:  # the format's keys, unless the run was one slice
             del data["shard"]
+        if not self.sandbox:
+            del data["sandbox"]
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -310,6 +311,8 @@ def summary_lines(run: ChecklistRun) -> list[str]:
     with each failed scenario's replay, then the verdict line."""
     found = run.findings
     lines = [*fnd.terminal_lines(found), ""] if found else []
+    if run.sandbox:
+        lines.append(f"Sandbox: {run.sandbox}")
     return [*lines, *checklist_lines(run, replays=True)]
 
 
@@ -324,6 +327,7 @@ def markdown(run: ChecklistRun, *, with_findings: bool = True) -> str:
         "",
         f"- Migrator: `{run.migrator}`",
         *([f"- Layout: {layout.active().describe()}"] if _layout_note() else []),
+        *([f"- Sandbox: {run.sandbox}"] if run.sandbox else []),
         "- Result: **{}**:{}".format(*verdict_line(run).split(":", 1)),
         "- Scenarios: "
         + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
@@ -397,4 +401,4 @@ def merge_runs(slices: Sequence[ChecklistRun]) -> ChecklistRun:
             by_id.setdefault(result.nodeid, result)
     results = tuple(by_id[k] for k in sorted(by_id))
     duration = sum(s.duration_s for s in slices)
-    return ChecklistRun(slices[0].migrator, duration, results)
+    return ChecklistRun(slices[0].migrator, duration, results, sandbox=slices[0].sandbox)

@@ -31,7 +31,9 @@ import io
 import logging
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -46,6 +48,7 @@ from harness.contract.errors import KitError
 from harness.contract.settings import DEFAULT_MIGRATOR, DEFAULT_TIMEOUT, TIMEOUT_ENV
 from harness.run.process import RunResult, replay_line, run_process
 from harness.run.pyrunner import LOG_FORMAT, TargetError, call_kwargs, load_target
+from harness.run.sandbox import Protection, candidate_places, extra_writable
 from harness.run.serve import PREFIX as SERVE_PREFIX
 from harness.run.serve import ServeOptions, ServeSpecError, join_spec, split_spec
 
@@ -336,6 +339,7 @@ class PythonMigrator:
             replay=child.replay,
             dry_run=dry_run,
             started_at=started_at,
+            protection=f"{Protection.NONE} (in-process run)",
         )
 
 
@@ -358,15 +362,30 @@ def default_timeout() -> float:
 def _run_child(
     child: ChildProcess, *, command: str, timeout: float | None, dry_run: bool
 ) -> RunResult:
-    return run_process(
-        child.argv,
-        env=child.env,
-        cwd=child.cwd,
-        timeout=default_timeout() if timeout is None else timeout,
-        command=command,
-        replay=child.replay,
-        dry_run=dry_run,
-    )
+    """Run ``child`` in the sandbox: it may write its tree and its own ``TMPDIR`` only.
+
+    A caller that chose the ``TMPDIR`` (a case's, kept with it) keeps it; otherwise the run
+    gets a fresh private one, removed afterwards, so that what it leaves in temporary space
+    is its own and SPEC's "its own temporary space" has a place the sandbox can leave open.
+    """
+    own_tmp = None if "TMPDIR" in child.chosen else tempfile.mkdtemp(prefix="mk-run-tmp-")
+    env = child.env if own_tmp is None else {**child.env, "TMPDIR": own_tmp}
+    writable = [env["DATA_DIR"], env["TMPDIR"], *extra_writable()]
+    try:
+        return run_process(
+            child.argv,
+            env=env,
+            cwd=child.cwd,
+            timeout=default_timeout() if timeout is None else timeout,
+            command=command,
+            replay=child.replay,
+            dry_run=dry_run,
+            writable=writable,
+            watch=candidate_places(Path(env["DATA_DIR"]), child.cwd),
+        )
+    finally:
+        if own_tmp is not None:
+            shutil.rmtree(own_tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,10 @@ the RSS of the process that forked it, so a run started from a harness holding 5
 "use" 500 MB. The leader is therefore a tiny launcher (``python -S -I``, ~5 MB) that forks the
 migrator, reaps it with ``wait4`` and reports its wait status and peak RSS on a private pipe.
 That figure covers the children the migrator waited for (a shell wrapper's node, say).
+
+The launcher is also where the sandbox starts (:mod:`harness.run.sandbox`): given the places
+the run may write, it enters a private mount namespace in which everything else is
+read-only before it forks the migrator, and says on the same pipe whether that worked.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.run import sandbox
+from harness.run.sandbox import LAUNCHER_SETUP, Listing, Protection, outside_paths
 from harness.store.tagged import RUN_VAR, kill_tagged
 
 # How long to read the output pipe once the run's processes are killed: only a process that
@@ -36,6 +42,9 @@ from harness.store.tagged import RUN_VAR, kill_tagged
 _DRAIN_SECONDS = 1.0
 _POLL_SECONDS = 0.05  # how often the reader looks whether the leader exited
 _RUN_NUMBERS = itertools.count(1)
+# Why the mount namespace was refused, once a run found out: later runs list the candidate
+# places before they start, so that what they write outside is still named.
+_REFUSED: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class RunResult:
     timed_out: bool = False
     timeout_s: float | None = None  # the time it was given
     stderr: str = ""  # stderr alone: a line there reports an error (SPEC's "reported")
+    protection: str = Protection.NONE  # what kept it inside its tree (a Protection, + why)
+    outside: tuple[str, ...] = ()  # paths it wrote, or tried to, outside DATA_DIR and TMPDIR
 
     @property
     def ok(self) -> bool:
@@ -88,17 +99,26 @@ def replay_line(
     return f"cd {shlex.quote(str(cwd or Path.cwd()))} && {line}"
 
 
-# The launcher: fork, exec the migrator, reap it, report "<wait status> <ru_maxrss>" on fd argv[1].
+# The launcher: "<fd> <n> <n writable paths> argv": sandbox unless n is "-" (report
+# "S <why not>"), fork, exec the migrator, reap it, report "<wait status> <ru_maxrss>" on fd.
 _LAUNCHER = r"""
 import os, sys
 fd = int(sys.argv[1])
+args = sys.argv[3:]
+if sys.argv[2] != "-":
+    writable, args = args[: int(sys.argv[2])], args[int(sys.argv[2]) :]
+    try:
+        why_not = _sandbox(writable)
+    except Exception as exc:
+        why_not = str(exc) or type(exc).__name__
+    os.write(fd, ("S " + why_not.replace(chr(10), " ") + chr(10)).encode())
 pid = os.fork()
 if pid == 0:
     os.close(fd)
     try:
-        os.execvp(sys.argv[2], sys.argv[2:])
+        os.execvp(args[0], args)
     except OSError as exc:
-        os.write(2, f"cannot run {sys.argv[2]}: {exc}\n".encode())
+        os.write(2, f"cannot run {args[0]}: {exc}\n".encode())
         os._exit(127)
 while True:
     try:
@@ -128,8 +148,14 @@ def run_process(
     replay: str,
     dry_run: bool = False,
     cwd: Path | str | None = None,
+    writable: Sequence[str] | None = None,
+    watch: Sequence[Path] = (),
 ) -> RunResult:
     """Run ``argv`` in a new process group with exactly ``env``; never raises for its failure.
+
+    ``writable`` (a migrator's tree and scratch) puts the run in the sandbox: nothing else can
+    be written (:mod:`harness.run.sandbox`); where that is refused or switched off, the
+    ``watch`` places are listed before and after instead, and what changed there is named.
 
     The run ends at the leader's exit or at ``timeout``, whichever comes first; then every
     process it left behind is killed, its group and any it detached (:func:`kill_tagged`),
@@ -139,10 +165,19 @@ def run_process(
     started_at = time.time()
     start = time.monotonic()
     token = f"{os.getpid()}-{next(_RUN_NUMBERS)}-{started_at:.6f}"
+    sandboxed = writable is not None and sandbox.wanted()
+    listed = None
+    if writable is not None and (not sandboxed or _REFUSED):
+        listed = Listing.of(watch, skip=[os.path.abspath(p) for p in writable])
     report_r, report_w = os.pipe()
+    if sandboxed:
+        assert writable is not None
+        launcher = [LAUNCHER_SETUP + _LAUNCHER, str(report_w), str(len(writable)), *writable]
+    else:
+        launcher = [_LAUNCHER, str(report_w), "-"]
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-S", "-I", "-c", _LAUNCHER, str(report_w), *argv],
+            [sys.executable, "-S", "-I", "-c", *launcher, *argv],
             env={**env, RUN_VAR: token},
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -177,10 +212,14 @@ def run_process(
         _drain(pipes, chunks, time.monotonic() + _DRAIN_SECONDS)
         proc.stdout.close()
         proc.stderr.close()
-    exit_status, peak_rss = _read_report(report_r, launcher_status=proc.returncode)
+    exit_status, peak_rss, why_not = _read_report(report_r, launcher_status=proc.returncode)
+    output = b"".join(c for _, c in chunks).decode("utf-8", errors="replace")
+    protection, outside = _protection(
+        output, writable, cwd=cwd, sandboxed=sandboxed, why_not=why_not, listed=listed, watch=watch
+    )
     return RunResult(
         exit_status=exit_status,
-        output=b"".join(c for _, c in chunks).decode("utf-8", errors="replace"),
+        output=output,
         stderr=b"".join(c for err, c in chunks if err).decode("utf-8", errors="replace"),
         duration_s=duration,
         peak_rss_bytes=peak_rss,
@@ -190,7 +229,39 @@ def run_process(
         started_at=started_at,
         timed_out=timed_out,
         timeout_s=timeout,
+        protection=protection,
+        outside=outside,
     )
+
+
+def _protection(
+    output: str,
+    writable: Sequence[str] | None,
+    *,
+    cwd: Path | str | None,
+    sandboxed: bool,
+    why_not: str | None,
+    listed: Listing | None,
+    watch: Sequence[Path],
+) -> tuple[str, tuple[str, ...]]:
+    """What protected the run, and the paths outside its places it wrote or tried to."""
+    global _REFUSED
+    if writable is None:
+        return Protection.NONE, ()
+    where = None if cwd is None else str(cwd)
+    named = list(outside_paths(output, writable, where))
+    if listed is not None:
+        skip = [os.path.abspath(p) for p in writable]
+        named += listed.changed(Listing.of(watch, skip=skip))
+    outside = tuple(dict.fromkeys(named))
+    if not sandboxed:
+        return f"{Protection.DETECTION} (${sandbox.SANDBOX_ENV} is off)", outside
+    if not why_not or why_not.startswith("still writable"):
+        note = "" if not why_not else f" ({why_not})"
+        return f"{Protection.NAMESPACE}{note}", outside
+    _REFUSED = why_not
+    unchecked = "" if listed is not None else "; this run not checked"
+    return f"{Protection.DETECTION} (mount namespace refused: {why_not}{unchecked})", outside
 
 
 def _end_run(pgid: int, token: str) -> None:
@@ -248,17 +319,22 @@ def _drain(pipes: dict[int, bool], chunks: list[tuple[bool, bytes]], until: floa
         pass
 
 
-def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None]:
-    """The migrator's exit status and peak RSS as the launcher saw them.
+def _read_report(fd: int, *, launcher_status: int) -> tuple[int, int | None, str | None]:
+    """The migrator's exit status and peak RSS as the launcher saw them, and why the sandbox
+    is not in force ("" when it is; None when no sandbox was asked for or no word came).
 
-    No report means the launcher itself was killed (a timeout): its status stands and the
+    No status means the launcher itself was killed (a timeout): its status stands and the
     peak RSS is unknown.
     """
     with os.fdopen(fd, "rb") as report:
-        fields = report.read().split()
+        lines = report.read().decode("utf-8", errors="replace").splitlines()
+    why_not = None
+    if lines and lines[0].startswith("S"):
+        why_not = lines.pop(0)[2:].strip()
+    fields = lines[0].split() if lines else []
     if len(fields) != 2:
-        return launcher_status, None
-    return os.waitstatus_to_exitcode(int(fields[0])), _maxrss_bytes(int(fields[1]))
+        return launcher_status, None, why_not
+    return os.waitstatus_to_exitcode(int(fields[0])), _maxrss_bytes(int(fields[1])), why_not
 
 
 def _await_exit(pid: int, exited: threading.Event) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fixtures.factory import TreeFactory
 from fixtures.spec import TreeSpec
+from harness.judge.oracles import check_stayed_inside
 from harness.judge.oracles.rules import check_r18
 from harness.judge.snapshot import diff
 from harness.judge.verdict import Verdict, raise_if_broken
@@ -116,6 +117,7 @@ class Trial:
             flat.extend([v] if isinstance(v, Verdict) else v)
         if step.checked is not None:
             flat.extend(check_r18(step.checked, spec=step.check))
+        flat.extend(check_stayed_inside(step.runs))
         if all(v.ok for v in flat):
             return flat
         commands = "\n".join(dict.fromkeys(r.replay for r in step.runs))
@@ -129,6 +131,7 @@ class Trial:
                 *step.notes,
                 ("Tree", step.tree.describe()),
                 ("The migrator's command", commands),
+                ("Sandbox", "; ".join(dict.fromkeys(r.protection for r in step.runs))),
             ),
             size=step.before.size,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.run.sandbox import ALSO_WRITABLE_ENV
 from tests.support.childrun import checklist_argv, run
 
 SMALL = ("-m", "small_db", "-n", "0")
@@ -29,7 +30,7 @@ migrate(Path(os.environ["DATA_DIR"]), dry_run=os.environ.get("MIGRATION_DRY_RUN"
 # Passes the preflight (an empty tree), then hangs on any tree with users: it starts a
 # grandchild in a session of its own (out of the run's process group) and sleeps.
 HANGS = (
-    "ls \"$DATA_DIR\" | grep -qvx system.db || exit 0; "
+    'ls "$DATA_DIR" | grep -qvx system.db || exit 0; '
     "setsid sh -c 'echo $$ >> {pids}; exec sleep 300' & echo $$ >> {pids}; echo hanging; "
     "sleep 300"
 )
@@ -80,9 +81,11 @@ def test_a_migrator_that_cannot_start_exit_2_one_message(spec: str, tmp_path: Pa
 
 def test_a_hanging_migrator_is_a_verdict_at_the_timeout(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
+    pids.touch()  # outside every tree: the sandbox leaves it open (ALSO_WRITABLE_ENV)
     spec = "cmd:" + HANGS.format(pids=pids)
     start = time.monotonic()
-    done = run(checklist_argv("--migrator", spec, "--timeout", "2", *SMALL), cwd=tmp_path)
+    argv = checklist_argv("--migrator", spec, "--timeout", "2", *SMALL)
+    done = run(argv, cwd=tmp_path, env={ALSO_WRITABLE_ENV: str(pids)})
     assert done.returncode == 1, done
     assert time.monotonic() - start < 120
     assert "the migrator did not finish in 2 s" in done.stdout, done
@@ -143,12 +146,14 @@ def test_a_stopped_kit_ends_every_process_and_scratch_folder(
         argv = [*kit, "rehearse", str(tree), "--migrator", spec, "--scratch", str(scratch)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["TMPDIR"] = str(scratch)  # every scratch folder the kit and its children make
+    pids.touch()
+    env[ALSO_WRITABLE_ENV] = str(pids)  # outside every tree: the sandbox leaves it open
     proc = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 120
-        while not (pids.exists() and len(pids.read_text().split()) == 2):
+        while len(pids.read_text().split()) != 2:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the migrator never started"
             time.sleep(0.1)

@@ -18,6 +18,7 @@ from harness.cli import main as cli
 from harness.contract import config
 from harness.contract.errors import ExitStatus
 from harness.contract.settings import DEFAULT_TIMEOUT
+from harness.run.sandbox import ALSO_WRITABLE_ENV
 from tests.support.childrun import checklist_argv, run
 
 RECORDING = '''
@@ -204,7 +205,10 @@ def test_checklist_needs_no_flags_in_a_configured_project(tmp_path: Path) -> Non
         workers = 0
         """,
     )
-    done = run(checklist_argv("-m", "dry_run"), cwd=root / "sub" / "deeper")
+    # ran.txt is outside every tree: the sandbox must leave it open (what it notes is the test's)
+    env = {**os.environ, ALSO_WRITABLE_ENV: str(root / "ran.txt")}
+    (root / "ran.txt").touch()
+    done = run(checklist_argv("-m", "dry_run"), cwd=root / "sub" / "deeper", env=env)
     assert done.returncode in (0, 1), done
     assert "dry_run=True" in (root / "ran.txt").read_text(), done
     report = (root / "build" / "checklist.md").read_text()

@@ -4,6 +4,7 @@ the original proven untouched, even by a migrator that follows symlinks out of t
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -14,7 +15,9 @@ import pytest
 
 from harness.contract.layout import UserPaths
 from harness.deploy import rehearse
+from harness.run import sandbox
 from harness.run.adapters import parse_migrator
+from harness.run.sandbox import Protection
 from tests.deploy.conftest import CLEAN
 from tests.deploy.deploy_helpers import REPO, can_deny, one_line_error, rename_to_non_utf8, run_cli
 
@@ -247,3 +250,20 @@ def test_a_hanging_migrator_shows_progress_before_its_timeout(make_tree) -> None
     assert still_running, (seen_at, first)
     assert "rehearse: 3/3 runs done" in err and "3 findings" in err, err
     assert "did not finish in 4 s" in out
+
+
+@pytest.mark.skipif(
+    sandbox.probe() != Protection.NAMESPACE, reason=f"no mount namespace here: {sandbox.probe()}"
+)
+def test_a_migrator_hard_coding_the_real_data_dir_cannot_change_it(
+    cli, clean_tree: Path, untouched
+) -> None:
+    """It ignores DATA_DIR and migrates the original: in the sandbox the original is
+    read-only, so it stays byte-identical (mtimes too) and the report says it tried."""
+    proof = untouched(clean_tree)
+    hard_coded = f"cmd:{shlex.join([sys.executable, '-m', 'migrator', 'migrate', str(clean_tree)])}"
+    proc = cli("rehearse", str(clean_tree), "--migrator", hard_coded)
+    proof.assert_untouched()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"sandbox: {Protection.NAMESPACE}" in proc.stdout
+    assert f"wrote outside DATA_DIR: {clean_tree}/" in proc.stdout

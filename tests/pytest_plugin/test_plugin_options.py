@@ -13,7 +13,7 @@ import pytest
 from harness.report.items import ALL_ITEMS
 
 SMALL_AND_LARGE = ("--pyargs", "scenarios.test_01_small_db", "scenarios.test_02_large_db")
-KEYS = {"migrator", "duration_s", "results"}
+KEYS = {"migrator", "duration_s", "results", "sandbox"}  # sandbox: what protected the runs
 RESULT_KEYS = {
     "nodeid",
     "outcome",

@@ -48,7 +48,7 @@ def wait_for_pid(pid_file: Path) -> int:
 def test_a_detached_child_holding_the_pipe_neither_holds_the_run_nor_outlives_it(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    pid_file = tmp_path / "grandchild.pid"
+    pid_file = data_dir / "grandchild.pid"  # in the tree: the sandbox keeps the rest read-only
     start = time.monotonic()
     result = parse_migrator(f"cmd:{detach(pid_file)} echo started").run(data_dir, timeout=60)
     assert time.monotonic() - start < 10
@@ -59,7 +59,7 @@ def test_a_detached_child_holding_the_pipe_neither_holds_the_run_nor_outlives_it
 def test_the_timeout_ends_a_run_whose_detached_child_holds_the_pipe(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    pid_file = tmp_path / "grandchild.pid"
+    pid_file = data_dir / "grandchild.pid"
     migrator = parse_migrator(f"cmd:{detach(pid_file)} echo waiting; sleep 300", timeout=1)
     start = time.monotonic()
     result = migrator.run(data_dir)

@@ -10,6 +10,7 @@ from harness.judge.oracles.invariants import (
     check_converged,
     check_exit_status,
     check_no_content_lost,
+    check_stayed_inside,
 )
 from harness.judge.oracles.rules import (
     check_r1,
@@ -47,4 +48,5 @@ __all__ = [
     "check_r15",
     "check_r16",
     "check_r18",
+    "check_stayed_inside",
 ]

@@ -7,7 +7,7 @@ the fault-free result"; ``check_exit_status`` is the external contract's exit st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from harness.contract import layout
 from harness.judge.oracles import judgments as j
@@ -289,3 +289,27 @@ def check_exit_status(run: RunResult, *, failed_users: Sequence[str] = ()) -> Ve
     return Verdict(
         "contract", None, run.ok, "exit status 0", run.describe(), damage=Damage.EXIT_STATUS
     )
+
+
+def check_stayed_inside(runs: Iterable[RunResult]) -> list[Verdict]:
+    """SPEC's external contract for each run: a migrator "must not write anywhere outside
+    DATA_DIR and its own temporary space". One broken verdict per run that did (or tried:
+    in the sandbox the write failed and did not happen), naming the paths."""
+    verdicts = []
+    for run in runs:
+        if not run.outside:
+            continue
+        paths = ", ".join(run.outside[:5]) + (" ..." if len(run.outside) > 5 else "")
+        verdicts.append(
+            Verdict(
+                "contract",
+                None,
+                False,
+                "nothing written outside DATA_DIR and its own temporary space",
+                f"{Damage.OUTSIDE}: {paths} (sandbox: {run.protection})",
+                damage=Damage.OUTSIDE,
+                place=paths,
+                evidence=tuple(run.outside),
+            )
+        )
+    return verdicts
