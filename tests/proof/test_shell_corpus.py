@@ -61,7 +61,7 @@ def test_the_correct_shell_migrator_passes_the_large_checklist(tmp_path: Path) -
 
 def test_the_twin_that_forgets_the_wal_is_reported_under_r1(tmp_path: Path) -> None:
     """Its copies lack the rows that sit only in peek.db-wal, and it removes the -wal."""
-    argv = ["checklist", "--migrator", TWIN, "-n", WORKERS, "-m", "not faults"]
+    argv = ["checklist", "--migrator", TWIN, "-n", "0", "-m", "wal"]  # item 11: rows in -wal
     status, out, results = _kit(*argv, json_path=tmp_path / "twin.json")
     broken = {rule for r in results if r["outcome"] == "failed" for rule in r["rules_broken"]}
     assert status == 1 and "R1" in broken, out[-4000:]
