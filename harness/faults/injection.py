@@ -70,7 +70,7 @@ from harness.faults.exec_shim import (
     make_shim,
     new_directory,
 )
-from harness.faults.masking import is_random, mask_path
+from harness.faults.masking import is_random, mask_path, same_path
 from harness.faults.plan import FaultPlan
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
@@ -168,9 +168,10 @@ class InjectedRun:
         hit = self.hits[0]
         if self.plan.is_kill and hit.retval is not None:
             return False  # the call ran before the kill came
-        if hit.name != injection.syscall or _looks(hit) != injection.looks:
+        target = _files(injection.event, self.moved)
+        if hit.name != injection.syscall or not _same_files(_files(hit), target):
             return False
-        return _ordinal(hit, self.shown, injection.looks) == injection.ordinal
+        return _ordinal(hit, self.shown, target) == injection.ordinal
 
     @property
     def killed(self) -> bool:
@@ -276,7 +277,7 @@ def compile_injection(
             None if key is None else _rebase(key, moved),
             rivals,
             turn,
-            _ordinal(event, shown, looks, moved),
+            _ordinal(event, shown, _files(event, moved), moved),
             looks,
         )
         if best is None or _worse(best, candidate):
@@ -305,7 +306,7 @@ def _with_shim(
         key=None,
         rivals=(),
         turn=1,
-        ordinal=_ordinal(event, shown, looks, moved),
+        ordinal=_ordinal(event, shown, _files(event, moved), moved),
         shim=target,
     )
 
@@ -498,17 +499,28 @@ def _looks(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple
     )
 
 
+def _files(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple[str | None, ...]:
+    """The files ``event`` names, rebased by ``moved`` (not masked)."""
+    return tuple(None if p is None else _rebase(p, moved or {}) for p in _named_files(event))
+
+
+def _same_files(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
+    """Whether two calls name the same files up to the random parts of their names."""
+    return len(a) == len(b) and all(same_path(x, y) for x, y in zip(a, b, strict=True))
+
+
 def _ordinal(
     event: SyscallEvent,
     shown: Sequence[SyscallEvent],
-    looks: tuple[str | None, ...],
+    files: tuple[str | None, ...],
     moved: Mapping[str, str] | None = None,
 ) -> int:
-    """``event``'s position (1-based) among the calls of ``shown`` that look like ``looks``,
-    in entry order, all threads together; 0 when it is not among them."""
+    """``event``'s position (1-based) among the calls of ``shown`` that name ``files`` up
+    to random name parts (:func:`_same_files`), in entry order, all threads together; 0
+    when it is not among them. ``moved`` rebases the calls of ``shown``."""
     n = 0
     for other in shown:
-        if other.name == event.name and _looks(other, moved) == looks:
+        if other.name == event.name and _same_files(_files(other, moved), files):
             n += 1
         if other.seq == event.seq:
             return n

@@ -226,8 +226,12 @@ move_images() {
         done <"$_list"
     fi
     if [ -d "$_root/images" ] && [ ! -L "$_root/images" ]; then
-        # Anything but a regular file (a symlink, a folder) stays, and so does the folder.
-        rmdir "$_root/images" 2>/dev/null && { sync "$_root" || return 1; }
+        # Anything but a regular file (a symlink, a folder) stays, and so does the folder;
+        # an empty folder that cannot be removed is a failure (the user is not finished).
+        if [ -n "$(ls -A "$_root/images")" ]; then
+            return 0
+        fi
+        rmdir "$_root/images" && sync "$_root" || return 1
     fi
     return 0
 }
