@@ -44,7 +44,8 @@ pytestmark = pytest.mark.rollback
 
 USER = "bob"  # mid-run: WAL-heavy, images; alice and carol around him
 DATA = (Operation.WRITE, Operation.COPY)  # the operations that put bytes in a file
-BACKUP = "peek.db.pre-migration-backup*"  # the backup, and its temporary names
+# the backup, and its temporary names (a hidden ".peek.db.pre-migration-backup.XXXXXX" too)
+BACKUP = "*peek.db.pre-migration-backup*"
 
 SITES = (
     FaultSite("ENOSPC", DATA, "first"),  # the disk fills up as the first copy starts

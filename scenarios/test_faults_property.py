@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from fixtures.factory import TreeFactory
@@ -29,7 +29,7 @@ from fixtures.strategies import tree_specs
 from harness.explore.backends import backend_available
 from harness.explore.baseline import record_baseline
 from harness.explore.cases import run_case
-from harness.explore.results import OK
+from harness.explore.results import NOT_JUDGED, OK
 from harness.judge.verdict import raise_if_broken
 from harness.pytest_plugin import explore as explore_plugin
 from harness.scenario import parts
@@ -72,6 +72,11 @@ def test_any_single_fault_on_any_small_tree(pytestconfig: pytest.Config, part: i
                 return
             case = data.draw(st.sampled_from(cases), label="case")
             result = run_case(base, case, factory=factory)
+            if result.outcome == NOT_JUDGED:
+                # the fault could not be placed: nothing was judged, and the migrator is
+                # not at fault (the explorations count such cases; here one is a no-op)
+                note(f"not judged: {result.fault}")
+                return
             if result.outcome != OK:
                 raise result.error()
 

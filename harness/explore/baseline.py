@@ -42,7 +42,7 @@ from harness.explore.results import (
 )
 from harness.faults.plan import FaultPlan, Operation, PlanError
 from harness.faults.points import FaultPoint, fault_points, plan_at
-from harness.faults.trace import Trace, TraceOp
+from harness.faults.trace import TRACED, Trace, TraceOp
 from harness.judge.oracles import check_no_content_lost
 from harness.judge.snapshot import Snapshot
 from harness.judge.verdict import Verdict
@@ -216,6 +216,7 @@ def cache_key(exploration: Exploration) -> str:
         exploration.backend,
         code_fingerprint(exploration.migrator),
         sys.version,
+        ",".join(TRACED),  # what a recording holds (execve since the exec shim)
     )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 

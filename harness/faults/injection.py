@@ -55,13 +55,22 @@ elsewhere; ``InjectedRun.landed`` says whether that happened.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.faults.masking import is_random, mask_path
+from harness.faults.exec_shim import (
+    ExecTarget,
+    ShimUnavailable,
+    exec_target,
+    make_shim,
+    new_directory,
+)
+from harness.faults.masking import is_random, mask_path, same_path
 from harness.faults.plan import FaultPlan
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
@@ -94,12 +103,16 @@ class Injection:
     # random parts, counted over all threads in entry order: what identifies it in any run.
     ordinal: int = 1
     looks: tuple[str | None, ...] = ()  # those files, masked, in the injected run's namespace
+    # An errno whose rivals are other children of the same program: the child to single out
+    # with an exec shim (``when`` then counts the shim's calls too, see exec_shim.py).
+    shim: ExecTarget | None = None
 
     @property
     def placeable(self) -> bool:
         """Whether strace can hit the target: a kill can wait for the target's turn, an errno
-        is injected by strace itself into the first thread that reaches ``when``."""
-        return self.plan.is_kill or self.turn == 1
+        is injected by strace itself into the first thread that reaches ``when`` (or, with
+        an exec shim, into the one child whose count runs ahead)."""
+        return self.plan.is_kill or self.turn == 1 or self.shim is not None
 
     def options(self) -> list[str]:
         """The strace options (besides the standard ones) that inject this fault."""
@@ -116,6 +129,11 @@ class Injection:
     def describe(self) -> str:
         naming = f"naming {self.key}" if self.key is not None else "(any path)"
         turn = f", the {_nth(self.turn)} thread to get there" if self.turn > 1 else ""
+        if self.shim is not None:
+            turn = (
+                f", in the {_nth(self.shim.occurrence)} process that runs {self.shim.program} "
+                f"(singled out by an exec shim: its call {self.shim.calls})"
+            )
         return (
             f"{self.plan.describe()}: {self.target.describe()} = call {self.when} of "
             f"{self.syscall} {naming} in its thread{turn}; call {self.ordinal} of the run "
@@ -133,6 +151,7 @@ class InjectedRun:
     hits: tuple[SyscallEvent, ...]  # the calls strace failed (errno) or held (kill)
     moved: Mapping[str, str]
     shown: tuple[SyscallEvent, ...] = ()  # every call strace showed in this run
+    why: str = ""  # why an errno for one child could not be singled out (exec shim)
 
     @property
     def reached(self) -> bool:
@@ -149,9 +168,10 @@ class InjectedRun:
         hit = self.hits[0]
         if self.plan.is_kill and hit.retval is not None:
             return False  # the call ran before the kill came
-        if hit.name != injection.syscall or _looks(hit) != injection.looks:
+        target = _files(injection.event, self.moved)
+        if hit.name != injection.syscall or not _same_files(_files(hit), target):
             return False
-        return _ordinal(hit, self.shown, injection.looks) == injection.ordinal
+        return _ordinal(hit, self.shown, target) == injection.ordinal
 
     @property
     def killed(self) -> bool:
@@ -169,6 +189,8 @@ class InjectedRun:
         lines.append(f"target: {self.injection.describe()}")
         if self.landed:
             lines.append("landed on the target")
+        elif not self.injection.placeable and self.why:
+            lines.append(f"not judged: cannot be placed, {self.why} (run without a fault)")
         elif not self.injection.placeable:
             rivals = self.injection.turn - 1
             lines.append(
@@ -255,12 +277,38 @@ def compile_injection(
             None if key is None else _rebase(key, moved),
             rivals,
             turn,
-            _ordinal(event, shown, looks, moved),
+            _ordinal(event, shown, _files(event, moved), moved),
             looks,
         )
         if best is None or _worse(best, candidate):
             best = candidate
+    if best is not None and not plan.is_kill and (not best.placeable or best.rivals):
+        best = _with_shim(best, trace, event, looks, moved)
     return best
+
+
+def _with_shim(
+    best: Injection,
+    trace: Trace,
+    event: SyscallEvent,
+    looks: tuple[str | None, ...],
+    moved: Mapping[str, str],
+) -> Injection:
+    """``best`` aimed at the target's child alone, when that child exec'd a program (an
+    errno cannot wait for its turn: strace fails the first child's call)."""
+    target = exec_target(trace.events, event)
+    if target is None:
+        return best
+    shown = [e for e in trace.events if e.name == event.name]
+    return dataclasses.replace(
+        best,
+        when=target.calls,  # plus the shim's own calls, measured when the run starts
+        key=None,
+        rivals=(),
+        turn=1,
+        ordinal=_ordinal(event, shown, _files(event, moved), moved),
+        shim=target,
+    )
 
 
 def _worse(a: Injection, b: Injection) -> bool:
@@ -289,6 +337,28 @@ def inject(
     moved = dict(moved or {})
     start = os.path.abspath(cwd) if cwd is not None else _rebase(trace.cwd, moved)
     injection = compile_injection(plan, trace, cwd=start, moved=moved)
+    if injection is not None and injection.shim is not None:
+        directory = new_directory()
+        try:
+            shim = make_shim(injection.shim, injection.syscall, env or os.environ, directory / "s")
+        except ShimUnavailable as exc:
+            unplaced = dataclasses.replace(injection, shim=None)
+            run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
+            return InjectedRun(plan, unplaced, run, (), moved, why=str(exc))
+        try:
+            injection = dataclasses.replace(injection, when=injection.when + shim.overhead)
+            run = run_traced(
+                command,
+                injection.options(),
+                cwd=start,
+                env=shim.env(env or os.environ),
+                timeout=timeout,
+            )
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        events = parse_events(run.trace).events
+        hits = tuple(e for e in events if e.injected)
+        return InjectedRun(plan, injection, run, hits, moved, events)
     if injection is None or not injection.placeable:
         run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
         return InjectedRun(plan, injection, run, (), moved)
@@ -429,17 +499,28 @@ def _looks(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple
     )
 
 
+def _files(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple[str | None, ...]:
+    """The files ``event`` names, rebased by ``moved`` (not masked)."""
+    return tuple(None if p is None else _rebase(p, moved or {}) for p in _named_files(event))
+
+
+def _same_files(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
+    """Whether two calls name the same files up to the random parts of their names."""
+    return len(a) == len(b) and all(same_path(x, y) for x, y in zip(a, b, strict=True))
+
+
 def _ordinal(
     event: SyscallEvent,
     shown: Sequence[SyscallEvent],
-    looks: tuple[str | None, ...],
+    files: tuple[str | None, ...],
     moved: Mapping[str, str] | None = None,
 ) -> int:
-    """``event``'s position (1-based) among the calls of ``shown`` that look like ``looks``,
-    in entry order, all threads together; 0 when it is not among them."""
+    """``event``'s position (1-based) among the calls of ``shown`` that name ``files`` up
+    to random name parts (:func:`_same_files`), in entry order, all threads together; 0
+    when it is not among them. ``moved`` rebases the calls of ``shown``."""
     n = 0
     for other in shown:
-        if other.name == event.name and _looks(other, moved) == looks:
+        if other.name == event.name and _same_files(_files(other, moved), files):
             n += 1
         if other.seq == event.seq:
             return n

@@ -62,3 +62,28 @@ def mask_path(path: str | None) -> str | None:
 def is_random(path: str) -> bool:
     """Whether ``path`` holds a part that another run of the same migrator names otherwise."""
     return mask_path(path) != path
+
+
+def _fits(masked: str, name: str) -> bool:
+    """Whether ``name`` is ``masked`` with something in place of each :data:`MASK`."""
+    if MASK not in masked:
+        return False
+    pattern = "[^/]+".join(re.escape(part) for part in masked.split(MASK))
+    return re.fullmatch(pattern, name) is not None
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two components name the same file in two runs: equal once masked, or the
+    random part of one fits the other. ``mktemp`` draws an all-lowercase ``cwkhap`` now and
+    then, which masking leaves alone as a possible word; beside a recorded ``.staging-*``,
+    ``.staging-cwkhap`` is still the same scratch folder."""
+    ma, mb = mask_name(a), mask_name(b)
+    return ma == mb or _fits(ma, b) or _fits(mb, a)
+
+
+def same_path(a: str | None, b: str | None) -> bool:
+    """:func:`same_name` for every component of two paths (None only matches None)."""
+    if a is None or b is None:
+        return a is None and b is None
+    pa, pb = a.split("/"), b.split("/")
+    return len(pa) == len(pb) and all(same_name(x, y) for x, y in zip(pa, pb, strict=True))

@@ -142,7 +142,9 @@ SYSCALLS: dict[str, Syscall] = {s.name: s for s in _TABLE}
 
 # Traced only so a trace can resolve relative paths: the working directory (chdir/fchdir,
 # inherited through clone/fork).
-PATH_BOOKKEEPING = ("chdir", "fchdir", "clone", "clone3", "fork", "vfork")
+# execve: which program a child runs, so an errno can single out one child of many
+# (harness.faults.exec_shim).
+PATH_BOOKKEEPING = ("chdir", "fchdir", "clone", "clone3", "fork", "vfork", "execve")
 # Traced only so a trace knows where a plain write lands: file positions (lseek).
 POSITION_BOOKKEEPING = ("lseek",)
 

@@ -23,6 +23,7 @@ from harness.explore.baseline import Baseline, cached_baseline
 from harness.explore.baseline import cache_key as fault_cache_key
 from harness.explore.exploration import Exploration, ExploreError
 from harness.faults.availability import Backend
+from harness.faults.exec_shim import Shim
 from harness.faults.trace import record
 
 # Bytes of each written buffer kept in the trace. A small tree's largest single write is
@@ -48,9 +49,11 @@ def record_baseline(
     factory: TreeFactory,
     *,
     inject: tuple[str, ...] = (),
+    shim: Shim | None = None,
 ) -> Baseline:
     """Record the run now, in ``workdir`` (an empty or absent directory), with every byte it
-    writes: fault-free, or with strace's ``inject`` expressions (a failed fsync's run)."""
+    writes: fault-free, or with strace's ``inject`` expressions (a failed fsync's run), with
+    ``shim`` first on PATH when the fault is for one child of many."""
     if exploration.backend != Backend.SYSCALL:
         raise ExploreError("power loss replays a syscall trace: use the syscall backend")
     migrator = exploration.open_migrator()
@@ -58,6 +61,8 @@ def record_baseline(
     factory.make(exploration.tree, before_dir)
     factory.make(exploration.tree, tree)
     argv, env = process_of(migrator, tree)
+    if shim is not None:
+        env = shim.env(env)
     recorded = record(
         argv,
         cwd=os.getcwd(),

@@ -34,6 +34,9 @@ that state, and a clean re-run from it reaches the fault-free result.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +54,13 @@ from harness.explore.powerloss.trace_replay import (
     inside,
     relative,
     replay_images,
+)
+from harness.faults.exec_shim import (
+    ExecTarget,
+    ShimUnavailable,
+    exec_target,
+    make_shim,
+    new_directory,
 )
 from harness.faults.masking import mask_path
 from harness.faults.plan import Operation
@@ -119,12 +129,24 @@ def when_of(trace: Trace, target: TraceOp) -> tuple[str, int]:
     return event.name, count
 
 
+def _child_to_single_out(trace: Trace, target: TraceOp, when: int) -> ExecTarget | None:
+    """The child process to aim the error at with an exec shim, when other threads or
+    processes also make ``when`` calls of the syscall (strace would fail each one's, the
+    first one's first: see :mod:`harness.faults.exec_shim`); None when the target's thread
+    is the only one, or is no exec'd child."""
+    event = _event(trace, target)
+    counts = Counter(e.tid for e in trace.events if e.name == event.name)
+    if not any(n >= when for tid, n in counts.items() if tid != event.tid):
+        return None
+    return exec_target(trace.events, event)
+
+
 def _event(trace: Trace, op: TraceOp) -> SyscallEvent:
     return next(e for e in trace.events if e.seq == op.event)
 
 
 def cache_key(exploration: Exploration, target: TraceOp, errno: str) -> str:
-    text = f"{power_cache_key(exploration)}\nfailed-fsync\n{target.index}\n{errno}"
+    text = f"{power_cache_key(exploration)}\nfailed-fsync\n{target.index}\n{errno}\nexec-shim"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -140,10 +162,23 @@ def failed_run(
     """The run with ``target`` (an fsync of the fault-free trace) failing with ``errno``,
     recorded with every byte written: cached, shared by processes like the baselines."""
     syscall, when = when_of(fault_free.trace, target)
+    child = _child_to_single_out(fault_free.trace, target, when)
 
     def recorder(exp: Exploration, workdir: Path, tree_factory: TreeFactory) -> Baseline:
         fault = f"{syscall}:error={errno}:when={when}"
-        return record_baseline(exp, workdir, tree_factory, inject=(fault,))
+        if child is None:
+            return record_baseline(exp, workdir, tree_factory, inject=(fault,))
+        directory = new_directory()
+        try:
+            shim = make_shim(child, syscall, os.environ, directory / "s")
+        except ShimUnavailable:
+            shutil.rmtree(directory, ignore_errors=True)
+            return record_baseline(exp, workdir, tree_factory, inject=(fault,))
+        try:
+            fault = f"{syscall}:error={errno}:when={when + shim.overhead}"
+            return record_baseline(exp, workdir, tree_factory, inject=(fault,), shim=shim)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
     return cached_baseline(
         exploration,

@@ -1,0 +1,22 @@
+"""Random name parts: what two runs of one migrator name alike (harness.faults.masking)."""
+
+from __future__ import annotations
+
+from harness.faults.masking import mask_name, same_name, same_path
+
+
+def test_a_lowercase_mktemp_name_is_the_same_scratch_folder_as_a_masked_one() -> None:
+    """mktemp drew "cwkhap": not masked (it could be a word), yet it is the same folder as
+    the recorded ".staging-h0mZDb" (an explore case was 'not judged' on exactly this)."""
+    assert mask_name(".staging-cwkhap") == ".staging-cwkhap"
+    assert same_name(".staging-h0mZDb", ".staging-cwkhap")
+    assert same_name(".staging-cwkhap", ".staging-h0mZDb")
+    assert same_path("/t/u/.staging-h0mZDb/images/a.jpg", "/t/u/.staging-cwkhap/images/a.jpg")
+
+
+def test_different_files_stay_different() -> None:
+    assert not same_name("profiles", "images")
+    assert not same_name(".staging-h0mZDb", ".backup-h0mZDb")
+    assert not same_path("/t/u/.staging-h0mZDb/a.jpg", "/t/u/.staging-h0mZDb/b.jpg")
+    assert not same_path("/t/u/a", "/t/u/a/b")
+    assert same_path(None, None) and not same_path(None, "/t")
