@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.faults import mounts
-from tests.faults.conftest import require_loop
+from tests.support.loop import require_loop
 
 MIB = 1 << 20
 ROOT = Path(__file__).resolve().parents[2]
