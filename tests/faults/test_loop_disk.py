@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.faults import mounts
+from harness.faults.availability import Availability
 from tests.support.loop import require_loop
 
 MIB = 1 << 20
@@ -110,6 +111,7 @@ def test_a_copy_file_range_copy_costs_space_on_ext4_and_none_on_xfs(
 SQUATTER = """
 import sys, time
 from harness.faults import mounts
+from harness.faults.availability import Availability
 with mounts.volume(sys.argv[1], 16 << 20, kind=sys.argv[2]) as mount:
     print(mount.device, flush=True)
     time.sleep(60)
@@ -140,3 +142,24 @@ def test_a_sigtermed_run_leaves_no_mount_and_no_loop_device(
     attached = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
     ours = [line for line in attached.splitlines() if line.startswith(f"{device}:")]
     assert not [line for line in ours if "mk-loop-" in line], attached
+
+
+def test_refused_loop_devices_skip_with_the_reason_unless_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refused = Availability("real-disk (ext4 mounts)", False, "no /dev/loop-control")
+    monkeypatch.setattr(mounts, "backend_available", lambda kind: refused)
+    monkeypatch.delenv("MK_REQUIRE_LOOP", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no /dev/loop-control"):
+        require_loop(mounts.FsKind.EXT4)
+    monkeypatch.setenv("MK_REQUIRE_LOOP", "1")
+    with pytest.raises(pytest.fail.Exception, match="MK_REQUIRE_LOOP=1 but real-disk"):
+        require_loop(mounts.FsKind.EXT4)
+
+
+def test_the_probe_names_the_missing_mkfs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for tool in ("mount", "umount", "losetup"):  # everything but mkfs.xfs
+        (tmp_path / tool).symlink_to("/bin/true")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    probe = mounts.backend_available.__wrapped__(mounts.FsKind.XFS)
+    assert not probe and probe.reason == "mkfs.xfs is not installed"
