@@ -7,7 +7,8 @@ left where the next start takes it for the user's data. SPEC R8: a user that doe
 left untouched, with no partial file anywhere, the error is reported, the users that do fit
 are migrated, and once space is freed a re-run migrates the rest.
 
-The disk is real: DATA_DIR is a tmpfs of its own (``harness.faults.mounts``), filled so that
+The disk is real: DATA_DIR is a file system of its own (``harness.faults.mounts``; tmpfs, or
+with ``--disk ext4|xfs`` a loop-mounted image), filled (free space measured by statvfs) so that
 ``LEAVE_FREE`` bytes remain: less than one copy of the big user's database, several times
 what a small user needs. Where mounting is not permitted the scenario skips with the reason.
 """
@@ -36,12 +37,12 @@ def disk_size(tree: Tree) -> int:
 
 
 def test_user_that_does_not_fit_is_untouched_then_migrated_after_space_is_freed(
-    trial: Trial,
+    trial: Trial, disk: mounts.FsKind
 ) -> None:
     """R8: the big user untouched and reported, no partial file, the small users migrated
     (R1); after the filler is deleted, a re-run migrates everyone (R8's last clause)."""
     tree = trial.tree(trees.one_big_user_among_small(BIG_DB))
-    with mounts.tmpfs(tree.path, disk_size(tree), keep_contents=True):
+    with mounts.volume(tree.path, disk_size(tree), kind=disk, keep_contents=True):
         filler = mounts.fill(tree.path, LEAVE_FREE)
         full = trial.migrate(tree)
         trial.judge(full, check_r8(*full), check_r1(*full, users=SMALL))

@@ -94,10 +94,10 @@ def test_single_fault_loses_nothing_and_a_rerun_finishes(
 
 
 @pytest.mark.usefixtures("needs_mounts")
-def test_profiles_on_another_filesystem(trial: Trial) -> None:
+def test_profiles_on_another_filesystem(trial: Trial, disk: mounts.FsKind) -> None:
     """R12: bob's profiles/ is a mount of its own, so every rename into it fails with
     EXDEV; the migration still succeeds (copy, verify, then remove the source)."""
     tree = trial.tree(trees.three_users())
-    with mounts.cross_device(tree.path / USER / "profiles", 64 << 20):
+    with mounts.cross_device(tree.path / USER / "profiles", 64 << 20, kind=disk):
         step = trial.migrate(tree)
     trial.judge(step, as_rule("R12", check_r1(*step)), check_exit_status(step.run))

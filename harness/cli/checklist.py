@@ -85,6 +85,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_options(p.add_argument)
     after_check_option(p)
     p.add_argument("--large", action="store_true", help="also run the > 100 MB scenarios (minutes)")
+    p.add_argument(
+        "--disk",
+        choices=["tmpfs", "ext4", "xfs"],
+        default=None,
+        help="the file system the disk-full and another-file-system scenarios mount: tmpfs "
+        "(default) or a loop-mounted ext4 or xfs image (root, /dev/loop-control)",
+    )
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write the Markdown report")
     p.add_argument(
         "--json", type=Path, metavar="FILE", help="keep the per-scenario results as JSON"
@@ -152,6 +159,8 @@ def child_args(args: argparse.Namespace, migrator: Migrator, json_path: Path) ->
         argv.append("--large")
     if getattr(args, "after_check", None):
         argv += ["--after-check", args.after_check]
+    if getattr(args, "disk", None):
+        argv += ["--disk", args.disk]
     if args.seed is not None:
         argv += ["--mk-seed", str(args.seed)]
     if args.keyword:
@@ -177,6 +186,7 @@ def target(args: argparse.Namespace, migrator: Migrator) -> dict[str, object]:
         "markexpr": args.markexpr,
         # Only when given, so slices written before the option existed still merge.
         **({"after_check": args.after_check} if getattr(args, "after_check", None) else {}),
+        **({"disk": args.disk} if getattr(args, "disk", None) else {}),
     }
 
 

@@ -24,10 +24,11 @@ syscall (``trace.py``,    any process in any language        run where ptrace is
 in-process                Python callables, ~microseconds    see SQLite's C code or other C
 (``inprocess.py``)        per op, record + inject            extensions; kill for real
                                                              (``finally`` blocks still run)
-real disk (``mounts.py``) a truly full disk (ENOSPC on       run without root; fail one
-                          every write until space is         chosen operation
-                          freed), a truly separate device
-                          (EXDEV on every rename into it)
+real disk (``mounts.py``) a truly full disk (ENOSPC on       run without root (and loop
+                          every write until space is         images without
+                          freed), a truly separate device    /dev/loop-control); fail one
+                          (EXDEV on every rename into it);   chosen operation
+                          tmpfs, or loop ext4/xfs images
 pyfakefs (``fake.py``)    thousands of full-disk/EXDEV       anything SQLite or a child
                           runs of pure file-moving code      process does (they use the real
                                                              disk)

@@ -16,8 +16,8 @@ What this file adds for the scenarios (``pytest --pyargs scenarios``):
   ``mk_ready_line`` etc.), folded into the ``--migrator`` spec at configure time so that
   everything reading the option sees one spec (:mod:`harness.run.serve`);
 - a marker per checklist item (``harness.report.items``) and ``large``;
-- fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``needs_mounts``/``needs_strace``,
-  which skip with the backend's reason where it cannot run);
+- fixtures ``migrator``, ``mk_seed`` and ``trial`` (and ``disk``, the ``--disk`` kind, and
+  ``needs_mounts``/``needs_strace``, which skip with the backend's reason where it cannot run);
 - per test, the seed and the replay command (and, on failure, the rules and users a
   ``RuleBroken`` named) in ``report.user_properties``, so they reach the xdist controller;
 - on the controller, the seed's checklist in the terminal summary and the JSON results.
@@ -26,6 +26,7 @@ What this file adds for the scenarios (``pytest --pyargs scenarios``):
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -141,6 +142,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="mk_large",
         action="store_true",
         help="also run the scenarios marked 'large' (> 100 MB trees, minutes)",
+    )
+    group.addoption(
+        "--disk",
+        dest="mk_disk",
+        choices=[k.value for k in mounts.FsKind],
+        default=mounts.FsKind.TMPFS.value,
+        help="the file system the disk-full and another-file-system scenarios mount: tmpfs "
+        "(default), or a loop-mounted ext4 or xfs image (root and /dev/loop-control); "
+        "docs/power-loss.md says what each is faithful to",
     )
     group.addoption(
         "--mk-seed",
@@ -317,11 +327,22 @@ def trial(
 
 
 @pytest.fixture(scope="session")
-def needs_mounts() -> None:
-    """Skip, with the reason, where tmpfs mounts are not permitted (not root, a container)."""
-    available = mounts.backend_available()
-    if not available:
-        pytest.skip(f"real-disk backend unavailable: {available.reason}")
+def disk(pytestconfig: pytest.Config) -> mounts.FsKind:
+    """The file system the real-disk scenarios mount (``--disk``)."""
+    return mounts.FsKind(pytestconfig.getoption("mk_disk"))
+
+
+@pytest.fixture(scope="session")
+def needs_mounts(disk: mounts.FsKind) -> None:
+    """Skip, with the reason, where mounts of the ``--disk`` kind are not permitted (not
+    root, a container without loop devices); with ``MK_REQUIRE_LOOP=1`` a loop kind that
+    cannot run fails instead, so CI cannot pass by skipping."""
+    available = mounts.backend_available(disk)
+    if available:
+        return
+    if disk.loop and os.environ.get("MK_REQUIRE_LOOP") == "1":
+        pytest.fail(f"MK_REQUIRE_LOOP=1 but {available.backend}: {available.reason}")
+    pytest.skip(f"real-disk backend unavailable: {available.reason}")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.faults import mounts, strace
+from tests.support.loop import require_loop
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,10 @@ def mount_backend() -> None:
     available = mounts.backend_available()
     if not available:
         pytest.skip(available.reason)
+
+
+@pytest.fixture(params=[mounts.FsKind.EXT4, mounts.FsKind.XFS], ids=str)
+def loop_kind(request: pytest.FixtureRequest) -> mounts.FsKind:
+    """Each loop-mounted file system kind, skipped where loop devices are refused."""
+    require_loop(request.param)
+    return request.param
