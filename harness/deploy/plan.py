@@ -183,7 +183,7 @@ def plan_user(data_dir: Path, user: str, accounts: Accounts) -> _Found:
         detail=finding.detail,
         actions=finding.actions,
         problem=finding.problem or ("no_space" if outcome == WOULD_FAIL else None),
-        wal_bytes=survey.file_size(paths.root / (layout.OLD_DB + "-wal")) if tree else 0,
+        wal_bytes=survey.file_size(paths.old_sidecars()[0]) if tree else 0,
         peak_bytes=peak,
         kept_bytes=kept,
     )
@@ -214,7 +214,8 @@ def wal_frames(wal: Path) -> tuple[int, int]:
 
 
 def _wal_warning(paths: UserPaths) -> PlanWarning | None:
-    wal = paths.root / (layout.OLD_DB + "-wal")
+    wal = paths.old_sidecars()[0]  # the old DB's -wal, wherever the layout puts it
+    old = paths.old_db.name
     try:
         size, frames = wal_frames(wal)
     except OSError as exc:
@@ -225,9 +226,9 @@ def _wal_warning(paths: UserPaths) -> PlanWarning | None:
         "wal",
         paths.user_id,
         False,
-        f"{wal}: {mb(size)} ({frames} pages) not yet checkpointed into peek.db: rows there "
-        "exist nowhere else, and a migrator that moves peek.db alone loses them (the "
-        "shipped one did); the reference migrator copies peek.db together with its -wal",
+        f"{wal}: {mb(size)} ({frames} pages) not yet checkpointed into {old}: rows there "
+        f"exist nowhere else, and a migrator that moves {old} alone loses them (the "
+        f"shipped one did); the reference migrator copies {old} together with its -wal",
     )
 
 
@@ -467,9 +468,14 @@ _OUTCOME_WORDS = {
     WOULD_FINISH: "would finish the migration",
     WOULD_TIDY: "would tidy up",
     ALREADY_MIGRATED: "nothing to do",
-    NO_DB: "nothing to do (no peek.db)",
+    NO_DB: "nothing to do (no {old})",  # {old}: the layout's old DB, as in a user's folder
     WOULD_FAIL: "WOULD FAIL",
 }
+
+
+def _outcome_words(outcome: str) -> str:
+    chosen = layout.active()
+    return _OUTCOME_WORDS[outcome].format(old=chosen.in_user_folder(chosen.old_db))
 
 
 def render_text(plan: Plan, out: TextIO) -> None:
@@ -485,7 +491,7 @@ def render_text(plan: Plan, out: TextIO) -> None:
     print("\nPER USER", file=out)
     for u in plan.users:
         state_text = u.state + (f" ({u.half})" if u.half else "")
-        line = f"  {u.user}: {state_text} -> {_OUTCOME_WORDS[u.outcome]}"
+        line = f"  {u.user}: {state_text} -> {_outcome_words(u.outcome)}"
         if u.outcome == WOULD_FAIL:
             line += f" ({u.problem}; see WARNINGS)"
         elif u.actions:
@@ -494,7 +500,7 @@ def render_text(plan: Plan, out: TextIO) -> None:
             line += f" ({u.detail})"
         print(line, file=out)
     print("\nSUMMARY", file=out)
-    counts = ", ".join(f"{n} {_OUTCOME_WORDS[o]}" for o, n in plan.counts().items())
+    counts = ", ".join(f"{n} {_outcome_words(o)}" for o, n in plan.counts().items())
     print(f"  {len(plan.users)} users" + (f": {counts}" if counts else ""), file=out)
     for s in plan.space:
         verdict = "fits" if s.fits else "DOES NOT FIT"
