@@ -463,11 +463,12 @@ def _fixture_state(
             notes.append("a conflicting new DB is built empty (the dry-run trap)")
             return "both_different"
         return "both_identical"
+    old_name = tree.paths.old_db.name  # the layout's name for it (peek.db by default)
     if kind is Kind.MIGRATED:
         if tree.stray_wal is not None:
-            notes.append("a peek.db-wal left without peek.db is not reproduced")
+            notes.append(f"a {old_name}-wal left without {old_name} is not reproduced")
         if tree.old_sidecars and tree.stray_wal is None:
-            notes.append("empty peek.db sidecars left without peek.db are not reproduced")
+            notes.append(f"empty {old_name} sidecars left without {old_name} are not reproduced")
         if tree.leftovers:
             notes.append("scratch of an interrupted run beside a migrated DB is not reproduced")
         if not has_profile:
@@ -478,7 +479,7 @@ def _fixture_state(
     if tree.backup:
         return "backup_only"
     if tree.stray_wal is not None:
-        notes.append("a peek.db-wal without any database is not reproduced")
+        notes.append(f"a {old_name}-wal without any database is not reproduced")
     return "no_db"
 
 
