@@ -197,7 +197,7 @@ def _outcome(finding: survey.Finding) -> str:
         return WOULD_MIGRATE
     if finding.state == "no_db":
         return NO_DB
-    if finding.half and "both" in finding.half.split(","):
+    if finding.half and {"both", "seed_folder"} & set(finding.half.split(",")):
         return WOULD_FINISH
     return WOULD_TIDY if finding.actions else ALREADY_MIGRATED
 
@@ -403,11 +403,14 @@ def _migrated_without_backup(data_dir: Path, found: list[_Found]) -> PlanWarning
     """The seed's Immediate Action: users migrated before (by the shipped code) have no
     backup to fall back on; a person backs them up before anything else runs."""
     users = []
+    folders: set[str] = set()
     for f in found:
         paths = UserPaths(data_dir, f.plan.user)
         moved = f.plan.state in ("migrated", "half_migrated") and not paths.old_db.exists()
         if moved and not paths.backup.exists():
             users.append(f.plan.user)
+            seed = "seed_folder" in (f.plan.half or "").split(",")  # still profiles/default
+            folders.add(f"{layout.PROFILES_DIR}/{layout.DEFAULT_PROFILE_SLUG}" if seed else "")
     if not users:
         return None
     named = ", ".join(users[:LIST_USERS]) + (
@@ -419,7 +422,8 @@ def _migrated_without_backup(data_dir: Path, found: list[_Found]) -> PlanWarning
         False,
         f"{len(users)} user(s) already migrated by an earlier run have no pre-migration "
         f"backup ({named}): as the seed's Immediate Action says, back up their "
-        f"{_profile_folder()}/ folders now, before deploying",
+        f"{' or '.join(sorted(f or _profile_folder() for f in folders))}/ folders now, "
+        "before deploying",
     )
 
 

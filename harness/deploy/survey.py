@@ -522,6 +522,7 @@ LOOSE_ENDS = {
     "images": "{images}/ not yet (fully) moved",
     "sidecars": "{old} sidecars left without {old}",
     "scratch": "scratch of an interrupted run",
+    "seed_folder": "in {seed}/ (the seed's layout), not yet renamed after the profile row",
 }
 
 
@@ -539,12 +540,27 @@ def inspect_user(paths: UserPaths, accounts: Accounts) -> Finding:
                 "it, or archive the folder elsewhere; then re-run."
             ),
         )
+    seed = seed_folder(paths)
+    if seed is not None and os.path.lexists(paths.profile_dir):
+        return Finding(
+            user,
+            "conflict",
+            problem="conflict",
+            message=(
+                f"{seed.profile_dir} and {paths.profile_dir} both exist: a run leaves both "
+                "untouched. Keep the one with the user's data (move the other out of the "
+                "folder), then re-run."
+            ),
+        )
+    # A run renames the seed's folder first, then finds the user as it finds any other:
+    # so is the user read, in the seed's places.
+    look = seed if seed is not None else paths
     try:
-        files = scan(paths)
+        files = scan(look)
     except OSError as exc:
         return Finding(user, "unknown", problem="io_error", message=f"{paths.root}: {exc}")
     try:
-        return _inspect(paths, files, accounts)
+        return _inspect(look, files, accounts, rename_to=_rename_target(paths, seed))
     except _Stop as stop:
         state = stop.kind if stop.kind in ("corrupt", "conflict") else files.kind.value
         return Finding(user, state, problem=stop.kind, message=str(stop))
@@ -557,10 +573,36 @@ def inspect_user(paths: UserPaths, accounts: Accounts) -> Finding:
         )
 
 
-def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
+def seed_folder(paths: UserPaths) -> UserPaths | None:
+    """Under a row-id layout (peek-uuid), the places of a profile the seed's migration left
+    in profiles/default, which a run renames to profiles/<row id>; None when there is none
+    (or another layout is in force)."""
+    if not paths.layout.by_row_id:
+        return None
+    seed = UserPaths(paths.data_dir, paths.user_id, None, layout.BUILT_IN[layout.PEEK_SLUG])
+    if seed.profile_dir == paths.profile_dir or not _plain_dir(seed.profile_dir):
+        return None
+    return seed
+
+
+def _rename_target(paths: UserPaths, seed: UserPaths | None) -> str | None:
+    """Where a run renames the seed's folder to, as a person reads it (None: no rename)."""
+    if seed is None:
+        return None
+    if paths.profile_id is None:  # the row, and so its id, is made by the run
+        return paths.layout.in_user_folder(paths.layout.new_db).rsplit("/", 1)[0]
+    return paths.profile_dir.relative_to(paths.root).as_posix()
+
+
+def _inspect(
+    paths: UserPaths, files: UserFiles, accounts: Accounts, *, rename_to: str | None = None
+) -> Finding:
+    """``rename_to``: ``paths`` are the seed's profiles/default, which a run renames first
+    to that folder."""
+    renamed = rename_to is not None
     user = paths.user_id
     _refuse_odd_entries(paths)
-    if files.kind is Kind.NOTHING:
+    if files.kind is Kind.NOTHING and not renamed:
         return _nothing(paths, files)
     need_digest = files.kind is Kind.BOTH or files.backup
     old = _read_old(paths, digest=need_digest) if files.old_db else None
@@ -573,6 +615,9 @@ def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
     _refuse_unmovable_images(paths)
 
     actions = ["remove scratch of an interrupted run"] if files.leftovers else []
+    seed_rel = paths.profile_dir.relative_to(paths.root).as_posix()
+    if renamed:
+        actions.append(f"rename {seed_rel}/ to {rename_to}/")
     if old is not None:
         actions.append(_backup_action(paths, files, old))
     if files.kind is Kind.LEGACY:
@@ -595,6 +640,7 @@ def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
         "images": files.old_images,
         "sidecars": bool(files.old_sidecars) and not files.old_db,
         "scratch": bool(files.leftovers),
+        "seed_folder": renamed,
     }
     halves = [name for name, present in loose.items() if present]
     if not halves:
@@ -604,7 +650,7 @@ def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
         "half_migrated",
         half=",".join(halves),
         detail="; ".join(
-            LOOSE_ENDS[h].format(old=paths.old_db.name, images=paths.old_images.name)
+            LOOSE_ENDS[h].format(old=paths.old_db.name, images=paths.old_images.name, seed=seed_rel)
             for h in halves
         ),
         actions=tuple(actions),
