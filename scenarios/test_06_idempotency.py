@@ -36,7 +36,9 @@ def test_second_run_changes_nothing(trial: Trial) -> None:
     trial.judge(second, check_exit_status(second.run))
 
 
-@pytest.mark.parametrize("spec", [trees.mixed_states, trees.half_migrated], ids=_name)
+@pytest.mark.parametrize(
+    "spec", [trees.mixed_states, trees.half_migrated, trees.seed_folders], ids=_name
+)
 def test_second_run_changes_nothing_after_half_states(
     trial: Trial, spec: Callable[[], TreeSpec]
 ) -> None:

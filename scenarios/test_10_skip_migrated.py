@@ -26,3 +26,15 @@ def test_migrated_users_are_left_alone(trial: Trial) -> None:
     tree = trial.tree(trees.already_migrated())
     step = trial.migrate(tree)
     trial.judge(step, check_r4(*step, users=MIGRATED), check_r1(*step), check_exit_status(step.run))
+
+
+SEEDED = ("seeded", "seeded-wal")
+
+
+def test_seed_profile_folders_follow_the_layout(trial: Trial) -> None:
+    """R4 through the layout in force: users in the seed's profiles/default are left alone
+    under peek-slug, and renamed to profiles/<row id> under peek-uuid (a copy that leaves
+    both folders, or loses images or -wal rows, fails); the legacy user migrated (R1)."""
+    tree = trial.tree(trees.seed_folders())
+    step = trial.migrate(tree)
+    trial.judge(step, check_r4(*step, users=SEEDED), check_r1(*step), check_exit_status(step.run))

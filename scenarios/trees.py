@@ -88,6 +88,28 @@ def mixed_states() -> TreeSpec:
     )
 
 
+def seed_folders() -> TreeSpec:
+    """Item 10 through the layout: users the seed's migration left in profiles/default (one
+    with rows in the datastore's -wal), beside a legacy user. Under peek-slug they are
+    migrated users to leave alone; under peek-uuid (Peek at 398e4a1) their folder must be
+    renamed to profiles/<row id>, images and -wal rows whole, nothing left in default/."""
+    return TreeSpec(
+        users=(
+            UserSpec("seeded", state="migrated", items=40, images=3, layout="peek-slug"),
+            UserSpec(
+                "seeded-wal",
+                state="migrated",
+                items=60,
+                images=2,
+                wal_share=0.5,
+                layout="peek-slug",
+            ),
+            UserSpec("fresh", items=30, images=1),
+        ),
+        profiles_table=True,
+    )
+
+
 def legacy_only() -> TreeSpec:
     """Item 6: the first deploy: every user legacy, one WAL-heavy, one never saved, in every
     schema generation (``default`` 1, ``bob`` 2 with rows in its -wal, ``alice`` 3)."""

@@ -24,6 +24,8 @@ by ``harness.deploy.survey`` as in ``plan`` (the harness's own reading, not the 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -34,6 +36,7 @@ import stat
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -460,11 +463,12 @@ def _fixture_state(
             notes.append("a conflicting new DB is built empty (the dry-run trap)")
             return "both_different"
         return "both_identical"
+    old_name = tree.paths.old_db.name  # the layout's name for it (peek.db by default)
     if kind is Kind.MIGRATED:
         if tree.stray_wal is not None:
-            notes.append("a peek.db-wal left without peek.db is not reproduced")
+            notes.append(f"a {old_name}-wal left without {old_name} is not reproduced")
         if tree.old_sidecars and tree.stray_wal is None:
-            notes.append("empty peek.db sidecars left without peek.db are not reproduced")
+            notes.append(f"empty {old_name} sidecars left without {old_name} are not reproduced")
         if tree.leftovers:
             notes.append("scratch of an interrupted run beside a migrated DB is not reproduced")
         if not has_profile:
@@ -475,7 +479,7 @@ def _fixture_state(
     if tree.backup:
         return "backup_only"
     if tree.stray_wal is not None:
-        notes.append("a peek.db-wal without any database is not reproduced")
+        notes.append(f"a {old_name}-wal without any database is not reproduced")
     return "no_db"
 
 
@@ -520,11 +524,17 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
     users: list[UserCapture] = []
     with tempfile.TemporaryDirectory(prefix="mk-capture-") as scratch:
         for p in user_dirs:
-            users.append(
-                capture_user(
+            found = found_layout(data_dir, p.name, accounts)
+            with _layout_in_force(found):  # the user measured where their files are
+                user = capture_user(
                     accounts.paths(data_dir, p.name), anon[p.name], accounts, Path(scratch)
                 )
-            )
+            if found is not None:
+                spec = dataclasses.replace(user.spec, layout=found)
+                user = dataclasses.replace(
+                    user, spec=spec, measured=user.measured | {"layout": found}
+                )
+            users.append(user)
     users.sort(key=lambda u: u.spec.user_id)
     extras, top = _top_level(data_dir, set(anon))
     profile_states = any(u.spec.state in S.PROFILE_ROW_STATES for u in users)
@@ -544,6 +554,48 @@ def capture(data_dir: Path | str, *, salt: bytes) -> Capture:
         "approximations": [n for u in users for n in u.notes] + top.pop("notes", []),
     }
     return Capture(spec, measured)
+
+
+def found_layout(data_dir: Path, user_id: str, accounts: Accounts) -> str | None:
+    """The built-in layout whose profile folder the user's migrated files sit in, when it is
+    not the layout in force: a field tree part way between two migrations (the seed's
+    profiles/default where peek-uuid is in force, or profiles/<row id> under peek-slug).
+    None: the layout in force (or no profile folder at all: legacy, no DB).
+
+    Recorded as the user's ``layout`` so that ``replay`` rebuilds the folder where it was."""
+    chosen = layout.active()
+    profile_id = accounts.profile_ids.get(user_id)
+
+    def has_folder(paths: UserPaths) -> bool:
+        return paths.profile_dir.is_dir() and not paths.profile_dir.is_symlink()
+
+    if has_folder(UserPaths(data_dir, user_id, profile_id, chosen)):
+        return None
+    for name in (layout.PEEK_UUID, layout.PEEK_SLUG):
+        other = layout.BUILT_IN[name]
+        if other.name != chosen.name and has_folder(
+            UserPaths(data_dir, user_id, profile_id, other)
+        ):
+            return name
+    return None
+
+
+@contextlib.contextmanager
+def _layout_in_force(name: str | None) -> Iterator[None]:
+    """Read one user through the built-in layout ``name`` (None: leave the layout in force):
+    the survey and plan read the layout from the environment, as every kit process does."""
+    if name is None:
+        yield
+        return
+    before = os.environ.get(layout.LAYOUT_ENV)
+    os.environ[layout.LAYOUT_ENV] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(layout.LAYOUT_ENV, None)
+        else:
+            os.environ[layout.LAYOUT_ENV] = before
 
 
 def _top_level(data_dir: Path, users: set[str]) -> tuple[tuple[str, ...], dict[str, Any]]:

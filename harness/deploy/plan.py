@@ -183,7 +183,7 @@ def plan_user(data_dir: Path, user: str, accounts: Accounts) -> _Found:
         detail=finding.detail,
         actions=finding.actions,
         problem=finding.problem or ("no_space" if outcome == WOULD_FAIL else None),
-        wal_bytes=survey.file_size(paths.root / (layout.OLD_DB + "-wal")) if tree else 0,
+        wal_bytes=survey.file_size(paths.old_sidecars()[0]) if tree else 0,
         peak_bytes=peak,
         kept_bytes=kept,
     )
@@ -197,7 +197,7 @@ def _outcome(finding: survey.Finding) -> str:
         return WOULD_MIGRATE
     if finding.state == "no_db":
         return NO_DB
-    if finding.half and "both" in finding.half.split(","):
+    if finding.half and {"both", "seed_folder"} & set(finding.half.split(",")):
         return WOULD_FINISH
     return WOULD_TIDY if finding.actions else ALREADY_MIGRATED
 
@@ -214,7 +214,8 @@ def wal_frames(wal: Path) -> tuple[int, int]:
 
 
 def _wal_warning(paths: UserPaths) -> PlanWarning | None:
-    wal = paths.root / (layout.OLD_DB + "-wal")
+    wal = paths.old_sidecars()[0]  # the old DB's -wal, wherever the layout puts it
+    old = paths.old_db.name
     try:
         size, frames = wal_frames(wal)
     except OSError as exc:
@@ -225,9 +226,9 @@ def _wal_warning(paths: UserPaths) -> PlanWarning | None:
         "wal",
         paths.user_id,
         False,
-        f"{wal}: {mb(size)} ({frames} pages) not yet checkpointed into peek.db: rows there "
-        "exist nowhere else, and a migrator that moves peek.db alone loses them (the "
-        "shipped one did); the reference migrator copies peek.db together with its -wal",
+        f"{wal}: {mb(size)} ({frames} pages) not yet checkpointed into {old}: rows there "
+        f"exist nowhere else, and a migrator that moves {old} alone loses them (the "
+        f"shipped one did); the reference migrator copies {old} together with its -wal",
     )
 
 
@@ -402,11 +403,14 @@ def _migrated_without_backup(data_dir: Path, found: list[_Found]) -> PlanWarning
     """The seed's Immediate Action: users migrated before (by the shipped code) have no
     backup to fall back on; a person backs them up before anything else runs."""
     users = []
+    folders: set[str] = set()
     for f in found:
         paths = UserPaths(data_dir, f.plan.user)
         moved = f.plan.state in ("migrated", "half_migrated") and not paths.old_db.exists()
         if moved and not paths.backup.exists():
             users.append(f.plan.user)
+            seed = "seed_folder" in (f.plan.half or "").split(",")  # still profiles/default
+            folders.add(f"{layout.PROFILES_DIR}/{layout.DEFAULT_PROFILE_SLUG}" if seed else "")
     if not users:
         return None
     named = ", ".join(users[:LIST_USERS]) + (
@@ -418,7 +422,8 @@ def _migrated_without_backup(data_dir: Path, found: list[_Found]) -> PlanWarning
         False,
         f"{len(users)} user(s) already migrated by an earlier run have no pre-migration "
         f"backup ({named}): as the seed's Immediate Action says, back up their "
-        f"{_profile_folder()}/ folders now, before deploying",
+        f"{' or '.join(sorted(f or _profile_folder() for f in folders))}/ folders now, "
+        "before deploying",
     )
 
 
@@ -467,9 +472,14 @@ _OUTCOME_WORDS = {
     WOULD_FINISH: "would finish the migration",
     WOULD_TIDY: "would tidy up",
     ALREADY_MIGRATED: "nothing to do",
-    NO_DB: "nothing to do (no peek.db)",
+    NO_DB: "nothing to do (no {old})",  # {old}: the layout's old DB, as in a user's folder
     WOULD_FAIL: "WOULD FAIL",
 }
+
+
+def _outcome_words(outcome: str) -> str:
+    chosen = layout.active()
+    return _OUTCOME_WORDS[outcome].format(old=chosen.in_user_folder(chosen.old_db))
 
 
 def render_text(plan: Plan, out: TextIO) -> None:
@@ -485,7 +495,7 @@ def render_text(plan: Plan, out: TextIO) -> None:
     print("\nPER USER", file=out)
     for u in plan.users:
         state_text = u.state + (f" ({u.half})" if u.half else "")
-        line = f"  {u.user}: {state_text} -> {_OUTCOME_WORDS[u.outcome]}"
+        line = f"  {u.user}: {state_text} -> {_outcome_words(u.outcome)}"
         if u.outcome == WOULD_FAIL:
             line += f" ({u.problem}; see WARNINGS)"
         elif u.actions:
@@ -494,7 +504,7 @@ def render_text(plan: Plan, out: TextIO) -> None:
             line += f" ({u.detail})"
         print(line, file=out)
     print("\nSUMMARY", file=out)
-    counts = ", ".join(f"{n} {_OUTCOME_WORDS[o]}" for o, n in plan.counts().items())
+    counts = ", ".join(f"{n} {_outcome_words(o)}" for o, n in plan.counts().items())
     print(f"  {len(plan.users)} users" + (f": {counts}" if counts else ""), file=out)
     for s in plan.space:
         verdict = "fits" if s.fits else "DOES NOT FIT"

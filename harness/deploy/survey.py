@@ -290,7 +290,7 @@ class UserFiles:
     def stray_wal(self) -> Path | None:
         """A ``peek.db-wal`` with frames and no ``peek.db``: maybe rows found nowhere else
         (peek-facts: how the shipped migration lost data)."""
-        wal = self.paths.root / (layout.OLD_DB + "-wal")
+        wal = self.paths.old_sidecars()[0]  # the old DB's -wal, wherever the layout puts it
         if self.old_db or wal not in self.old_sidecars:
             return None
         return wal if wal.stat().st_size > WAL_HEADER_BYTES else None
@@ -515,12 +515,14 @@ class _Stop(Exception):
 
 
 # Loose ends of a half-migrated user, in the order a person reads them.
+# ``{old}`` and ``{images}`` are the layout's names for the old DB and images folder.
 LOOSE_ENDS = {
-    "both": "new DB in place and equal to peek.db; peek.db not yet removed",
+    "both": "new DB in place and equal to {old}; {old} not yet removed",
     "profile_row": "no profile row in system.db",
-    "images": "images/ not yet (fully) moved",
-    "sidecars": "peek.db sidecars left without peek.db",
+    "images": "{images}/ not yet (fully) moved",
+    "sidecars": "{old} sidecars left without {old}",
     "scratch": "scratch of an interrupted run",
+    "seed_folder": "in {seed}/ (the seed's layout), not yet renamed after the profile row",
 }
 
 
@@ -538,12 +540,27 @@ def inspect_user(paths: UserPaths, accounts: Accounts) -> Finding:
                 "it, or archive the folder elsewhere; then re-run."
             ),
         )
+    seed = seed_folder(paths)
+    if seed is not None and os.path.lexists(paths.profile_dir):
+        return Finding(
+            user,
+            "conflict",
+            problem="conflict",
+            message=(
+                f"{seed.profile_dir} and {paths.profile_dir} both exist: a run leaves both "
+                "untouched. Keep the one with the user's data (move the other out of the "
+                "folder), then re-run."
+            ),
+        )
+    # A run renames the seed's folder first, then finds the user as it finds any other:
+    # so is the user read, in the seed's places.
+    look = seed if seed is not None else paths
     try:
-        files = scan(paths)
+        files = scan(look)
     except OSError as exc:
         return Finding(user, "unknown", problem="io_error", message=f"{paths.root}: {exc}")
     try:
-        return _inspect(paths, files, accounts)
+        return _inspect(look, files, accounts, rename_to=_rename_target(paths, seed))
     except _Stop as stop:
         state = stop.kind if stop.kind in ("corrupt", "conflict") else files.kind.value
         return Finding(user, state, problem=stop.kind, message=str(stop))
@@ -556,10 +573,36 @@ def inspect_user(paths: UserPaths, accounts: Accounts) -> Finding:
         )
 
 
-def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
+def seed_folder(paths: UserPaths) -> UserPaths | None:
+    """Under a row-id layout (peek-uuid), the places of a profile the seed's migration left
+    in profiles/default, which a run renames to profiles/<row id>; None when there is none
+    (or another layout is in force)."""
+    if not paths.layout.by_row_id:
+        return None
+    seed = UserPaths(paths.data_dir, paths.user_id, None, layout.BUILT_IN[layout.PEEK_SLUG])
+    if seed.profile_dir == paths.profile_dir or not _plain_dir(seed.profile_dir):
+        return None
+    return seed
+
+
+def _rename_target(paths: UserPaths, seed: UserPaths | None) -> str | None:
+    """Where a run renames the seed's folder to, as a person reads it (None: no rename)."""
+    if seed is None:
+        return None
+    if paths.profile_id is None:  # the row, and so its id, is made by the run
+        return paths.layout.in_user_folder(paths.layout.new_db).rsplit("/", 1)[0]
+    return paths.profile_dir.relative_to(paths.root).as_posix()
+
+
+def _inspect(
+    paths: UserPaths, files: UserFiles, accounts: Accounts, *, rename_to: str | None = None
+) -> Finding:
+    """``rename_to``: ``paths`` are the seed's profiles/default, which a run renames first
+    to that folder."""
+    renamed = rename_to is not None
     user = paths.user_id
     _refuse_odd_entries(paths)
-    if files.kind is Kind.NOTHING:
+    if files.kind is Kind.NOTHING and not renamed:
         return _nothing(paths, files)
     need_digest = files.kind is Kind.BOTH or files.backup
     old = _read_old(paths, digest=need_digest) if files.old_db else None
@@ -572,17 +615,21 @@ def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
     _refuse_unmovable_images(paths)
 
     actions = ["remove scratch of an interrupted run"] if files.leftovers else []
+    seed_rel = paths.profile_dir.relative_to(paths.root).as_posix()
+    if renamed:
+        actions.append(f"rename {seed_rel}/ to {rename_to}/")
     if old is not None:
         actions.append(_backup_action(paths, files, old))
     if files.kind is Kind.LEGACY:
         assert old is not None
-        actions.append(f"copy peek.db ({old.describe()}) to the new DB and verify it")
+        actions.append(f"copy {paths.old_db.name} ({old.describe()}) to the new DB and verify it")
     if not accounts.has_profile(user):
         actions.append("create the default profile row")
     if files.old_images:
-        actions.append(f"move images/ ({len(os.listdir(paths.old_images))} files)")
+        count = len(os.listdir(paths.old_images))
+        actions.append(f"move {paths.old_images.name}/ ({count} files)")
     if files.old_db or files.old_sidecars:
-        actions.append("remove peek.db and its sidecars")
+        actions.append(f"remove {paths.old_db.name} and its sidecars")
     if files.kind is Kind.LEGACY:
         assert old is not None
         return Finding(user, "legacy", detail=old.describe(), actions=tuple(actions))
@@ -593,6 +640,7 @@ def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
         "images": files.old_images,
         "sidecars": bool(files.old_sidecars) and not files.old_db,
         "scratch": bool(files.leftovers),
+        "seed_folder": renamed,
     }
     halves = [name for name, present in loose.items() if present]
     if not halves:
@@ -601,7 +649,10 @@ def _inspect(paths: UserPaths, files: UserFiles, accounts: Accounts) -> Finding:
         user,
         "half_migrated",
         half=",".join(halves),
-        detail="; ".join(LOOSE_ENDS[h] for h in halves),
+        detail="; ".join(
+            LOOSE_ENDS[h].format(old=paths.old_db.name, images=paths.old_images.name, seed=seed_rel)
+            for h in halves
+        ),
         actions=tuple(actions),
     )
 
@@ -643,7 +694,7 @@ def _nothing(paths: UserPaths, files: UserFiles) -> Finding:
     if files.stray_wal is not None:
         message = _stray_wal_message(paths, files.stray_wal)
         return Finding(user, "stray_wal", problem="stray_wal", message=message)
-    detail = "no peek.db: nothing to migrate, nothing created"
+    detail = f"no {paths.old_db.name}: nothing to migrate, nothing created"
     if files.old_images:
         detail += "; an images folder without a database is left as it is"
     return Finding(user, "no_db", detail=detail)
@@ -651,18 +702,19 @@ def _nothing(paths: UserPaths, files: UserFiles) -> Finding:
 
 def _stray_wal_message(paths: UserPaths, wal: Path) -> str:
     size = file_size(wal)
+    old, new = paths.old_db.name, paths.new_db.name
     if _plain_file(paths.new_db):
         return (
-            f"{wal} ({size} bytes) is left without its peek.db and holds rows that "
-            f"{paths.new_db} lacks (how the first server migration lost data: peek.db moved "
+            f"{wal} ({size} bytes) is left without its {old} and holds rows that "
+            f"{paths.new_db} lacks (how the first server migration lost data: {old} moved "
             "without its -wal); a run leaves it untouched. With the server stopped, copy "
-            f"{layout.NEW_DB} and this file side by side as X and X-wal, check X with "
-            f"sqlite3, put X in place of {layout.NEW_DB}, delete this file, then re-run."
+            f"{new} and this file side by side as X and X-wal, check X with "
+            f"sqlite3, put X in place of {new}, delete this file, then re-run."
         )
     return (
-        f"{wal} ({size} bytes) is left without its peek.db and there is no new DB: it may "
+        f"{wal} ({size} bytes) is left without its {old} and there is no new DB: it may "
         "hold the user's latest rows, and cannot be read alone; a run leaves it untouched. "
-        "Put the matching peek.db back beside it (e.g. from the server's backups/), then "
+        f"Put the matching {old} back beside it (e.g. from the server's backups/), then "
         "re-run."
     )
 
@@ -674,7 +726,8 @@ def _read_old(paths: UserPaths, *, digest: bool) -> DbReading:
         raise _Stop(
             "corrupt",
             f"{paths.old_db} is damaged or not a database ({exc}); a run leaves this user "
-            f"untouched (R7). Restore peek.db from the server's backups/ (or from a sound "
+            f"untouched (R7). Restore {paths.old_db.name} from the server's backups/ "
+            "(or from a sound "
             f"{paths.backup.name}), then re-run.",
         ) from exc
 
@@ -696,8 +749,9 @@ def _refuse_conflict(paths: UserPaths, old: DbReading) -> None:
             f"both {paths.old_db} ({old.describe()}) and {paths.new_db} ({new.describe()}) "
             "exist and hold different content; a run leaves both untouched (R5). Compare "
             "them (e.g. sqlite3 FILE 'select count(*) from items'), then keep one: to keep "
-            f"peek.db, move {layout.NEW_DB} (and any -wal of it) out of the folder; to keep "
-            f"{layout.NEW_DB}, move peek.db (and any peek.db-wal) out; then re-run.",
+            f"{paths.old_db.name}, move {paths.new_db.name} (and any -wal of it) out of the "
+            f"folder; to keep {paths.new_db.name}, move {paths.old_db.name} (and any "
+            f"{paths.old_db.name}-wal) out; then re-run.",
         )
 
 
@@ -745,4 +799,4 @@ def _backup_action(paths: UserPaths, files: UserFiles, old: DbReading) -> str:
             return "keep the existing backup (it verifies)"
     except DamagedDb:
         pass
-    return "replace the existing backup (it does not match peek.db)"
+    return f"replace the existing backup (it does not match {paths.old_db.name})"

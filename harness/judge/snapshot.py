@@ -146,24 +146,36 @@ class UserState:
     old_sidecars: tuple[str, ...]  # names of peek.db-wal/-shm/-journal that exist
     old_images: dict[str, str] | None  # images/ : name -> sha256 (None: folder absent)
     new_images: dict[str, str] | None  # profiles/default/images/
+    # Under a row-id layout (peek-uuid): the seed's migration's profiles/default, which the
+    # migration renames to profiles/<row id> (None elsewhere, or when absent).
+    slug_db: DbState | None = None
+    slug_images: dict[str, str] | None = None
 
     @property
     def live(self) -> DbState | None:
-        """The DB that holds the user's data: the first sound one of old, new, backup.
+        """The DB that holds the user's data: the first sound one of old, new, slug, backup.
 
         Old comes first: while peek.db is sound it is the original, whatever else exists
         (an empty new DB left by a dry run must not pass for the user's data).
         """
-        return next((d for d in (self.old_db, self.new_db, self.backup) if d and d.sound), None)
+        dbs = (self.old_db, self.new_db, self.slug_db, self.backup)
+        return next((d for d in dbs if d and d.sound), None)
 
     @property
     def images(self) -> dict[str, str]:
-        """Every image the user has, old folder and new (new wins a name clash)."""
-        return {**(self.old_images or {}), **(self.new_images or {})}
+        """Every image the user has, old folders and new (new wins a name clash)."""
+        return {**(self.old_images or {}), **(self.slug_images or {}), **(self.new_images or {})}
+
+    @property
+    def left_images(self) -> dict[str, str]:
+        """Images in a folder the migration empties: ``images/``, and the seed's
+        profiles/default/images under a row-id layout."""
+        return {**(self.old_images or {}), **(self.slug_images or {})}
 
     def image_places(self, name: str) -> list[str]:
         """sha256 of ``name`` in each folder that has it."""
-        return [f[name] for f in (self.old_images, self.new_images) if f and name in f]
+        folders = (self.old_images, self.slug_images, self.new_images)
+        return [f[name] for f in folders if f and name in f]
 
 
 @dataclass(frozen=True)
@@ -345,6 +357,7 @@ def _user_state(
     def rel(p: Path) -> str:
         return p.as_posix()
 
+    slug = seed_places(paths)
     return UserState(
         user_id=user_id,
         old_db=databases.get(rel(paths.old_db)),
@@ -353,7 +366,17 @@ def _user_state(
         old_sidecars=tuple(p.name for p in paths.old_sidecars() if rel(p) in entries),
         old_images=_images(rel(paths.old_images), entries),
         new_images=_images(rel(paths.new_images), entries),
+        slug_db=databases.get(rel(slug.new_db)) if slug else None,
+        slug_images=_images(rel(slug.new_images), entries) if slug else None,
     )
+
+
+def seed_places(paths: layout.UserPaths) -> layout.UserPaths | None:
+    """Under a row-id layout, the places of the seed's migration (profiles/default) that
+    the migration renames; None under any other layout (nothing to rename)."""
+    if not paths.layout.by_row_id:
+        return None
+    return layout.UserPaths(paths.data_dir, paths.user_id, None, layout.BUILT_IN[layout.PEEK_SLUG])
 
 
 def _paths(user_id: str, system: SystemState) -> layout.UserPaths:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.build import build
-from fixtures.spec import TreeSpec, UserSpec, spec_from_json
+from fixtures.spec import TreeSpec, UserSpec, spec_from_json, spec_to_json
 from fixtures.variants import corrupt
 from harness.contract.content import read_content
 from harness.contract.layout import UserPaths
@@ -345,3 +345,50 @@ def test_a_datastore_wholly_in_its_wal_keeps_its_wal_share(cli, make_tree, tmp_p
     field_lost = _lost_to_a_bare_move(tree, "wal-1")
     replay_lost = _lost_to_a_bare_move(replayed, anon)
     assert field_lost["items"] == replay_lost["items"] == 40, (field_lost, replay_lost)
+
+
+@pytest.mark.parametrize(
+    ("built_in", "captured_in"), [("peek-uuid", "peek-slug"), ("peek-slug", "peek-uuid")]
+)
+def test_the_layout_found_is_recorded_and_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built_in: str, captured_in: str
+) -> None:
+    """A tree migrated under one layout, captured under the other: each migrated user's
+    spec names the layout their profile folder was found in (a legacy user, none), and the
+    replayed tree puts the folder there again (profiles/default, or profiles/<row id>)."""
+    from harness.contract import layout
+
+    monkeypatch.setenv(layout.LAYOUT_ENV, built_in)
+    source = TreeSpec(
+        users=(
+            UserSpec("moved", state="migrated", items=12, images=2),
+            UserSpec("halfway", state="images_half_moved", items=10, images=3),
+            UserSpec("old", items=8, images=1),
+        ),
+        seed=5,
+    )
+    build(source, tmp_path / "field")
+    monkeypatch.setenv(layout.LAYOUT_ENV, captured_in)
+    salt = b"s" * 32
+    got = capture.capture(tmp_path / "field", salt=salt)
+    users = {u.user_id: u for u in got.spec.users}
+    moved, halfway, old = (users[capture.anonymous_id(salt, u.user_id)] for u in source.users)
+    assert (moved.state, moved.layout) == ("migrated", built_in)
+    assert (halfway.state, halfway.layout) == ("images_half_moved", built_in)
+    assert (old.state, old.layout) == ("legacy", None)
+    assert spec_from_json(spec_to_json(got.spec)) == got.spec  # the field reads back
+    build(got.spec, tmp_path / "replay")  # replayed under the layout the capture ran in
+    conn = sqlite3.connect(tmp_path / "replay" / "system.db")
+    ids = dict(conn.execute("SELECT user_id, id FROM profiles"))
+    conn.close()
+    for user in (moved, halfway):
+        folders = sorted(
+            p.name for p in (tmp_path / "replay" / user.user_id / "profiles").iterdir()
+        )
+        want = ids[user.user_id] if built_in == "peek-uuid" else "default"
+        assert folders == [want], user
+        assert (
+            tmp_path / "replay" / user.user_id / "profiles" / want / "datastore.sqlite"
+        ).is_file()
+    assert (tmp_path / "replay" / old.user_id / "peek.db").is_file()
+    assert not (tmp_path / "replay" / old.user_id / "profiles").exists()

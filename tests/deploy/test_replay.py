@@ -117,3 +117,31 @@ def test_an_unreadable_field_spec(tmp_path: Path) -> None:
 
 def test_a_bad_migrator_spec(cli, tmp_path: Path) -> None:
     one_line_error(cli("replay", str(SHIPPED_EXAMPLE), "--migrator", "rm -rf"), "rm -rf")
+
+
+def test_a_field_in_the_seeds_layout_replays_under_peek_uuid(tmp_path: Path) -> None:
+    """A server that ran the seed's migration (profiles/default), captured where peek-uuid
+    is in force: the replay rebuilds profiles/default, the reference renames it to
+    profiles/<row id> and holds; a migrator that copies instead of renaming is reported
+    (R4: profiles/default left)."""
+    from fixtures.build import build
+    from fixtures.spec import TreeSpec, UserSpec
+
+    tree = tmp_path / "field"
+    build(
+        TreeSpec(users=(UserSpec("moved", state="migrated", items=12, images=2),), seed=6),
+        tree,
+    )
+    out = tmp_path / "ticket.json"
+    salt = tmp_path / "salt"
+    uuid = {"MIGRATION_LAYOUT": "peek-uuid"}
+    proc = run_cli("capture", str(tree), "--out", str(out), "--salt-file", str(salt), env=uuid)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"layout": "peek-slug"' in out.read_text()
+    proc = run_cli("replay", str(out), env=uuid)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "result: every applicable rule held" in proc.stdout
+    broken = "py:tests.broken.r4_uuid_copies_default:migrate"
+    proc = run_cli("replay", str(out), "--migrator", broken, env=uuid)
+    assert proc.returncode != 0, proc.stdout
+    assert "R4" in proc.stdout and "profiles/default/" in proc.stdout, proc.stdout

@@ -84,3 +84,70 @@ def test_the_reference_migrators_leftovers_are_told_apart_from_stray_files(
     leftovers = survey.reference_leftovers(paths)
     assert leftovers and all(p.name.endswith(survey.REFERENCE_TEMP_SUFFIX) for p in leftovers)
     assert not survey.reference_leftovers(UserPaths(tree, "kept"))
+
+
+def test_advice_names_the_places_of_the_layout_in_force(tmp_path: Path, monkeypatch) -> None:
+    """Under a layout of one's own the findings and actions name its files (``app.sqlite``,
+    ``main.db``), not ``peek.db`` and ``datastore.sqlite``: a person follows them by hand."""
+    from fixtures.build import build
+    from harness.contract import layout
+
+    own = tmp_path / "own.toml"
+    own.write_text(
+        'old-db = "{user}/app.sqlite"\nold-images = "{user}/pics"\n'
+        'new-db = "{user}/store/main.db"\nnew-images = "{user}/store/pics"\n'
+        'backup = "{user}/app.sqlite.bak"\n'
+    )
+    monkeypatch.setenv(layout.LAYOUT_ENV, str(own))
+    tree = tmp_path / "tree"
+    spec = TreeSpec(
+        users=(
+            UserSpec("leg", items=4, images=1),
+            UserSpec("none", state="no_db"),
+            UserSpec("diff", state="both_different", items=4, images=0),
+            UserSpec("half", state="images_half_moved", items=4, images=3),
+        ),
+        seed=3,
+    )
+    build(spec, tree)
+    found = _inspect(tree)
+    text = "\n".join(f"{f.detail} {f.message or ''} {' '.join(f.actions)}" for f in found.values())
+    assert "peek.db" not in text and "datastore.sqlite" not in text, text
+    assert "copy app.sqlite" in " ".join(found["leg"].actions)
+    assert "remove app.sqlite" in " ".join(found["leg"].actions)
+    assert "move pics/" in " ".join(found["leg"].actions)
+    assert found["none"].detail.startswith("no app.sqlite:")
+    assert "main.db" in (found["diff"].message or "")
+    assert "pics/ not yet" in found["half"].detail
+
+
+def test_the_seeds_folder_under_peek_uuid_is_a_rename_to_finish(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Under peek-uuid a user the seed's migration left in profiles/default is neither
+    "no DB" nor "migrated": a run renames the folder after the profile row (plan says so),
+    and with profiles/<row id> there as well a person must choose (conflict)."""
+    from fixtures.build import build
+    from harness.contract import layout
+
+    monkeypatch.setenv(layout.LAYOUT_ENV, layout.PEEK_UUID)
+    tree = tmp_path / "tree"
+    spec = TreeSpec(
+        users=(
+            UserSpec("seeded", state="migrated", items=4, images=1, layout="peek-slug"),
+            UserSpec("twice", state="migrated", items=4, images=0, layout="peek-slug"),
+        ),
+        seed=2,
+    )
+    build(spec, tree)
+    accounts = survey.read_accounts(tree, survey.check_data_dir(tree))
+    target = UserPaths(tree, "twice", accounts.profile_ids["twice"]).profile_dir
+    target.mkdir()
+    found = {u: survey.inspect_user(accounts.paths(tree, u), accounts) for u in ("seeded", "twice")}
+    seeded = found["seeded"]
+    assert (seeded.state, seeded.half, seeded.problem) == ("half_migrated", "seed_folder", None)
+    row_id = accounts.profile_ids["seeded"]
+    assert seeded.actions == (f"rename profiles/default/ to profiles/{row_id}/",)
+    assert "profiles/default/" in seeded.detail
+    assert found["twice"].problem == "conflict"
+    assert str(target) in (found["twice"].message or "")

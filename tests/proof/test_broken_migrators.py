@@ -76,6 +76,9 @@ CASES = (
     Case("r1_uuid_folder_left_default", "small_db", "R1", layout="peek-uuid"),
     Case("r1_uuid_folder_wrong_id", "small_db", "R1", layout="peek-uuid"),
     Case("r1_slug_folder_named_by_id", "small_db", "R1", layout="peek-slug"),
+    # the seed's profiles/default under peek-uuid: copied, not renamed; images dropped
+    Case("r4_uuid_copies_default", "skip_migrated", "R4", k="seed", layout="peek-uuid"),
+    Case("r4_uuid_rename_drops_images", "skip_migrated", "R4", k="seed", layout="peek-uuid"),
 )
 
 BROKEN_DIR = Path(__file__).resolve().parents[1] / "broken"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 
 from harness.contract import layout
-from harness.judge.snapshot import DbState, Snapshot, UserState, entry_changes
+from harness.judge.snapshot import DbState, Snapshot, UserState, entry_changes, seed_places
 from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
 
@@ -53,11 +53,40 @@ def both_present_users(snap: Snapshot) -> list[str]:
 
 
 def no_db_users(snap: Snapshot) -> list[str]:
-    """R6: no peek.db, no new DB, no backup."""
+    """R6: no peek.db, no new DB (nor the seed's, under a row-id layout), no backup."""
     return [
         uid
         for uid, u in sorted(snap.users.items())
-        if u.old_db is None and u.new_db is None and u.backup is None
+        if u.old_db is None and u.new_db is None and u.slug_db is None and u.backup is None
+    ]
+
+
+def seed_folder_users(snap: Snapshot) -> list[str]:
+    """R4 under a row-id layout: migrated by the seed's code into profiles/default (no
+    peek.db, no new DB at profiles/<row id>), registered: the migration renames the folder."""
+    return [
+        uid
+        for uid, u in sorted(snap.users.items())
+        if u.old_db is None
+        and u.new_db is None
+        and u.slug_db is not None
+        and u.slug_db.sound
+        and registered(snap, uid)
+    ]
+
+
+def profile_renamed(rule: str, before: Snapshot, after: Snapshot, uid: str) -> list[Verdict]:
+    """The seed's profiles/default renamed to profiles/<row id>: the new DB with the seed
+    folder's content, every image in the new folder and none left in the old ones, nothing
+    left behind (profiles/default gone: renamed, not copied), the profile row."""
+    a = after.users.get(uid)
+    source = before.users[uid].slug_db
+    assert source is not None, f"{uid} has no profiles/default to rename"
+    return [
+        same_content(rule, uid, "new DB", a.new_db if a else None, source),
+        images_moved(rule, after, uid, before.users[uid].images),
+        nothing_left_behind(rule, after, uid),
+        profile_row(rule, after, uid),
     ]
 
 
@@ -332,7 +361,7 @@ def images_moved(rule: str, after: Snapshot, uid: str, images: dict[str, str]) -
     """Every image in the new folder, byte-identical, and none left in the old folder."""
     a = after.users.get(uid)
     new = (a.new_images if a else None) or {}
-    old = (a.old_images if a else None) or {}
+    old = a.left_images if a else {}
     problems = []
     missing = sorted(n for n in images if n not in new)
     changed = sorted(n for n in images if n in new and new[n] != images[n])
@@ -372,9 +401,18 @@ def _new_images() -> str:
 
 
 def nothing_left_behind(rule: str, after: Snapshot, uid: str) -> Verdict:
-    """No peek.db, -wal, -shm (or -journal) in the user's folder."""
+    """No peek.db, -wal, -shm (or -journal) in the user's folder; under a row-id layout no
+    profiles/default either (the seed's folder, renamed, not copied)."""
     paths = layout.UserPaths(after.root, uid)
     names = [p.name for p in (paths.old_db, *paths.old_sidecars()) if _exists(after, p)]
+    seed = seed_places(after.paths(uid))
+    seed_dir = seed.profile_dir if seed is not None else None
+    if (
+        seed_dir
+        and seed_dir != after.paths(uid).profile_dir
+        and seed_dir.as_posix() in after.entries
+    ):
+        names.append(seed_dir.as_posix().removeprefix(f"{uid}/") + "/")
     return Verdict(
         rule,
         uid,

@@ -91,10 +91,19 @@ def check_r3(
 
 def check_r4(before: Snapshot, after: Snapshot, run: RunResult, *, users: Users = None):
     """Already migrated (new DB only): the user's folder untouched (so no backup created)
-    and the profile row ensured. The risk: a re-run that re-migrates or backs up again."""
+    and the profile row ensured. The risk: a re-run that re-migrates or backs up again.
+    Under a row-id layout a user the seed's code migrated (profiles/default) is migrated
+    once more: the folder renamed to profiles/<row id>, content and images whole, nothing
+    of profiles/default left (Peek at 398e4a1)."""
     out: list[Verdict] = []
-    for uid in j.migrated_users(before) if users is None else users:
-        out += [j.untouched("R4", before, after, uid, user=uid), j.profile_row("R4", after, uid)]
+    renamed = set(j.seed_folder_users(before))
+    chosen = j.migrated_users(before) + sorted(renamed) if users is None else users
+    for uid in chosen:
+        if uid in renamed:  # under a row-id layout "already migrated" is the seed's folder,
+            out += j.profile_renamed("R4", before, after, uid)  # renamed after its row
+        else:
+            out += [j.untouched("R4", before, after, uid, user=uid)]
+            out.append(j.profile_row("R4", after, uid))
     return out
 
 
