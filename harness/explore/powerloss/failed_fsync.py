@@ -62,7 +62,7 @@ from harness.faults.exec_shim import (
     make_shim,
     new_directory,
 )
-from harness.faults.masking import mask_path
+from harness.faults.masking import mask_path, same_path
 from harness.faults.plan import Operation
 from harness.faults.straceout import SyscallEvent, decode_fd
 from harness.faults.trace import Trace, TraceOp
@@ -204,7 +204,9 @@ class Landing:
 
 def landing(fault_free: Baseline, target: TraceOp, failed: Baseline) -> Landing:
     """Whether the faulted run failed exactly the target: the same syscall on the same file
-    (relative to the tree, random name parts masked), and nothing else."""
+    (relative to the tree, up to random name parts: :func:`~harness.faults.masking.same_path`,
+    so a ``mkdtemp`` name that masking alone leaves as a word, ``.staging-kxyxnkne``, still
+    matches the recorded ``.staging-it_cc_1p``), and nothing else."""
     hits = tuple(e for e in failed.trace.events if e.injected)
     wanted = _looks(_event(fault_free.trace, target), fault_free.recorded_root)
     if not hits:
@@ -212,16 +214,25 @@ def landing(fault_free: Baseline, target: TraceOp, failed: Baseline) -> Landing:
     if len(hits) > 1:
         where = "; ".join(_looks(e, failed.recorded_root) for e in hits)
         return Landing(hits, f"{len(hits)} calls were failed, not one: {where}")
-    got = _looks(hits[0], failed.recorded_root)
-    if got != wanted:
+    hit, target = hits[0], _event(fault_free.trace, target)
+    same = hit.name == target.name and same_path(
+        _file(hit, failed.recorded_root), _file(target, fault_free.recorded_root)
+    )
+    if not same:
+        got = _looks(hit, failed.recorded_root)
         return Landing(hits, f"the error landed on {got}, not on {wanted}")
     return Landing(hits, "")
 
 
-def _looks(event: SyscallEvent, root: str) -> str:
+def _file(event: SyscallEvent, root: str) -> str | None:
+    """The file ``event`` syncs, relative to the tree (unmasked), or None."""
     _, path = decode_fd(event.args[0]) if event.args else (None, None)
-    shown = mask_path(relative(path, root)) if path else "?"
-    return f"{event.name} {shown}"
+    return relative(path, root) if path else None
+
+
+def _looks(event: SyscallEvent, root: str) -> str:
+    path = _file(event, root)
+    return f"{event.name} {mask_path(path) if path else '?'}"
 
 
 def crash_image(failed: Baseline, *, replace_flush: bool = False) -> CrashImage:
