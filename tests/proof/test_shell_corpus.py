@@ -48,6 +48,7 @@ def _assert_clean(status: int, out: str, results: list[dict]) -> None:
     assert status == 0, out[-4000:]
 
 
+@pytest.mark.corpus
 def test_the_correct_shell_migrator_passes_the_checklist(tmp_path: Path) -> None:
     argv = ["checklist", "--migrator", CORRECT, "-n", WORKERS, "--strict-coverage"]
     _assert_clean(*_kit(*argv, json_path=tmp_path / "checklist.json"))
