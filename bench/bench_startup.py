@@ -86,6 +86,7 @@ def startup(repeat: int, factory: TreeFactory, scratch: Path) -> list[Figure]:
             samples["help"],
             target=TARGET_S,
             note=_imports(commands["help"], env),
+            goal="startup-help",
         ),
         Figure(
             "migration-kit status DIR (demo tree)",
@@ -93,6 +94,7 @@ def startup(repeat: int, factory: TreeFactory, scratch: Path) -> list[Figure]:
             samples["status"],
             target=TARGET_S,
             note=_imports(commands["status"], env),
+            goal="startup-status",
         ),
     ]
 

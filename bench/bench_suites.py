@@ -23,12 +23,17 @@ Figures, never assertions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 from bench.common import Figure, child_env, print_table, ratio, take_turns, timed
+from fixtures.spec import TreeSpec, spec_to_json
 from harness.run.adapters import DEFAULT_MIGRATOR
 
 WORKERS = ("2", "1")
@@ -98,11 +103,20 @@ def exploration(repeat: int) -> list[Figure]:
     baseline(Exploration(migrator=DEFAULT_MIGRATOR, effects=("kill",)))
     cases: list[int] = []
     broken: list[int] = []
+    rate = Figure(
+        "kill-point exploration, 3 users, -n 2, throughput",
+        "cases/s",
+        target=15.0,
+        lower=True,
+        goal="explore-rate",
+    )
 
     def run(workers: str) -> Callable[[], float]:
         def once() -> float:
             took, report = explore_seconds(DEFAULT_MIGRATOR, workers)
             results = report.get("results", [])
+            if workers == "2" and results:
+                rate.add(len(results) / took)
             cases.append(len(results))
             broken.append(sum(r.get("outcome") != "ok" for r in results))
             return took
@@ -118,9 +132,62 @@ def exploration(repeat: int) -> list[Figure]:
     one = Figure(names["1"], "s", samples["1"], note=_notes(note, _load_note(loads["1"])))
     return [
         two,
+        rate,
         one,
         ratio("exploration speed-up, -n 2 over -n 1", one, two, target=1.7, lower=True),
     ]
+
+
+EXHAUSTIVE_USERS = 30
+EXHAUSTIVE_LIMIT_S = 300.0
+
+
+def exhaustive_tree(users: int) -> TreeSpec:
+    """The default 3-user tree's mix (a legacy user with WAL rows and images, a plain legacy
+    one, a migrated one) repeated to ``users`` users."""
+    from harness.explore.exploration import DEFAULT_TREE
+
+    pattern = DEFAULT_TREE.users
+    return TreeSpec(
+        users=tuple(
+            dataclasses.replace(pattern[i % len(pattern)], user_id=f"user-{i:02d}")
+            for i in range(users)
+        )
+    )
+
+
+def exhaustive(users: int = EXHAUSTIVE_USERS, stop_after: float = 2 * EXHAUSTIVE_LIMIT_S) -> Figure:
+    """The exhaustive exploration (every operation x every effect) of a ``users``-user tree
+    with -n 2, the recording included (it is part of what a person waits for). A run still
+    going at ``stop_after`` seconds (past the target: MISSED whatever it would have taken) is
+    stopped and reported as that long."""
+    argv = [sys.executable, "-m", "harness.cli.main", "explore", "--migrator", DEFAULT_MIGRATOR]
+    argv += ["--tree", spec_to_json(exhaustive_tree(users)), "-n", "2"]
+    fig = Figure(
+        f"exhaustive exploration, {users} users, -n 2 (recording included)",
+        "s",
+        target=EXHAUSTIVE_LIMIT_S,
+        goal="explore-30",
+    )
+    listed = subprocess.run(
+        [*argv, "--list"], env=child_env(), capture_output=True, text=True, check=False
+    )
+    count = sum(1 for line in listed.stdout.splitlines() if re.match(r"\s*\d+:", line))
+    load = os.getloadavg()[0]
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv, env=child_env(), stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        status = proc.wait(timeout=stop_after)
+        fig.add(time.monotonic() - start)
+        fig.note = f"about {count} cases (--list lines), exit {status}, load {load:.1f} at start"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the explorer and its workers: a group we started
+        proc.wait()
+        fig.add(stop_after)
+        fig.note = f"stopped after {stop_after:.0f} s, not finished; about {count} cases"
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:

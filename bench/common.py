@@ -41,6 +41,7 @@ class Figure:
     target: float | None = None
     lower: bool = False
     note: str = ""
+    goal: str = ""  # the key of the issue-16 target it measures (``bench.targets``), if any
 
     def add(self, value: float) -> None:
         self.samples.append(value)

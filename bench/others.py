@@ -66,6 +66,7 @@ def fixtures(size: int, users: int, repeat: int) -> list[Figure]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     build_ratio = ratio("fixture build / raw insert", real, raw, target=2.5)
+    build_ratio.goal = "fixture-build"
     return [real, raw, build_ratio, copy, tree, rss]
 
 

@@ -1,4 +1,4 @@
-"""``migration-kit bench [--quick]``: the kit's benchmarks, the README's Performance table.
+"""``migration-kit bench [--quick|--full|--tiny]``: the kit's benchmarks and its targets.
 
 The benchmarks live in ``bench/`` at the top of a source checkout (they are for the kit's
 developers and are not installed with it), so this command finds that folder next to the
@@ -27,15 +27,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure the kit and the reference migrator against their targets (figures only)",
         description="Run every benchmark (the command's start-up, fixture builds, the "
         "reference migrator against the cp+fsync floor and the Node seed, peak RSS, the "
-        "checklist and the kill-point exploration with 1 and 2 workers) and print one "
-        "table: median, range, target.",
+        "checklist and the kill-point exploration with 1 and 2 workers; with --full the "
+        "exhaustive 30-user exploration) and print one table: median, range, target; then "
+        "one line per target: measured, bound, ratio, met or MISSED.",
     )
-    p.add_argument("--quick", action="store_true", help="a reduced set that takes about a minute")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick", action="store_true", help="a reduced set that takes about a minute"
+    )
+    size.add_argument(
+        "--full",
+        action="store_true",
+        help="every section and the exhaustive 30-user exploration (5-10 minutes more)",
+    )
+    size.add_argument(
+        "--tiny",
+        action="store_true",
+        help="toy sizes, one run each: shows every line prints, the figures mean nothing",
+    )
     p.add_argument("--repeat", type=int, metavar="N", help="runs per measurement (default 3)")
     p.add_argument(
         "--only",
         metavar="SECTIONS",
-        help="comma-separated: startup,fixtures,migrate,suites,faults",
+        help="comma-separated: startup,fixtures,migrate,suites,faults,explore30",
     )
     p.set_defaults(handler=run)
 
@@ -47,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "source checkout (pip install -e .)"
         )
     argv = [sys.executable, "-m", "bench.suite"]
-    if args.quick:
-        argv.append("--quick")
+    argv += [f"--{flag}" for flag in ("quick", "full", "tiny") if getattr(args, flag)]
     if args.repeat:
         argv += ["--repeat", str(args.repeat)]
     if args.only:
