@@ -81,7 +81,7 @@ Determinism caveats (syscall backend)
   fault points, parsing included, about 2.7x with ``--seccomp-bpf`` and 3.4x without. On
   a VM disk fsync's own 2-5x run-to-run spread hides the difference. On a migrator run,
   where the work is not all file calls, ``bench/bench_explore.py`` prints the ratio the
-  README carries.
+  docs/performance.md carries.
 """
 
 from harness.faults.availability import Availability, FaultBackendUnavailable
