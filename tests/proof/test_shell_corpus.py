@@ -33,8 +33,12 @@ TWIN = f"cmd:sh {HERE / 'wal_forgotten.sh'}"
 WORKERS = "2"
 
 
+# A child process per step: the whole checklist takes minutes, many on a busy machine.
+TIMEOUT_S = 2700.0
+
+
 def _kit(*argv: str, json_path: Path) -> tuple[int, str, list[dict]]:
-    done = run_kit(*argv, "--json", str(json_path))
+    done = run_kit(*argv, "--json", str(json_path), timeout=TIMEOUT_S)
     results = json.loads(json_path.read_text())["results"] if json_path.is_file() else []
     return done.returncode, done.stdout + done.stderr, results
 
