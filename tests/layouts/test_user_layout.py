@@ -111,3 +111,26 @@ def test_the_reference_refuses_a_layout_it_does_not_know(tmp_path: Path) -> None
     status, _, output = _run("py:migrator.server:migrate", tmp_path / "c.json")
     assert status == 2, output[-6000:]
     assert "MIGRATION_LAYOUT" in output and "knows the layouts peek-slug, peek-uuid" in output
+
+
+def test_the_explorer_judges_a_migrator_written_for_the_layout(tmp_path: Path) -> None:
+    """Kill points through the layout: the recording, every case's judgement and the re-run
+    find the new DB in ``store/``; a case that read the default layout would lose users."""
+    out = tmp_path / "explore.json"
+    done = run_kit(
+        "explore",
+        "--layout",
+        str(STORE),
+        "--migrator",
+        "py:tests.layouts.store_migrator:migrate",
+        "--effects",
+        "kill",
+        "--strict-coverage",
+        "--json",
+        str(out),
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    results = json.loads(out.read_text())["results"]
+    assert results and all(r["outcome"] == "ok" for r in results), output[-6000:]
+    assert "layout: store" in output
