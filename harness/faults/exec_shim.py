@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.faults.straceout import SyscallEvent, decode_string, parse_events
+from harness.store.confine import ALSO_WRITABLE_ENV
 
 # Calls of the syscall the k-th child makes beyond any other thread's count (and beyond
 # what a shim's own start-up adds to a child: the dynamic loader, the ticket files).
@@ -100,7 +101,12 @@ def _shim_text(target: ExecTarget, syscall: str, tickets: Path, real: str) -> st
         "# migration-kit exec shim: see harness/faults/exec_shim.py\n"
         "set -C\n"
         "i=1\n"
-        f"while ! true 2>/dev/null >{shlex.quote(str(tickets))}/$i; do i=$((i + 1)); done\n"
+        # A ticket that exists is another child's; one that cannot be made at all (the
+        # directory gone or read-only) ends the queue: run the real program, no fault.
+        f"while ! true 2>/dev/null >{shlex.quote(str(tickets))}/$i; do\n"
+        f"    [ -e {shlex.quote(str(tickets))}/$i ] || exec {shlex.quote(real)} \"$@\"\n"
+        "    i=$((i + 1))\n"
+        "done\n"
         f'if [ "$i" = {target.occurrence} ]; then\n'
         f"    exec {python} -I -S -c {step} {shlex.quote(syscall)} {target.dummies} "
         f'{shlex.quote(real)} {shlex.quote(target.name)} "$@"\n'
@@ -117,9 +123,16 @@ class Shim:
     overhead: int  # calls of the syscall the k-th child's shim chain makes before the program
 
     def env(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` with the shim first on PATH."""
+        """``env`` with the shim first on PATH, and its directory writable in the sandbox
+        (its tickets are files it creates there: read-only, no child could take one)."""
         path = env.get("PATH", os.defpath)
-        return {**env, "PATH": f"{self.directory}{os.pathsep}{path}"}
+        writable = [p for p in env.get(ALSO_WRITABLE_ENV, "").split(os.pathsep) if p]
+        return {
+            **env,
+            "PATH": f"{self.directory}{os.pathsep}{path}",
+            # the folder that holds bin/ and tickets/
+            ALSO_WRITABLE_ENV: os.pathsep.join([*writable, str(self.directory.parent)]),
+        }
 
 
 class ShimUnavailable(Exception):

@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.faults.availability import Availability
-from harness.store.confine import confined
+from harness.store.confine import ALSO_WRITABLE_ENV, confined
 from harness.store.tagged import RUN_VAR, kill_tagged
 
 # strace 5.3 brought --seccomp-bpf; inject=...:when= and delay_enter= are older.
@@ -209,8 +209,10 @@ def run_traced(
 
 def _writable(env: Mapping[str, str], output_dir: str) -> list[str]:
     """What a traced migrator may write (``harness.store.confine``): its tree, its temporary
-    folder (the command's own, kept: recorded paths must replay) and strace's output."""
-    return [env["DATA_DIR"], env.get("TMPDIR") or tempfile.gettempdir(), output_dir]
+    folder (the command's own, kept: recorded paths must replay), strace's output, and what
+    the run's own environment names (an exec shim's tickets: ``Shim.env``)."""
+    named = [p for p in env.get(ALSO_WRITABLE_ENV, "").split(os.pathsep) if p]
+    return [env["DATA_DIR"], env.get("TMPDIR") or tempfile.gettempdir(), output_dir, *named]
 
 
 def _pump(

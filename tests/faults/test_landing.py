@@ -55,7 +55,9 @@ def _workdir(root: Path, make: Callable[[Path], None]) -> tuple[Path, dict[str, 
     tree, tmp = root / "tree", root / "tmp"
     make(tree)
     tmp.mkdir()
-    return tree, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp)}
+    # DATA_DIR: the run is a migrator's, so it runs confined (harness.store.confine), as in
+    # the explorer; the exec shim's tickets must be writable there.
+    return tree, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp), "DATA_DIR": str(tree)}
 
 
 def _explore(
