@@ -149,14 +149,18 @@ def print_table(title: str, figures: Sequence[Figure]) -> None:
 def markdown_table(figures: Sequence[Figure]) -> str:
     """The figures as a Markdown table: measure, median, range, target, met, note."""
     header = ("measure", "median", "range", "target", "met?", "note")
-    rows = [header, *(f.cells() for f in figures)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join(pipe_table([header, *(f.cells() for f in figures)]))
+
+
+def pipe_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """``rows`` (the first one the header) as the lines of a Markdown table, columns padded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return lines
 
 
 def child_env() -> dict[str, str]:

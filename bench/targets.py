@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.common import Figure
+from bench.common import Figure, pipe_table
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,14 @@ def summary_lines(table: Sequence[Figure]) -> list[str]:
     for target in TARGETS:
         fig = by_goal.get(target.key)
         if fig is None or fig.median is None or fig.target is None:
-            why = (fig.note if fig is not None and fig.note else "") or f"run {target.how}"
+            why = (fig.note if fig is not None else "") or f"run {target.how}"
             if not why.startswith("not measured"):
                 why = f"not measured: {why}"
             rows.append((target.text, "n/a", "", "", why))
             continue
         verdict = "met" if fig.met else "MISSED"
-        ratio = fig.median / fig.target if fig.target else float("nan")
+        ratio = fig.median / fig.target
         note = f" ({fig.note})" if fig.note else ""
         cells = fig.cells()  # (name, median, range, target, met, note)
         rows.append((target.text, cells[1], cells[3], f"{ratio:.2f}", verdict + note))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-        if n == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return lines
+    return pipe_table(rows)

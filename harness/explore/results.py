@@ -12,6 +12,7 @@ boundaries (pytest-xdist workers report to the controller, the controller to the
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -344,7 +345,7 @@ class ExploreReport:
         failed = self.broken or self.baseline_broken or self.nothing_judged
         return 1 if failed or holes else 0
 
-    @property
+    @functools.cached_property  # the terminal, the job summary and the page all read it
     def findings(self) -> list[fnd.Finding]:
         """The fault-free run's failures and every failing case, folded into root causes."""
         observations = [r.observation() for r in self.broken]  # not judged proves nothing

@@ -160,9 +160,25 @@ def make_shim(target: ExecTarget, syscall: str, env: Mapping[str, str], director
     return Shim(bindir, overhead)
 
 
+# calibrate's answers: they depend on the syscall, the ticket queue's length and the dummy
+# calls, never on the migrator, so one traced run per kind serves every later case.
+_CALIBRATED: dict[tuple[str, str, int, int], int] = {}
+
+
 def calibrate(target: ExecTarget, syscall: str, directory: Path) -> int:
     """How many calls of ``syscall`` the k-th child makes between exec'ing the shim and
-    exec'ing the program: the same shim, with ``true`` for the program, traced once."""
+    exec'ing the program: the same shim, with ``true`` for the program, traced once (per
+    process, for each syscall, place in the queue and number of dummy calls)."""
+    key = (syscall, target.name, target.occurrence, target.dummies)
+    if key not in _CALIBRATED:
+        calls = _calibrate(target, syscall, directory)
+        if not calls:  # the traced run failed: not an answer to keep
+            return calls
+        _CALIBRATED[key] = calls
+    return _CALIBRATED[key]
+
+
+def _calibrate(target: ExecTarget, syscall: str, directory: Path) -> int:
     true = shutil.which("true") or "/bin/true"
     tickets = directory / "tickets"
     tickets.mkdir(parents=True)

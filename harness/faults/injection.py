@@ -283,7 +283,7 @@ def compile_injection(
         if best is None or _worse(best, candidate):
             best = candidate
     if best is not None and not plan.is_kill and (not best.placeable or best.rivals):
-        best = _with_shim(best, trace, event, looks, moved)
+        best = _with_shim(best, trace, event, moved)
     return best
 
 
@@ -291,7 +291,6 @@ def _with_shim(
     best: Injection,
     trace: Trace,
     event: SyscallEvent,
-    looks: tuple[str | None, ...],
     moved: Mapping[str, str],
 ) -> Injection:
     """``best`` aimed at the target's child alone, when that child exec'd a program (an

@@ -12,6 +12,7 @@ path would then depend on the scheduler.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MASK = "*"
@@ -44,6 +45,9 @@ _RANDOM_PARTS = (
 _PREFIXED_TEMPFILE = re.compile(r"^((?:[A-Za-z0-9]+[-_]){2,})[a-z0-9_]{8}((?:\.[^/]*)?)$")
 
 
+# Landing checks compare the target with every call of its syscall in every case: the same
+# few hundred names again and again, so both answers are kept.
+@functools.lru_cache(maxsize=1 << 16)
 def mask_name(name: str) -> str:
     """One path component with its random parts replaced by :data:`MASK`."""
     name = _PREFIXED_TEMPFILE.sub(rf"\g<1>{MASK}\g<2>", name)
@@ -72,11 +76,14 @@ def _fits(masked: str, name: str) -> bool:
     return re.fullmatch(pattern, name) is not None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def same_name(a: str, b: str) -> bool:
     """Whether two components name the same file in two runs: equal once masked, or the
     random part of one fits the other. ``mktemp`` draws an all-lowercase ``cwkhap`` now and
     then, which masking leaves alone as a possible word; beside a recorded ``.staging-*``,
     ``.staging-cwkhap`` is still the same scratch folder."""
+    if a == b:
+        return True
     ma, mb = mask_name(a), mask_name(b)
     return ma == mb or _fits(ma, b) or _fits(mb, a)
 
@@ -85,5 +92,7 @@ def same_path(a: str | None, b: str | None) -> bool:
     """:func:`same_name` for every component of two paths (None only matches None)."""
     if a is None or b is None:
         return a is None and b is None
+    if a == b:
+        return True
     pa, pb = a.split("/"), b.split("/")
     return len(pa) == len(pb) and all(same_name(x, y) for x, y in zip(pa, pb, strict=True))

@@ -413,19 +413,22 @@ class ChecklistRecorder:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("mk_checklist_json")
-        if path:
+        page = self.config.getoption("mk_html")
+        run = self.run() if path or page else None  # one fold of every report for both
+        if path and run is not None:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(self.run().to_json(), encoding="utf-8")
-        page = self.config.getoption("mk_html")
-        if page:
+            target.write_text(run.to_json(), encoding="utf-8")
+        if page and run is not None:
             from harness.report import html
 
-            html.write(Path(page), html.checklist_html(self.run()))
+            html.write(Path(page), html.checklist_html(run))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.config.getoption("mk_no_summary"):
+            return
         run = self.run()
-        if self.config.getoption("mk_no_summary") or not any(r.markers for r in run.results):
+        if not any(r.markers for r in run.results):
             return
         terminalreporter.write_sep("=", "server migration checklist")
         for line in summary_lines(run):

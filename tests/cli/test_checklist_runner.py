@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.sandbox import ALSO_WRITABLE_ENV
-from tests.support.childrun import checklist_argv, run
+from tests.support.childrun import checklist_argv, run, signal_when
 
 SMALL = ("-m", "small_db", "-n", "0")
 
@@ -83,11 +83,9 @@ def test_a_hanging_migrator_is_a_verdict_at_the_timeout(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     pids.touch()  # outside every tree: the sandbox leaves it open (ALSO_WRITABLE_ENV)
     spec = "cmd:" + HANGS.format(pids=pids)
-    start = time.monotonic()
     argv = checklist_argv("--migrator", spec, "--timeout", "2", *SMALL)
     done = run(argv, cwd=tmp_path, env={ALSO_WRITABLE_ENV: str(pids)})
     assert done.returncode == 1, done
-    assert time.monotonic() - start < 120
     assert "the migrator did not finish in 2 s" in done.stdout, done
     assert "hanging" in done.stdout  # its last lines of output
     for pid in map(int, pids.read_text().split()):
@@ -104,18 +102,15 @@ def test_a_selection_without_explorations_records_nothing(option: str, tmp_path:
         f'cmd:case "$DATA_DIR" in *mk-explore-record-*) echo x >> {marker}; sleep 30;; esac; '
         f"cd {repo} && exec {sys.executable} -m migrator migrate"
     )
-    start = time.monotonic()
     done = run(
         checklist_argv("--migrator", spec, option, "small_db", "-n", "0"),
         cwd=tmp_path,
         env={"MIGRATION_KIT_CACHE": str(cache)},
     )
-    took = time.monotonic() - start
     assert done.returncode == 0, done
     assert "[x]  1. Test migration with small database (< 1MB)" in done.stdout
     assert not marker.exists(), marker.read_text()
     assert not [p for p in (cache / "explore").glob("*") if p.name != "locks"]
-    assert took < 60, took
 
 
 @pytest.mark.parametrize(
@@ -151,17 +146,7 @@ def test_a_stopped_kit_ends_every_process_and_scratch_folder(
     proc = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
-        deadline = time.monotonic() + 120
-        while len(pids.read_text().split()) != 2:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the migrator never started"
-            time.sleep(0.1)
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, err = signal_when(proc, lambda: len(pids.read_text().split()) == 2, sig, what="migrator")
     assert proc.returncode == status, (out, err)
     assert f"migration-kit: {said}" in err and "Traceback" not in err
     started = [int(p) for p in pids.read_text().split()]

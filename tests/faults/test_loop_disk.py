@@ -111,7 +111,6 @@ def test_a_copy_file_range_copy_costs_space_on_ext4_and_none_on_xfs(
 SQUATTER = """
 import sys, time
 from harness.faults import mounts
-from harness.faults.availability import Availability
 with mounts.volume(sys.argv[1], 16 << 20, kind=sys.argv[2]) as mount:
     print(mount.device, flush=True)
     time.sleep(60)

@@ -25,14 +25,19 @@ class Failed(Exception):
     pass
 
 
+def _copy_with_wal(db: Path, folder: str) -> Path:
+    """``db`` and its -wal copied into ``folder``: reading the copy changes nothing here."""
+    copy = Path(folder) / db.name
+    shutil.copyfile(db, copy)
+    if os.path.exists(f"{db}-wal"):
+        shutil.copyfile(f"{db}-wal", f"{copy}-wal")
+    return copy
+
+
 def _digest(db: Path) -> list:
     """Every row of every table of ``db`` (with its -wal), read from a copy."""
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "c.db"
-        shutil.copyfile(db, copy)
-        if os.path.exists(f"{db}-wal"):
-            shutil.copyfile(f"{db}-wal", f"{copy}-wal")
-        conn = sqlite3.connect(copy)
+        conn = sqlite3.connect(_copy_with_wal(db, tmp))
         try:
             if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("integrity_check failed")
@@ -116,11 +121,7 @@ def _users(data_dir: Path) -> set[str]:
 
 def _read(db: Path, sql: str) -> list:
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "s.db"
-        shutil.copyfile(db, copy)
-        if os.path.exists(f"{db}-wal"):
-            shutil.copyfile(f"{db}-wal", f"{copy}-wal")
-        conn = sqlite3.connect(copy)
+        conn = sqlite3.connect(_copy_with_wal(db, tmp))
         try:
             return conn.execute(sql).fetchall()
         finally:

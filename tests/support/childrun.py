@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +60,23 @@ def run(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> Don
 
 def checklist_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness.cli.main", "checklist", *args]
+
+
+def signal_when(
+    proc: subprocess.Popen[str], ready: Callable[[], bool], sig: int, *, what: str
+) -> tuple[str | None, str | None]:
+    """Wait (up to two minutes) until ``ready()`` while ``proc`` still runs, send it ``sig``,
+    and return its output; a child left running at the end is killed, so a failed test
+    leaves no process behind."""
+    try:
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, f"the {what} never started"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

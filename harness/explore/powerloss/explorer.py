@@ -49,12 +49,9 @@ from harness.explore.exploration import DEFAULT_TREE, Exploration, ExploreError
 from harness.explore.powerloss import failed_fsync
 from harness.explore.powerloss.baseline import power_baseline
 from harness.explore.powerloss.image import (
-    COMMITTED,
     KIND_TEXT,
-    PREFIX,
-    REORDERED,
+    KINDS,
     SYNCED,
-    TORN,
     VOLATILE,
     CrashImage,
 )
@@ -84,9 +81,7 @@ from harness.judge.verdict import Verdict
 from harness.scenario.replay_command import pythonpath_for
 from harness.store.scratch import ram_scratch
 
-EFFECTS = {
-    kind: f"power-loss-{kind}" for kind in (SYNCED, COMMITTED, PREFIX, TORN, REORDERED)
-}
+EFFECTS = {kind: f"power-loss-{kind}" for kind in KINDS}
 KIND_OF = {effect: kind for kind, effect in EFFECTS.items()}
 END = "end"  # the operation name of the crash point after the run's last operation
 

@@ -16,14 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from harness.contract import settings
-from harness.contract.errors import ExitStatus, KitError
 from harness.explore.powerloss.image import COMMITTED, PREFIX, REORDERED, SYNCED, TORN
-
-
-class ProfileError(KitError):
-    """An unknown ``--fs`` profile."""
-
-    exit_status = ExitStatus.USAGE
 
 
 class Fs(StrEnum):
@@ -45,58 +38,50 @@ class Profile:
 
 # Journalled metadata commits directory changes in order (no REORDERED); write-back of file
 # data is page by page and can stop anywhere (PREFIX, TORN) on all of them.
+JOURNALLED = (SYNCED, COMMITTED, PREFIX, TORN)
+
 PROFILES: dict[Fs, Profile] = {
-    Fs.EXT4_ORDERED: Profile(
-        Fs.EXT4_ORDERED,
-        (SYNCED, COMMITTED, PREFIX, TORN),
-        replace_flush=True,
-        source="ext4 data=ordered (the default) with auto_da_alloc (the default): metadata "
-        "journalled in order; a rename over an existing file, and a truncate to 0, start the "
-        "new data's write-back and the commit waits for it (Documentation/admin-guide/"
-        "ext4.rst, auto_da_alloc; fs/ext4/namei.c ext4_rename -> ext4_alloc_da_blocks)",
-    ),
-    Fs.XFS: Profile(
-        Fs.XFS,
-        (SYNCED, COMMITTED, PREFIX, TORN),
-        replace_flush=False,
-        source="xfs: metadata journalled in order (delayed logging); delayed allocation "
-        "with no flush on rename (only on close after a truncate, which the model does not "
-        "credit); the on-disk size moves only with written data (no 'NULL files' since "
-        "2.6.22)",
-    ),
-    Fs.BTRFS: Profile(
-        Fs.BTRFS,
-        (SYNCED, COMMITTED, PREFIX, TORN),
-        replace_flush=False,
-        source="btrfs: copy-on-write, metadata committed in transactions in order; a rename "
-        "over a file only starts the new data's write-back (filemap_flush in btrfs_rename), "
-        "the commit does not wait for it since the ordered-operations list was removed "
-        "(Linux 3.17), so no flush is credited",
-    ),
-    Fs.POSIX_MINIMAL: Profile(
-        Fs.POSIX_MINIMAL,
-        (SYNCED, COMMITTED, PREFIX, TORN, REORDERED),
-        replace_flush=False,
-        source="only what POSIX promises: fsync of a file makes its data durable, fsync of a "
-        "directory its entries; nothing else is ordered, so one directory's changes may "
-        "reach the disk ahead of another's (ext2, vfat, any file system without ordered "
-        "metadata)",
-    ),
+    p.fs: p
+    for p in (
+        Profile(
+            Fs.EXT4_ORDERED,
+            JOURNALLED,
+            replace_flush=True,
+            source="ext4 data=ordered (the default) with auto_da_alloc (the default): metadata "
+            "journalled in order; a rename over an existing file, and a truncate to 0, start the "
+            "new data's write-back and the commit waits for it (Documentation/admin-guide/"
+            "ext4.rst, auto_da_alloc; fs/ext4/namei.c ext4_rename -> ext4_alloc_da_blocks)",
+        ),
+        Profile(
+            Fs.XFS,
+            JOURNALLED,
+            replace_flush=False,
+            source="xfs: metadata journalled in order (delayed logging); delayed allocation "
+            "with no flush on rename (only on close after a truncate, which the model does not "
+            "credit); the on-disk size moves only with written data (no 'NULL files' since "
+            "2.6.22)",
+        ),
+        Profile(
+            Fs.BTRFS,
+            JOURNALLED,
+            replace_flush=False,
+            source="btrfs: copy-on-write, metadata committed in transactions in order; a rename "
+            "over a file only starts the new data's write-back (filemap_flush in btrfs_rename), "
+            "the commit does not wait for it since the ordered-operations list was removed "
+            "(Linux 3.17), so no flush is credited",
+        ),
+        Profile(
+            Fs.POSIX_MINIMAL,
+            (*JOURNALLED, REORDERED),
+            replace_flush=False,
+            source="only what POSIX promises: fsync of a file makes its data durable, fsync of a "
+            "directory its entries; nothing else is ordered, so one directory's changes may "
+            "reach the disk ahead of another's (ext2, vfat, any file system without ordered "
+            "metadata)",
+        ),
+    )
 }
 
 # The strictest profile the reference migrator passes on the default tree.
 DEFAULT_FS = Fs(settings.DEFAULT_FS)
 assert tuple(f.value for f in Fs) == settings.FS_PROFILES  # --help names them from there
-
-
-def parse_fs(text: str) -> Fs:
-    """``--fs`` / ``fs =``: a profile name; a :class:`ProfileError` names the known ones."""
-    try:
-        return Fs(text.strip())
-    except ValueError:
-        known = ", ".join(f.value for f in Fs)
-        raise ProfileError(f"--fs {text!r}: not a persistence profile (known: {known})") from None
-
-
-def profile(fs: Fs | str = DEFAULT_FS) -> Profile:
-    return PROFILES[parse_fs(fs) if isinstance(fs, str) else fs]
