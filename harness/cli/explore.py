@@ -395,12 +395,12 @@ def finish(report: ExploreReport, args: argparse.Namespace, started: float | Non
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(report.to_json(), encoding="utf-8")
+    status = report.status(strict_coverage=getattr(args, "strict_coverage", False))
     if getattr(args, "html", None):  # `merge` may have none
         from harness.explore.pictures import explore_html
         from harness.report import html
 
-        print(f"html report: {html.write(args.html, explore_html(report))}")
-    status = report.status(strict_coverage=getattr(args, "strict_coverage", False))
+        print(f"html report: {html.write(args.html, explore_html(report, status))}")
     _github(report, status)
     return status
 
@@ -412,9 +412,7 @@ def _github(report: ExploreReport, status: int) -> None:
 
     if not ci.in_github_actions(os.environ):
         return
-    verdict = "PASSED: no case broke a rule" if status == ExitStatus.OK else "FAILED"
-    if report.broken:
-        verdict = f"FAILED: {len(report.broken)} of {report.judged} judged case(s) broke a rule"
+    verdict = report.verdict_line(status)
     body = "~~~text\n" + report.render() + "\n~~~"
     findings = report.findings
     text = ci.summary_markdown("migration-kit explore", verdict, findings, body)

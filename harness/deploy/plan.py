@@ -345,7 +345,7 @@ def _inspect_all(
         return _plan_chunk(data_dir, names, accounts)
     chunks = [names[i : i + CHUNK_USERS] for i in range(0, len(names), CHUNK_USERS)]
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent (xdist)
-    scratch = _ram_scratch(data_dir, names)
+    scratch = _ram_scratch(data_dir, names, accounts)
     with ProcessPoolExecutor(
         n, mp_context=context, initializer=_use_scratch, initargs=(scratch,)
     ) as pool:
@@ -353,11 +353,12 @@ def _inspect_all(
         return [f for chunk in results for f in chunk]
 
 
-def _ram_scratch(data_dir: Path, names: list[str]) -> str | None:
-    """``/dev/shm`` when it can hold many copies of the largest user DB, else None."""
+def _ram_scratch(data_dir: Path, names: list[str], accounts: Accounts) -> str | None:
+    """``/dev/shm`` when it can hold many copies of the largest user DB, else None (the new
+    DB found through the profile row, as a row-id layout names its folder)."""
     largest = 0
     for name in names:
-        paths = UserPaths(data_dir, name)
+        paths = accounts.paths(data_dir, name)
         for db in (paths.old_db, paths.new_db):
             size = sum(survey.file_size(db.with_name(db.name + s)) for s in ("", "-wal"))
             largest = max(largest, size)

@@ -176,9 +176,10 @@ def matrix(
     return rows
 
 
-def explore_html(report: ExploreReport) -> str:
+def explore_html(report: ExploreReport, status: int | None = None) -> str:
     """The exploration's page (see the module); a power-loss one says so (its target's
-    backend is ``power-loss``)."""
+    backend is ``power-loss``). ``status``: the command's exit status, when options such as
+    ``--strict-coverage`` decide it (default: the report's own)."""
     case_anchor = html.Anchors("case")
     for r in report.results:  # every case's id, in case order, before any link to one
         case_anchor(r.case.id)
@@ -194,16 +195,8 @@ def explore_html(report: ExploreReport) -> str:
     ok = sum(r.outcome == "ok" for r in report.results)
     power_loss = t.get("backend") == "power-loss"
     kind = "Power-loss exploration" if power_loss else "Fault exploration"
-    status = report.exit_status
-    verdict = (
-        "PASSED: no case broke a rule"
-        if status == 0
-        else f"FAILED: {len(report.broken)} of {report.judged} judged case(s) broke a rule"
-    )
-    if report.nothing_judged:
-        verdict = f"NOT JUDGED: {report.nothing_judged}"
-    elif report.baseline_broken and not report.broken:
-        verdict = "FAILED: the fault-free run itself loses content"
+    status = report.exit_status if status is None else status
+    verdict = report.verdict_line(status)
     return html.render(
         "explore.html.j2",
         title=f"migration-kit: {kind.lower()} of {t.get('migrator')}",

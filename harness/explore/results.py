@@ -345,6 +345,19 @@ class ExploreReport:
         failed = self.broken or self.baseline_broken or self.nothing_judged
         return 1 if failed or holes else 0
 
+    def verdict_line(self, status: int) -> str:
+        """The verdict a page or a job summary opens with, for the run's exit ``status``
+        (which ``--strict-coverage`` may have made a failure)."""
+        if self.nothing_judged:
+            return f"NOT JUDGED: {self.nothing_judged}"
+        if self.broken:
+            return f"FAILED: {len(self.broken)} of {self.judged} judged case(s) broke a rule"
+        if self.baseline_broken:
+            return "FAILED: the fault-free run itself loses content"
+        if status:
+            return f"FAILED: {len(self.not_judged)} case(s) not judged (--strict-coverage)"
+        return "PASSED: no case broke a rule"
+
     @functools.cached_property  # the terminal, the job summary and the page all read it
     def findings(self) -> list[fnd.Finding]:
         """The fault-free run's failures and every failing case, folded into root causes."""

@@ -189,7 +189,7 @@ class InjectedRun:
         lines.append(f"target: {self.injection.describe()}")
         if self.landed:
             lines.append("landed on the target")
-        elif not self.injection.placeable and self.why:
+        elif self.why:  # the exec shim could not be made: the run had no fault
             lines.append(f"not judged: cannot be placed, {self.why} (run without a fault)")
         elif not self.injection.placeable:
             rivals = self.injection.turn - 1

@@ -130,9 +130,11 @@ def contract_env(
     chosen = {"DATA_DIR": os.path.abspath(data_dir), **extra}
     if dry_run:
         chosen[DRY_RUN_VAR] = "true"
+    target = layout.active()
+    if grace_days is None and target.grace_days != layout.DEFAULT_GRACE_DAYS:
+        grace_days = target.grace_days  # the migrator is told the grace R11 judges by
     if grace_days is not None:
         chosen[GRACE_VAR] = f"{grace_days:g}"
-    target = layout.active()
     if target.name != layout.DEFAULT_LAYOUT:  # the kit's addition: the layout in force
         chosen[layout.LAYOUT_ENV] = layout.env_value(target)
     unset = tuple(v for v in (DRY_RUN_VAR, GRACE_VAR) if v not in chosen)

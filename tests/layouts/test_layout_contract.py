@@ -45,6 +45,23 @@ def test_a_migrator_is_told_a_layout_that_is_not_the_default(monkeypatch) -> Non
     assert chosen[layout.LAYOUT_ENV] == full[layout.LAYOUT_ENV] == layout.PEEK_UUID
 
 
+def test_a_migrator_is_told_the_grace_period_its_layout_is_judged_by(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """R11 judges a layout's own grace period; a migrator that only reads the contract's
+    MIGRATION_BACKUP_GRACE_DAYS must be told it, or a correct one is a false alarm."""
+    week = tmp_path / "week.toml"
+    week.write_text((Path(__file__).parent / "store.toml").read_text() + "grace-days = 7\n")
+    monkeypatch.setenv(layout.LAYOUT_ENV, str(week))
+    _, chosen, _ = contract_env(Path("/d"), dry_run=False, grace_days=None)
+    assert chosen["MIGRATION_BACKUP_GRACE_DAYS"] == "7"
+    _, chosen, _ = contract_env(Path("/d"), dry_run=False, grace_days=90)  # a scenario's own
+    assert chosen["MIGRATION_BACKUP_GRACE_DAYS"] == "90"
+    monkeypatch.setenv(layout.LAYOUT_ENV, layout.PEEK_UUID)  # the default grace: not set
+    _, chosen, _ = contract_env(Path("/d"), dry_run=False, grace_days=None)
+    assert "MIGRATION_BACKUP_GRACE_DAYS" not in chosen
+
+
 def test_the_project_key_names_a_layout_file_beside_it(tmp_path: Path, monkeypatch) -> None:
     import argparse
 

@@ -128,3 +128,14 @@ def test_the_templates_are_package_data() -> None:
     for t in templates:
         assert any(fnmatch(f"templates/{t.name}", p) for p in patterns), t.name
     assert any(r.startswith("jinja2") for r in pyproject["project"]["dependencies"])
+
+
+def test_the_page_says_failed_when_strict_coverage_fails_the_run() -> None:
+    """Cases not judged and no rule broken: exit 0 by default, 1 under --strict-coverage;
+    the page must say what the exit status says (it once said PASSED beside an exit 1)."""
+    sample = explore_report()
+    lenient = dataclasses.replace(sample, results=sample.results[:1] + sample.results[3:])
+    assert "PASSED" in explore_html(lenient)
+    strict = explore_html(lenient, lenient.status(strict_coverage=True))
+    assert "FAILED: 1 case(s) not judged (--strict-coverage)" in strict
+    assert "PASSED" not in strict
