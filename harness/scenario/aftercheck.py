@@ -6,6 +6,10 @@ the server started once more, or a script that reads every datastore through the
 code. It is the app, so it may write (a server's start-up migrates again, takes a backup):
 it runs on a copy of the tree, after the step's snapshots are taken, so it can neither
 change the verdicts on the migration nor the tree a later step of the scenario runs on.
+
+What fails it (:func:`harness.judge.oracles.rules.check_r18`): an exit status, a crash, a
+timeout, a JSON error event, or for ``serve:`` not getting ready or a ``--fail-line`` match;
+a working app's chatter (a warning on stderr, "0 errors") does not.
 """
 
 from __future__ import annotations

@@ -350,7 +350,7 @@ def check_r16(
     return out
 
 
-AFTER_CHECK_LINES = 12  # error lines of an after-check quoted in its verdict
+AFTER_CHECK_LINES = 12  # lines of a failed after-check quoted in its verdict
 
 
 def check_r18(check: RunResult, *, spec: str) -> list[Verdict]:
