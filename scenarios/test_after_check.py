@@ -25,7 +25,8 @@ pytestmark = pytest.mark.after_check
 def test_the_app_works_on_the_migrated_tree(
     trial: Trial, after_check: Migrator | None, shape: str
 ) -> None:
-    """R18: the check passes (exit 0, no error line) on the tree the migrator left."""
+    """R18: the check passes (exit 0, no JSON error event, no --fail-line match) on the tree
+    the migrator left."""
     if after_check is None:
         pytest.skip("no app to check: give --after-check SPEC (or after-check in config)")
     tree = trial.tree(getattr(trees, shape)())

@@ -37,8 +37,8 @@ def after_check_option(p: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="the app, run with DATA_DIR on the migrated tree after every successful "
         "migration: 'cmd:...', 'py:...' or 'serve:[OPTIONS --] COMMAND' (a serve: check "
-        "without --ready-line/--ready-port takes the migrator's); its failure, timeout or "
-        "an error line is a finding under R18",
+        "without --ready-line/--ready-port takes the migrator's); its non-zero exit, "
+        "timeout, JSON error event or (serve:) --fail-line match is a finding under R18",
     )
 
 

@@ -110,7 +110,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="R18: the app, run on a copy of the tree after every successful migration "
         "(a migrator-like spec: 'cmd:...', 'py:...', or 'serve:[OPTIONS --] COMMAND'; "
-        "DATA_DIR is the migrated tree); its failure or an error line is a finding",
+        "DATA_DIR is the migrated tree); its non-zero exit, timeout, JSON error event or (serve:) "
+        "--fail-line match is a finding",
     )
     group.addoption(
         "--migrator-timeout",

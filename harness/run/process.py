@@ -215,7 +215,7 @@ def run_process(
     exit_status, peak_rss, why_not = _read_report(report_r, launcher_status=proc.returncode)
     output = b"".join(c for _, c in chunks).decode("utf-8", errors="replace")
     protection, outside = _protection(
-        output, writable, cwd=cwd, sandboxed=sandboxed, why_not=why_not, listed=listed, watch=watch
+        output, writable, cwd=cwd, sandboxed=sandboxed, why_not=why_not, listed=listed
     )
     return RunResult(
         exit_status=exit_status,
@@ -242,7 +242,6 @@ def _protection(
     sandboxed: bool,
     why_not: str | None,
     listed: Listing | None,
-    watch: Sequence[Path],
 ) -> tuple[str, tuple[str, ...]]:
     """What protected the run, and the paths outside its places it wrote or tried to."""
     global _REFUSED
@@ -250,18 +249,20 @@ def _protection(
         return Protection.NONE, ()
     where = None if cwd is None else str(cwd)
     named = list(outside_paths(output, writable, where))
+    watched = ""
     if listed is not None:
         skip = [os.path.abspath(p) for p in writable]
-        named += listed.changed(Listing.of(watch, skip=skip))
+        named += listed.changed(Listing.of(listed.places, skip=skip, limit=listed.limit))
+        watched = f"; {listed.describe()}"
     outside = tuple(dict.fromkeys(named))
     if not sandboxed:
-        return f"{Protection.DETECTION} (${sandbox.SANDBOX_ENV} is off)", outside
+        return f"{Protection.DETECTION} (${sandbox.SANDBOX_ENV} is off{watched})", outside
     if not why_not or why_not.startswith("still writable"):
         note = "" if not why_not else f" ({why_not})"
         return f"{Protection.NAMESPACE}{note}", outside
     _REFUSED = why_not
-    unchecked = "" if listed is not None else "; this run not checked"
-    return f"{Protection.DETECTION} (mount namespace refused: {why_not}{unchecked})", outside
+    checked = watched or "; this run not checked"
+    return f"{Protection.DETECTION} (mount namespace refused: {why_not}{checked})", outside
 
 
 def _end_run(pgid: int, token: str) -> None:

@@ -18,8 +18,11 @@ swallows the error is stopped all the same, silently.
 
 Where namespaces are refused (not root, ``unshare`` fails, ``MIGRATION_KIT_SANDBOX=off``)
 the run is not protected: the kit falls back to detection, comparing a listing of a few
-candidate places (the tree's parent, the migrator's directory) before and after the run.
-The protection in force is part of every run's result.
+candidate places (the tree's parent, the migrator's directory, two levels deep) before and
+after the run. Not a folder that the rest of the machine writes in ($HOME, /, /tmp, the
+system temp dir: anything else's write there would be named as the migrator's), and not a
+place of more than :data:`WATCH_LIMIT` entries (a listing must not take long). The
+protection in force, and for detection what was watched, is part of every run's result.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import re
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -111,17 +115,36 @@ def probe() -> str:
     return f"{Protection.NAMESPACE} ({left})" if left else str(Protection.NAMESPACE)
 
 
+WATCH_DEPTH = 2  # how deep under a watched place the detection lists
+WATCH_LIMIT = 2000  # entries a watched place may hold (at WATCH_DEPTH): a bigger one is not
+
+
 @dataclass(frozen=True)
 class Listing:
-    """Detection without a namespace: names, sizes and change times in a few places."""
+    """Detection without a namespace: names, sizes and change times in a few places.
+
+    ``places`` were listed; ``overfull`` were not, having more than ``limit`` entries.
+    """
 
     entries: dict[str, tuple[int, int]]
+    places: tuple[str, ...] = ()
+    overfull: tuple[str, ...] = ()
+    limit: int = WATCH_LIMIT
 
     @classmethod
-    def of(cls, places: Iterable[Path], skip: Sequence[str]) -> Listing:
+    def of(
+        cls, places: Iterable[Path], skip: Sequence[str], *, limit: int = WATCH_LIMIT
+    ) -> Listing:
         entries: dict[str, tuple[int, int]] = {}
+        listed: list[str] = []
+        overfull: list[str] = []
         for place in places:
-            for path in _walk(place, skip, depth=2):
+            paths = _walk(place, skip, depth=WATCH_DEPTH, room=limit + 1)
+            if len(paths) > limit:
+                overfull.append(os.path.abspath(place))
+                continue
+            listed.append(os.path.abspath(place))
+            for path in paths:
                 try:
                     st = os.lstat(path)
                 except OSError:
@@ -130,40 +153,73 @@ class Listing:
                 # it, and the entry is named itself.
                 folder = stat.S_ISDIR(st.st_mode)
                 entries[path] = (0, 0) if folder else (st.st_size, st.st_ctime_ns)
-        return cls(entries)
+        return cls(entries, tuple(listed), tuple(overfull), limit)
 
     def changed(self, after: Listing) -> list[str]:
-        """Paths created, changed or removed between ``self`` and ``after``."""
+        """Paths created, changed or removed between ``self`` and ``after`` (a listing of the
+        same places); a place listed before that is over the limit after is named itself."""
+        grown = [p for p in after.overfull if p in self.places]
         names = set(self.entries) | set(after.entries)
-        changed = (p for p in names if self.entries.get(p) != after.entries.get(p))
-        return sorted(p for p in changed if not CACHE_NAMES & set(Path(p).parts))
+        changed = (
+            p
+            for p in names
+            if self.entries.get(p) != after.entries.get(p) and not _inside(p, grown)
+        )
+        kept = [p for p in changed if not CACHE_NAMES & set(Path(p).parts)]
+        return sorted([*kept, *grown])
+
+    def describe(self) -> str:
+        """What the detection watched, for the run's result (and a finding's)."""
+        watched = (
+            f"watched {', '.join(self.places)} ({WATCH_DEPTH} levels deep)"
+            if self.places
+            else "watched nothing"
+        )
+        if self.overfull:
+            watched += f"; not {', '.join(self.overfull)} (over {self.limit} entries)"
+        return watched
 
 
-def _walk(place: Path, skip: Sequence[str], *, depth: int) -> list[str]:
-    """``place`` and what lies under it ``depth`` levels deep, leaving out ``skip``."""
+def _walk(place: Path, skip: Sequence[str], *, depth: int, room: int) -> list[str]:
+    """``place`` and what lies under it ``depth`` levels deep, leaving out ``skip``: at most
+    ``room`` paths (a folder of a million entries is not read to its end)."""
     top = os.path.abspath(place)
-    if _inside(top, skip):
+    if room <= 0 or _inside(top, skip):
         return []
     found = [top]
     if depth == 0 or not os.path.isdir(top) or os.path.islink(top):
         return found
     try:
-        names = os.listdir(top)
+        with os.scandir(top) as names:
+            for entry in names:
+                found += _walk(Path(entry.path), skip, depth=depth - 1, room=room - len(found))
+                if len(found) >= room:
+                    break
     except OSError:
-        return found
-    for name in names:
-        found += _walk(Path(top, name), skip, depth=depth - 1)
+        pass
     return found
+
+
+def shared_folders() -> frozenset[str]:
+    """Folders other programs write in all the time ($HOME, /, /tmp, the system temp dir):
+    a listing of one would name their writes as the migrator's."""
+    folders = ("/", "/tmp", tempfile.gettempdir(), os.path.expanduser("~"))
+    return frozenset(f(p) for p in folders for f in (os.path.abspath, os.path.realpath))
 
 
 def candidate_places(data_dir: Path, cwd: str | None) -> list[Path]:
     """Where a migrator that ignores DATA_DIR most likely writes: beside the tree and in its
-    own directory. Not the shared temporary folder: other processes write there all the
-    time, and a detection that cries wolf gets switched off."""
+    own directory. Not a folder the machine shares (:func:`shared_folders`): other
+    processes write there all the time, and a detection that cries wolf gets switched off."""
     places = [Path(os.path.abspath(data_dir)).parent]
     if cwd:
-        places.append(Path(cwd))
-    return list(dict.fromkeys(places))
+        places.append(Path(os.path.abspath(cwd)))
+    shared = shared_folders()
+    return [
+        p
+        for p in dict.fromkeys(places)
+        if str(p) not in shared and os.path.realpath(p) not in shared
+    ]
 
 
 # Caches a language runtime or tool writes on its own (Python's bytecode, pytest's): not

@@ -69,7 +69,9 @@ EXIT_READY, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_READY = 0, 1, 2, 124
 _POLL_SECONDS = 0.05
 _DRAIN_SECONDS = 2.0  # how long to wait for output once the group is gone
 _MAX_LINE = 1 << 20
-_SAY = "migration-kit serve:"
+# How each of the launcher's own lines starts (its verdict but 0; R18 quotes it).
+SERVE_SAYS = "migration-kit serve:"
+_SAY = SERVE_SAYS
 
 
 class ServeSpecError(ValueError):

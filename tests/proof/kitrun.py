@@ -9,12 +9,19 @@ Where ``PYTHONDONTWRITEBYTECODE`` is set (it keeps ``__pycache__`` out of the ch
 child would redo pytest's assertion rewriting of every module of the kit (about 10 s a run);
 the children write their bytecode under a prefix in the temp dir instead, out of the checkout
 all the same. The migrators' traced runs set it again themselves (``harness.faults``).
+
+At its time limit a child is stopped as a person would stop it (:func:`run_bounded`):
+SIGTERM first, which the kit answers by stopping its own children (strace, xdist workers,
+servers) and removing its scratch, then SIGKILL to its whole process group, so nothing it
+started outlives the proof test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 900
+STOP_GRACE_S = 10.0  # after SIGTERM at the time limit, before SIGKILL to the group
 
 
 @dataclass(frozen=True)
@@ -63,19 +71,44 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_kit(*args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    """``migration-kit ARGS`` as a child of this interpreter, from the checkout, as a person
-    would run it: its exit status and its output (never raises for a failure)."""
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli.main", *args],
+def run_bounded(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    grace: float = STOP_GRACE_S,
+    stderr: int = subprocess.PIPE,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(argv)`` from the checkout, in a process group of its own, whose time
+    limit stops it with SIGTERM, then after ``grace`` seconds SIGKILLs the group (a bare
+    SIGKILL to the child would orphan its children); raises ``TimeoutExpired`` as ``run``."""
+    with subprocess.Popen(
+        list(argv),
         cwd=ROOT,
         env=child_env(),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
+        process_group=0,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:  # the time limit, or a ^C the child's own group did not get
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a pipe held elsewhere
+                proc.communicate(timeout=grace)
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_kit(*args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    """``migration-kit ARGS`` as a child of this interpreter, from the checkout, as a person
+    would run it: its exit status and its output (never raises for a failure)."""
+    return run_bounded([sys.executable, "-m", "harness.cli.main", *args], timeout=timeout)
 
 
 def run_scenarios(migrator: str, select: Sequence[str], json_path: Path) -> KitRun:
@@ -97,16 +130,6 @@ def run_scenarios(migrator: str, select: Sequence[str], json_path: Path) -> KitR
         "-n",
         "0",
     ]
-    proc = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    proc = run_bounded(argv, timeout=TIMEOUT_S, stderr=subprocess.STDOUT)
     report = json.loads(json_path.read_text()) if json_path.is_file() else {}
     return KitRun(proc.returncode, proc.stdout, report)

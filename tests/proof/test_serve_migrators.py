@@ -25,6 +25,7 @@ SERVER = ROOT / "tests" / "run" / "serve_server.py"
 READY = "listening on"
 NODE_EXAMPLE = ROOT / "examples" / "node-server"
 NODE_READY = r"\[server\] ready on"
+NODE_BACKUP_FAILS = "No database found for user"  # its backup's warning: the app failing
 # The scenarios a server's start-up is judged by here; the exhaustive explorations run in CI
 # as `migration-kit explore` on the Node server.
 SELECT = ("-m", "dry_run or wal or integrity or idempotency or concurrency or skip_migrated")
@@ -82,7 +83,9 @@ def test_the_node_servers_old_path_backup_is_caught_under_r18(tmp_path) -> None:
     """R18 on the Node server example: started once more on the migrated tree, its daily
     backup finds every user where the new layout puts them; with ``BACKUP_READS_OLD_PATH=1``
     (the Peek server's defect after the seed's migration) it warns "No database found for
-    user ..., skipping backup", which is R18 alone: the migration itself is unchanged."""
+    user ..., skipping backup" and serves on (exit 0), as the Peek server does: the check's
+    ``--fail-line`` says that warning is the app failing, and it is R18 alone (the migration
+    itself is unchanged). Without it a warning is chatter, not a finding."""
     missing = _node_missing()
     if missing:
         if os.environ.get("MK_REQUIRE_NODE") == "1":
@@ -92,7 +95,7 @@ def test_the_node_servers_old_path_backup_is_caught_under_r18(tmp_path) -> None:
     for name, env in (("correct", ""), ("broken", "env BACKUP_READS_OLD_PATH=1 ")):
         command = f"{env}node {NODE_EXAMPLE / 'server.js'}"
         migrator = fold_spec(f"serve:{command}", {"ready_line": NODE_READY}) or ""
-        check = ("--after-check", f"serve:{command}")
+        check = ("--after-check", f"serve:--fail-line {NODE_BACKUP_FAILS!r} -- {command}")
         run = run_scenarios(migrator, (*select, *check), tmp_path / f"{name}.json")
         if name == "correct":
             assert run.returncode == 0, run.summary()

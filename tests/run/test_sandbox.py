@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,59 @@ def test_detection_ignores_the_caches_runtimes_write(tmp_path: Path) -> None:
     (tmp_path / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"")
     (tmp_path / "real").write_text("x")
     assert before.changed(sandbox.Listing.of([tmp_path], skip=[])) == [str(tmp_path / "real")]
+
+
+def test_detection_never_watches_a_folder_the_machine_shares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$HOME, /, /tmp and the temp dir are written in by everything else on the machine:
+    listing one would name those writes as the migrator's."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    temp = Path(tempfile.gettempdir())
+    assert sandbox.candidate_places(temp / "tree", str(home)) == []
+    assert sandbox.candidate_places(Path("/tree"), "/") == []
+    assert sandbox.candidate_places(Path("/tmp/tree"), "/tmp") == []
+    mine = tmp_path / "work"
+    assert sandbox.candidate_places(mine / "tree", str(home)) == [mine]
+
+
+def test_detection_in_home_names_no_write_of_anything_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from $HOME (cwd), detection only: a file that appears in $HOME meanwhile (here
+    made by the command, standing in for any other program) is no "wrote outside DATA_DIR";
+    the run's protection says what was watched instead."""
+    monkeypatch.setenv(sandbox.SANDBOX_ENV, "off")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    data_dir = tmp_path / "trees" / "data"
+    data_dir.mkdir(parents=True)
+    result = parse_migrator("cmd:touch other-program.log", cwd=home).run(data_dir)
+    assert result.ok and (home / "other-program.log").exists()
+    assert result.outside == (), result.protection
+    assert f"watched {tmp_path / 'trees'} (2 levels deep)" in result.protection
+    assert str(home) not in result.protection
+
+
+def test_detection_lists_a_bounded_number_of_entries(tmp_path: Path) -> None:
+    """A place over the limit is not listed (said so); one that grows past it is named."""
+    big, small = tmp_path / "big", tmp_path / "small"
+    for folder, count in ((big, 9), (small, 3)):
+        folder.mkdir()
+        for n in range(count):
+            (folder / f"f{n}").write_text("x")
+    before = sandbox.Listing.of([big, small], skip=[], limit=5)
+    assert before.places == (str(small),) and before.overfull == (str(big),)
+    assert before.describe() == f"watched {small} (2 levels deep); not {big} (over 5 entries)"
+    (big / "new").write_text("x")  # not watched: not named
+    assert before.changed(sandbox.Listing.of(before.places, skip=[], limit=5)) == []
+    for n in range(3):
+        (small / f"g{n}").write_text("x")
+    after = sandbox.Listing.of(before.places, skip=[], limit=5)
+    assert before.changed(after) == [str(small)]
 
 
 def test_an_injected_erofs_inside_the_tree_is_not_a_write_outside(data_dir: Path) -> None:

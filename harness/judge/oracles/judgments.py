@@ -212,17 +212,27 @@ def error_lines(run: RunResult, uid: str) -> list[str]:
 def failure_lines(run: RunResult) -> list[str]:
     """The lines of ``run``'s output that report a failure, whoever they name: a line on
     stderr, a line saying error, fail or critical, or a JSON event with an error level
-    (SPEC's "reported", without the user). What R18 reads in the app's output."""
+    (SPEC's "reported", without the user). A migrator's failure report, read only together
+    with a user's name and a failure to judge; not what R18 reads in a working app's output
+    (a warning on stderr, "0 errors"): that is :func:`error_events`."""
     stderr = {line.strip() for line in run.stderr.splitlines()}
     return [
         line
         for line in run.output.splitlines()
         if line.strip()
-        and (line.strip() in stderr or _ERROR_WORD.search(line) or _json_error(line))
+        and (line.strip() in stderr or _ERROR_WORD.search(line) or json_error_event(line))
     ]
 
 
-def _json_error(line: str) -> bool:
+def error_events(run: RunResult) -> list[str]:
+    """The lines of ``run``'s output that are JSON events with an error level: an app's
+    structured log saying something went wrong, whatever else it prints (R18)."""
+    return [line for line in run.output.splitlines() if json_error_event(line)]
+
+
+def json_error_event(line: str) -> bool:
+    """Whether ``line`` is a JSON object whose ``level``, ``levelname`` or ``severity`` is
+    error, critical or fatal (any case): a structured logger's error event."""
     text = line.strip()
     if not text.startswith("{"):
         return False

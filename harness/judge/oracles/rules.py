@@ -16,6 +16,7 @@ from harness.judge.oracles import judgments as j
 from harness.judge.snapshot import Entry, Snapshot, entry_changes
 from harness.judge.verdict import Damage, Verdict
 from harness.run.process import RunResult
+from harness.run.serve import SERVE_SAYS
 
 Users = Sequence[str] | None
 
@@ -349,28 +350,34 @@ def check_r16(
     return out
 
 
-AFTER_CHECK_LINES = 12  # error lines of an after-check quoted in its verdict
+AFTER_CHECK_LINES = 12  # lines of a failed after-check quoted in its verdict
 
 
 def check_r18(check: RunResult, *, spec: str) -> list[Verdict]:
     """The app on the migrated tree: the user's after-check (``spec``) ran on it and passed.
 
-    It fails on a non-zero exit, a timeout, or an error line in its output (SPEC's
-    "reported": a stderr line, a line saying error/fail/critical, a JSON error event), so a
-    server that starts, logs "No database found for user alice" on stderr and serves on
-    is caught as surely as a script that exits 1.
+    It fails on what says the app failed, and on nothing else: a non-zero exit, a crash or a
+    timeout (for a ``serve:`` check also exiting before it was ready, not getting ready in
+    time, or a line matching the ``--fail-line`` the user gave: the launcher's exit status
+    1), or a JSON log event whose level is error, critical or fatal. A working app talks: a
+    warning on stderr, "checked 3 users, 0 errors" are not failures, and counting them would
+    fail a correct app (a false alarm is as bad as a miss). An app that only says its
+    failure in plain words is caught with ``--fail-line`` (``serve:--fail-line R -- CMD``).
     """
-    lines = j.failure_lines(check)
+    events = j.error_events(check)
+    lines = [*events, *_launcher_lines(check)]
     problems = []
     if check.timed_out or check.exit_status != 0:
         problems.append(check.describe())
-    if lines:
-        problems.append(f"{len(lines)} error line(s)")
+    if events:
+        problems.append(f"{len(events)} JSON error event(s)")
+    if problems and not lines:
+        lines = check.tail().splitlines()  # a bare exit status: what the app said last
     shown = lines[:AFTER_CHECK_LINES]
     more = len(lines) - len(shown)
     found = (
         f"{'; '.join(problems)}; the check: {spec}"
-        + ("\n" + "\n".join(shown) if shown else f"\nlast lines:\n{check.tail() or '(none)'}")
+        + ("\n" + "\n".join(shown) if shown else "\nlast lines:\n(none)")
         + (f"\n... and {more} more" if more > 0 else "")
     )
     return [
@@ -378,13 +385,20 @@ def check_r18(check: RunResult, *, spec: str) -> list[Verdict]:
             "R18",
             None,
             not problems,
-            "the after-check to pass on the migrated tree: exit status 0, no error line",
+            "the after-check to pass on the migrated tree: exit status 0 (for serve:, ready "
+            "and no --fail-line match), no JSON error event",
             found if problems else f"passed ({check.describe()}): {spec}",
             damage=Damage.APP_FAILS if problems else "",
             place=spec if len(spec) <= 80 else spec[:77] + "...",  # the title: which app
-            evidence=tuple(lines),
+            evidence=tuple(lines) if problems else (),
         )
     ]
+
+
+def _launcher_lines(check: RunResult) -> list[str]:
+    """The ``serve:`` launcher's own verdict lines (why a server check failed: the line that
+    matched ``--fail-line``, not ready in time, exited early)."""
+    return [line for line in check.stderr.splitlines() if line.startswith(SERVE_SAYS)]
 
 
 # ---------------------------------------------------------------------------------------------
