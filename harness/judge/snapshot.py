@@ -17,6 +17,7 @@ an exploration snapshots the same untouched databases twice per case).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -320,10 +321,13 @@ class _DbMemo:
         return state
 
     def _get(self, memo: OrderedDict[BytesKey, _T], key: BytesKey | None) -> _T | None:
-        if key is None or key not in memo:
+        if key is None:
             return None
-        memo.move_to_end(key)
-        return memo[key]
+        value = memo.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):  # evicted meanwhile by another thread
+                memo.move_to_end(key)
+        return value
 
     def _put(self, memo: OrderedDict[BytesKey, _T], key: BytesKey, value: _T) -> None:
         memo[key] = value
