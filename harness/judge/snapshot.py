@@ -261,10 +261,12 @@ class Snapshot:
         return out
 
 
-# What :func:`open_copy` reads: the file and each sidecar that is a regular file.
-BytesKey = tuple[str, tuple[str | None, ...]]
+# What :func:`open_copy` reads: the sha256 of the file and of each sidecar that is a regular
+# file, and their total size (what the memo's budget counts).
+BytesKey = tuple[str, tuple[str | None, ...], int]
 MEMO_ENTRIES = 512  # databases kept; a small user's content is some tens of KB
 MEMO_MAX_BYTES = 8 << 20  # a bigger database (file and sidecars) is read every time
+MEMO_BUDGET = 64 << 20  # bytes of database files whose content is kept, all entries together
 _T = TypeVar("_T")
 
 
@@ -286,7 +288,7 @@ def _bytes_key(entries: dict[str, Entry], rel: str) -> BytesKey | None:
             return None
         size += side.size
         sides.append(side.sha256)
-    return (entry.sha256, tuple(sides)) if size <= MEMO_MAX_BYTES else None
+    return (entry.sha256, tuple(sides), size) if size <= MEMO_MAX_BYTES else None
 
 
 class _DbMemo:
@@ -297,8 +299,9 @@ class _DbMemo:
     path it was read at, which differs from tree to tree).
     """
 
-    def __init__(self, limit: int = MEMO_ENTRIES) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = MEMO_ENTRIES, budget: int = MEMO_BUDGET) -> None:
+        self.limit, self.budget = limit, budget
+        self._bytes = 0
         self._dbs: OrderedDict[BytesKey, DbState] = OrderedDict()
         self._systems: OrderedDict[BytesKey, SystemState] = OrderedDict()
 
@@ -330,13 +333,17 @@ class _DbMemo:
         return value
 
     def _put(self, memo: OrderedDict[BytesKey, _T], key: BytesKey, value: _T) -> None:
+        if key in memo:
+            return
         memo[key] = value
-        while len(memo) > self.limit:
-            memo.popitem(last=False)
+        self._bytes += key[2]
+        while memo and (len(memo) > self.limit or self._bytes > self.budget):
+            self._bytes -= memo.popitem(last=False)[0][2]
 
     def clear(self) -> None:
         self._dbs.clear()
         self._systems.clear()
+        self._bytes = 0
 
 
 _MEMO = _DbMemo()

@@ -8,8 +8,8 @@ import shutil
 import sqlite3
 
 from fixtures.spec import UserSpec
-from harness.contract.content import read_content
-from harness.judge.snapshot import Snapshot, diff
+from harness.contract.content import DbContent, read_content
+from harness.judge.snapshot import DbState, Snapshot, _DbMemo, diff
 from migrator.layout import UserPaths
 
 
@@ -212,3 +212,23 @@ def test_an_unreadable_database_names_the_tree_it_is_in(make_tree):
     other, _ = make_tree(UserSpec("alice", damage="not_a_db"), name="other")
     errors = [Snapshot.take(r).users["alice"].old_db.error for r in (root, other)]
     assert str(root) in errors[0] and str(other) in errors[1]
+
+
+def test_the_database_memo_keeps_within_its_budget():
+    """Content is kept for at most ``budget`` bytes of database files: the oldest goes."""
+    memo = _DbMemo(limit=10, budget=100)
+    reads: list[str] = []
+
+    def reader(name: str):
+        def read() -> DbState:
+            reads.append(name)
+            return DbState(name, DbContent(tables={}, schema=(), integrity="ok"))
+
+        return read
+
+    for i in range(5):
+        memo.db((str(i), (None, None), 40), "x", reader(str(i)))
+    reads.clear()
+    memo.db(("4", (None, None), 40), "x", reader("4"))
+    memo.db(("0", (None, None), 40), "x", reader("0"))
+    assert reads == ["0"]  # 4 was kept (the newest two fit 100 bytes), 0 was read again
