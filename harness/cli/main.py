@@ -26,13 +26,11 @@ import importlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from harness.cli.options import apply_layout, apply_timeout
-from harness.contract import config as project_config
 from harness.contract.errors import ExitStatus, KitError
-from harness.run import serve
 from harness.run.session import Terminated, kit_session
 
 # Modules that add subcommands, in the order ``--help`` lists them.
@@ -47,6 +45,9 @@ COMMAND_MODULES = (
     "harness.cli.deploy",
     "harness.cli.bench",
 )
+if TYPE_CHECKING:
+    from harness.contract import config as project_config
+
 PROG = "migration-kit"
 # The commands whose options default from ``[tool.migration-kit]``.
 CONFIGURED = ("checklist", "explore", "rehearse", "replay", "plan", "capture")
@@ -56,7 +57,11 @@ TERMINATED = 128 + signal.SIGTERM  # ... and for one stopped by SIGTERM
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or, given the ``command`` about to run, the commands up to the
+    module that adds it: ``status DIR`` then imports the reference's commands only, not the
+    fixture specs, the rules or the explorers the other modules' options name (a quarter of
+    its start-up). ``--help``, a mistyped command, or None: every module."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Test a data migration before it runs on production data.",
@@ -64,19 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+        if command is not None and command in sub.choices:
+            break
     return parser
 
 
+def command_named(argv: list[str]) -> str | None:
+    """The command ``argv`` runs (its first word: the top level has no options but
+    ``--help``), or None."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_named(argv))
     try:
-        configure(parser, argv)
+        if _subparser(parser, argv) is not None:  # other commands never read the file
+            configure(parser, argv)
     except KitError as exc:
         return _fail(str(exc), exc.exit_status)
     args = parser.parse_args(argv)
     names_as_on_disk()  # a user folder named in no UTF-8 prints as its bytes, not a traceback
-    serve.fold_args(args, parser)  # --migrator 'serve:CMD' --ready-line R: one spec from here
+    if hasattr(args, "migrator"):  # a command that runs one (not status: socket, subprocess)
+        from harness.run import serve
+
+        serve.fold_args(args, parser)  # --migrator 'serve:CMD' --ready-line R: one spec
     apply_timeout(args)
     try:
         apply_layout(args)
@@ -104,6 +121,8 @@ def configure(
     project's folder goes first on ``sys.path``, so a ``py:`` migrator in it is found from
     any directory below it, as pytest's rootdir makes a project's modules importable.
     """
+    from harness.contract import config as project_config  # tomllib: not for status, --help
+
     sub = _subparser(parser, argv)
     if sub is None:
         return project_config.Config()
@@ -137,6 +156,8 @@ def _option(sub: argparse.ArgumentParser, key: str) -> argparse.Action | None:
     """The option a table key sets: ``--KEY`` whatever its destination (``--ready-line``
     may keep its value in ``mk_ready_line``), else the option keeping its value under the
     key's name (``workers``: ``-n``)."""
+    from harness.contract import config as project_config
+
     for action in sub._actions:
         if f"--{key}" in action.option_strings:
             return action
@@ -187,6 +208,8 @@ def guard(handler: Handler, args: argparse.Namespace) -> int:
             ExitStatus.USAGE,
         )
     except Exception as exc:
+        import traceback  # here only: a bug's page, not every command's start-up
+
         traceback.print_exc()
         return _fail(f"internal error (a bug in the kit): {exc!r}", ExitStatus.INTERNAL)
 

@@ -78,13 +78,13 @@ def apply_layout(args: argparse.Namespace) -> None:
     """Make ``--layout`` (or the project's ``layout`` key) the layout in force, here and in
     everything started from here (child pytests, their workers, the migrators), as
     :func:`apply_timeout` does for the timeout. A bad name or file: ``LayoutError``."""
+    value = getattr(args, "layout", None)
+    if not value:
+        return  # before the import: layouts read TOML, which ``status DIR`` never needs
     from pathlib import Path
 
     from harness.contract import layout
 
-    value = getattr(args, "layout", None)
-    if not value:
-        return
     config_path = getattr(args, "config_path", None)
     try:
         chosen = layout.load(value)

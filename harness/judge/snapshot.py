@@ -7,23 +7,36 @@ appears in the tree), the ``users`` and ``profiles`` rows of ``system.db``, and 
 where their data sits (old DB, new DB, backup, images). What a symlink points to outside
 the tree is recorded too, so "not followed, not touched" (R13) can be checked.
 
-Nothing is cached between snapshots: a cache keyed on (path, size, mtime) would trust exactly
-the metadata a broken migrator may have preserved while changing the bytes.
+Nothing is cached on metadata: a cache keyed on (path, size, mtime) would trust exactly the
+metadata a broken migrator may have preserved while changing the bytes. What is reused is
+keyed on the bytes themselves: a database's content is decided by the bytes of the file and
+of the sidecars its reader copies, and a snapshot hashes every file anyway, so a database
+read once in this process is not read again when the same bytes come back (:class:`_DbMemo`;
+an exploration snapshots the same untouched databases twice per case).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from harness.contract import layout
-from harness.contract.content import DbContent, UnreadableDatabase, content_of, open_copy
+from harness.contract.content import (
+    SIDECARS,
+    DbContent,
+    UnreadableDatabase,
+    content_of,
+    open_copy,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 1 << 20
@@ -200,11 +213,16 @@ class Snapshot:
         root = Path(os.path.abspath(root))
         entries = dict(_walk(root))
         databases = {
-            rel: read_db(root / rel, rel, scratch=scratch)
+            rel: _MEMO.db(
+                _bytes_key(entries, rel), rel, lambda r=rel: read_db(root / r, r, scratch=scratch)
+            )
             for rel, entry in entries.items()
             if entry.kind == "file" and _is_database(rel, entry)
         }
-        system = read_system(root / layout.SYSTEM_DB, scratch=scratch)
+        system = _MEMO.system(
+            _bytes_key(entries, layout.SYSTEM_DB),
+            lambda: read_system(root / layout.SYSTEM_DB, scratch=scratch),
+        )
         users = {
             name: _user_state(name, entries, databases, system)
             for name in entries[ROOT].names
@@ -241,6 +259,94 @@ class Snapshot:
         for p, e in self.entries.items():
             out.setdefault(p.split("/", 1)[0], {})[p] = e
         return out
+
+
+# What :func:`open_copy` reads: the sha256 of the file and of each sidecar that is a regular
+# file, and their total size (what the memo's budget counts).
+BytesKey = tuple[str, tuple[str | None, ...], int]
+MEMO_ENTRIES = 512  # databases kept; a small user's content is some tens of KB
+MEMO_MAX_BYTES = 8 << 20  # a bigger database (file and sidecars) is read every time
+MEMO_BUDGET = 64 << 20  # bytes of database files whose content is kept, all entries together
+_T = TypeVar("_T")
+
+
+def _bytes_key(entries: dict[str, Entry], rel: str) -> BytesKey | None:
+    """The sha256 of the database at ``rel`` and of the sidecars :func:`open_copy` copies
+    (a regular file: its digest; anything else, which it skips: None), or None when that
+    cannot be said (a file unread, or too big to keep)."""
+    entry = entries.get(rel)
+    if entry is None or entry.kind != "file" or entry.sha256 is None:
+        return None
+    size = entry.size
+    sides: list[str | None] = []
+    for suffix in SIDECARS:
+        side = entries.get(rel + suffix)
+        if side is None or side.kind != "file":
+            sides.append(None)  # absent, a symlink, a folder: not copied, not read
+            continue
+        if side.sha256 is None:
+            return None
+        size += side.size
+        sides.append(side.sha256)
+    return (entry.sha256, tuple(sides), size) if size <= MEMO_MAX_BYTES else None
+
+
+class _DbMemo:
+    """Databases already read in this process, by the bytes they were read from.
+
+    Only what a byte-identical copy must read the same is kept: content, integrity and the
+    tables. A database SQLite could not read is read again every time (its error names the
+    path it was read at, which differs from tree to tree).
+    """
+
+    def __init__(self, limit: int = MEMO_ENTRIES, budget: int = MEMO_BUDGET) -> None:
+        self.limit, self.budget = limit, budget
+        self._bytes = 0
+        self._dbs: OrderedDict[BytesKey, DbState] = OrderedDict()
+        self._systems: OrderedDict[BytesKey, SystemState] = OrderedDict()
+
+    def db(self, key: BytesKey | None, rel: str, read: Callable[[], DbState]) -> DbState:
+        known = self._get(self._dbs, key)
+        if known is not None:
+            return DbState(rel, known.content, known.error)
+        state = read()
+        if key is not None and state.content is not None:
+            self._put(self._dbs, key, state)
+        return state
+
+    def system(self, key: BytesKey | None, read: Callable[[], SystemState]) -> SystemState:
+        known = self._get(self._systems, key)
+        if known is not None:
+            return known
+        state = read()
+        if key is not None and state.error is None:
+            self._put(self._systems, key, state)
+        return state
+
+    def _get(self, memo: OrderedDict[BytesKey, _T], key: BytesKey | None) -> _T | None:
+        if key is None:
+            return None
+        value = memo.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):  # evicted meanwhile by another thread
+                memo.move_to_end(key)
+        return value
+
+    def _put(self, memo: OrderedDict[BytesKey, _T], key: BytesKey, value: _T) -> None:
+        if key in memo:
+            return
+        memo[key] = value
+        self._bytes += key[2]
+        while memo and (len(memo) > self.limit or self._bytes > self.budget):
+            self._bytes -= memo.popitem(last=False)[0][2]
+
+    def clear(self) -> None:
+        self._dbs.clear()
+        self._systems.clear()
+        self._bytes = 0
+
+
+_MEMO = _DbMemo()
 
 
 def _is_database(rel: str, entry: Entry) -> bool:

@@ -52,3 +52,40 @@ def test_building_the_parser_imports_neither_pytest_nor_hypothesis() -> None:
 @pytest.mark.parametrize("command", ["status", "plan"])
 def test_reading_a_data_dir_imports_neither(command: str, tmp_path: Path) -> None:
     assert heavy_modules_after(command, str(tmp_path)) == []
+
+
+# What ``status DIR`` has no use for: the other command modules' options (fixture specs, the
+# rules' texts), project configuration and layout files (TOML), the serve: launcher.
+NOT_FOR_STATUS = ("fixtures.spec", "harness.judge.verdict", "tomllib", "harness.run.serve")
+
+MAIN_CHILD = """
+import contextlib, io, json, sys
+import harness.cli.main as cli
+with contextlib.redirect_stdout(io.StringIO()):
+    cli.main(sys.argv[1:])
+print(json.dumps(sorted(m for m in {names!r} if m in sys.modules)))
+"""
+
+
+def test_status_registers_only_the_commands_up_to_its_own(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", MAIN_CHILD.format(names=NOT_FOR_STATUS), "status", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == [], done.stderr
+
+
+def test_a_command_still_sees_every_command_in_its_errors(capsys) -> None:
+    import harness.cli.main as cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["no-such-command"])
+    assert "'bench'" in capsys.readouterr().err  # the last module's command is offered

@@ -8,7 +8,8 @@ import shutil
 import sqlite3
 
 from fixtures.spec import UserSpec
-from harness.judge.snapshot import Snapshot, diff
+from harness.contract.content import DbContent, read_content
+from harness.judge.snapshot import DbState, Snapshot, _DbMemo, diff
 from migrator.layout import UserPaths
 
 
@@ -182,3 +183,52 @@ def test_an_unreadable_file_is_recorded_not_fatal(make_tree, monkeypatch):
     assert not alice.sound and "Permission denied" in alice.error
     assert snap.users["bob"].old_db.sound
     assert "cannot list" in snap.entries["bob/images"].error
+
+
+def test_a_database_rewritten_under_its_old_size_and_mtime_is_read_again(make_tree):
+    """Snapshots reuse a database read by its bytes, never by metadata a migrator can put
+    back: the same size and mtime with other rows is other content."""
+    root, _ = make_tree("alice")
+    db = UserPaths(root, "alice").old_db
+    first = Snapshot.take(root).users["alice"].old_db
+    st = os.stat(db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("UPDATE items SET created_at = replace(created_at, '-', '/')")
+    conn.close()
+    for side in ("-wal", "-shm", "-journal"):
+        db.with_name(db.name + side).unlink(missing_ok=True)
+    os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (os.stat(db).st_size, os.stat(db).st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    again = Snapshot.take(root).users["alice"].old_db
+    assert again.sound and again.digest != first.digest
+    assert again.digest == read_content(db).digest
+    assert Snapshot.take(root).users["alice"].old_db.digest == again.digest
+
+
+def test_an_unreadable_database_names_the_tree_it_is_in(make_tree):
+    """A database SQLite cannot read is not reused across trees: its error names its path."""
+    root, _ = make_tree(UserSpec("alice", damage="not_a_db"))
+    other, _ = make_tree(UserSpec("alice", damage="not_a_db"), name="other")
+    errors = [Snapshot.take(r).users["alice"].old_db.error for r in (root, other)]
+    assert str(root) in errors[0] and str(other) in errors[1]
+
+
+def test_the_database_memo_keeps_within_its_budget():
+    """Content is kept for at most ``budget`` bytes of database files: the oldest goes."""
+    memo = _DbMemo(limit=10, budget=100)
+    reads: list[str] = []
+
+    def reader(name: str):
+        def read() -> DbState:
+            reads.append(name)
+            return DbState(name, DbContent(tables={}, schema=(), integrity="ok"))
+
+        return read
+
+    for i in range(5):
+        memo.db((str(i), (None, None), 40), "x", reader(str(i)))
+    reads.clear()
+    memo.db(("4", (None, None), 40), "x", reader("4"))
+    memo.db(("0", (None, None), 40), "x", reader("0"))
+    assert reads == ["0"]  # 4 was kept (the newest two fit 100 bytes), 0 was read again
