@@ -137,9 +137,9 @@ def thread_group(events: Sequence[SyscallEvent], tid: int) -> set[int]:
     with ``CLONE_THREAD``, and theirs, and the thread that made it, if it is one."""
     parent: dict[int, int] = {}
     for e in events:
-        if e.name in ("clone", "clone3") and e.retval and e.retval > 0:
-            if any("CLONE_THREAD" in a for a in e.args):
-                parent[e.retval] = e.tid
+        made = e.name in ("clone", "clone3") and e.retval is not None and e.retval > 0
+        if made and any("CLONE_THREAD" in a for a in e.args):
+            parent[e.retval] = e.tid
     leader = tid
     while leader in parent:
         leader = parent[leader]
