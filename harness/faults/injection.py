@@ -78,7 +78,7 @@ from harness.faults.syscalls import SYSCALLS
 from harness.faults.thread_shim import (
     ThreadTarget,
     is_run_ahead_call,
-    thread_group,
+    pool_shares_out,
     thread_target,
 )
 from harness.faults.trace import Trace, TraceOp
@@ -308,13 +308,9 @@ def compile_injection(
 def _pool_counted(best: Injection, trace: Trace, event: SyscallEvent) -> bool:
     """Whether ``best``'s count depends on how a pool shares out its work: other threads
     of the target's process make the syscall, and the count takes in calls on other files
-    (no ``-P``), or another thread reaches it already. Whichever worker gets which file,
-    the target's count changes: the thread shim counts by file instead."""
-    if exec_target(trace.events, event) is not None:
-        return False  # a child of many, singled out by its exec (or its turn, for a kill)
-    group = thread_group(trace.events, event.tid)
-    workers = {e.tid for e in trace.events if e.name == event.name and e.tid in group}
-    return len(workers) > 1 and (best.key is None or bool(best.rivals))
+    (no ``-P``), or another thread reaches it already. The thread shim counts by file."""
+    shared = pool_shares_out(trace.events, event)
+    return shared and (best.key is None or bool(best.rivals))
 
 
 def _with_thread_shim(

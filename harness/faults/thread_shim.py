@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.faults.exec_shim import ShimUnavailable
+from harness.faults.exec_shim import ShimUnavailable, exec_target
 from harness.faults.masking import MASK, mask_name
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string
 from harness.faults.syscalls import SYSCALLS
@@ -130,6 +130,27 @@ def thread_target(
         return None
     most = max(Counter(e.tid for e in events if e.name == event.name).values(), default=0)
     return ThreadTarget(event.name, globs, ordinal, 2 * most + _MARGIN)
+
+
+@dataclass(frozen=True)
+class Preload:
+    """The shim set up for one run, ready to extend that run's environment."""
+
+    target: ThreadTarget
+    effect: str | None  # the errno (None: a kill)
+
+    def env(self, env: Mapping[str, str]) -> dict[str, str]:
+        return self.target.env(env, self.effect)
+
+
+def pool_shares_out(events: Sequence[SyscallEvent], event: SyscallEvent) -> bool:
+    """Whether other threads of ``event``'s process make its syscall too (a worker pool),
+    so that its count in its thread depends on which worker got which file. Not for a
+    child that exec'd a program: that one the exec shim singles out."""
+    if exec_target(events, event) is not None:
+        return False
+    group = thread_group(events, event.tid)
+    return len({e.tid for e in events if e.name == event.name and e.tid in group}) > 1
 
 
 def thread_group(events: Sequence[SyscallEvent], tid: int) -> set[int]:
