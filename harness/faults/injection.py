@@ -30,9 +30,12 @@ same file, each once: every child reaches ``when``. A kill still lands: every ch
 ``when``-th call is held a moment and the watch kills at the one whose turn (among the
 threads reaching ``when``, in entry order) is the target's. An errno cannot be steered that
 way (strace fails the first child's call before anyone can intervene), so such a case
-cannot be placed (:attr:`Injection.placeable`) and runs without a fault: "not judged". An
-errno whose rivals come after the target is placed, but strace fails their calls too when
-the run goes on after the first failure: more than one hit is not judged either.
+cannot be placed by strace alone (:attr:`Injection.placeable`): the exec shim singles the
+recorded child out (:mod:`harness.faults.exec_shim`). Rivals that are threads of one process
+(a worker pool, whose workers share out the files differently in every run) are singled out
+by the thread shim (:mod:`harness.faults.thread_shim`), for an errno and a kill alike, as
+soon as other threads of the process make the syscall and the count takes in other files.
+What is left runs without a fault: "not judged". More than one hit is not judged either.
 
 Errors and kills
 ----------------
