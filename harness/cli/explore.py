@@ -374,8 +374,10 @@ def run_slice(
         report = dataclasses.replace(report, steps=tuple(steps))
     ran, wanted = [r.case.id for r in report.results], sorted(c.id for c in chosen)
     if sorted(ran) != wanted:  # the child collected other cases than this recording's
+        odd = sorted(set(ran) ^ set(wanted))
         raise InternalError(
-            f"shard {shard}: the child ran {len(ran)} case(s), not the slice's {len(wanted)}"
+            f"shard {shard}: the child ran {len(ran)} case(s), not the slice's {len(wanted)} "
+            f"(differing: {', '.join(odd[:8]) or 'the same ids, some twice'})"
         )
     if args.results:
         kind = "power-loss" if scenario == POWER_LOSS_SCENARIO else "explore"

@@ -104,7 +104,7 @@ def _shim_text(target: ExecTarget, syscall: str, tickets: Path, real: str) -> st
         # A ticket that exists is another child's; one that cannot be made at all (the
         # directory gone or read-only) ends the queue: run the real program, no fault.
         f"while ! true 2>/dev/null >{shlex.quote(str(tickets))}/$i; do\n"
-        f"    [ -e {shlex.quote(str(tickets))}/$i ] || exec {shlex.quote(real)} \"$@\"\n"
+        f'    [ -e {shlex.quote(str(tickets))}/$i ] || exec {shlex.quote(real)} "$@"\n'
         "    i=$((i + 1))\n"
         "done\n"
         f'if [ "$i" = {target.occurrence} ]; then\n'

@@ -30,9 +30,12 @@ same file, each once: every child reaches ``when``. A kill still lands: every ch
 ``when``-th call is held a moment and the watch kills at the one whose turn (among the
 threads reaching ``when``, in entry order) is the target's. An errno cannot be steered that
 way (strace fails the first child's call before anyone can intervene), so such a case
-cannot be placed (:attr:`Injection.placeable`) and runs without a fault: "not judged". An
-errno whose rivals come after the target is placed, but strace fails their calls too when
-the run goes on after the first failure: more than one hit is not judged either.
+cannot be placed by strace alone (:attr:`Injection.placeable`): the exec shim singles the
+recorded child out (:mod:`harness.faults.exec_shim`). Rivals that are threads of one process
+(a worker pool, whose workers share out the files differently in every run) are singled out
+by the thread shim (:mod:`harness.faults.thread_shim`), for an errno and a kill alike, as
+soon as other threads of the process make the syscall and the count takes in other files.
+What is left runs without a fault: "not judged". More than one hit is not judged either.
 
 Errors and kills
 ----------------
@@ -75,6 +78,12 @@ from harness.faults.plan import FaultPlan
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
 from harness.faults.syscalls import SYSCALLS
+from harness.faults.thread_shim import (
+    ThreadTarget,
+    is_run_ahead_call,
+    pool_shares_out,
+    thread_target,
+)
 from harness.faults.trace import Trace, TraceOp
 
 # How long strace holds the call a kill targets. The group is killed within milliseconds of
@@ -106,16 +115,24 @@ class Injection:
     # An errno whose rivals are other children of the same program: the child to single out
     # with an exec shim (``when`` then counts the shim's calls too, see exec_shim.py).
     shim: ExecTarget | None = None
+    # An errno whose rivals are other threads of the same process (a worker pool): the call
+    # to single out with the thread shim (``when`` is then its run-ahead count).
+    thread: ThreadTarget | None = None
 
     @property
     def placeable(self) -> bool:
         """Whether strace can hit the target: a kill can wait for the target's turn, an errno
         is injected by strace itself into the first thread that reaches ``when`` (or, with
-        an exec shim, into the one child whose count runs ahead)."""
-        return self.plan.is_kill or self.turn == 1 or self.shim is not None
+        an exec or thread shim, into the one child or thread whose count runs ahead)."""
+        singled_out = self.shim is not None or self.thread is not None
+        return self.plan.is_kill or self.turn == 1 or singled_out
 
     def options(self) -> list[str]:
         """The strace options (besides the standard ones) that inject this fault."""
+        if self.thread is not None:
+            hold = _RIVAL_HOLD if self.plan.is_kill else None
+            inject = self.thread.inject_expression(self.plan.effect, hold=hold)
+            return ["-s", "0", "-e", f"trace={self.syscall}", "-e", f"inject={inject}"]
         if self.plan.is_kill:
             effect = f"delay_enter={_HOLD if self.turn == 1 else _RIVAL_HOLD}"
         else:
@@ -134,6 +151,8 @@ class Injection:
                 f", in the {_nth(self.shim.occurrence)} process that runs {self.shim.program} "
                 f"(singled out by an exec shim: its call {self.shim.calls})"
             )
+        if self.thread is not None:
+            turn = f", {self.thread.describe()}"
         return (
             f"{self.plan.describe()}: {self.target.describe()} = call {self.when} of "
             f"{self.syscall} {naming} in its thread{turn}; call {self.ordinal} of the run "
@@ -284,7 +303,31 @@ def compile_injection(
             best = candidate
     if best is not None and not plan.is_kill and (not best.placeable or best.rivals):
         best = _with_shim(best, trace, event, moved)
+    if best is not None and best.shim is None and _pool_counted(best, trace, event):
+        best = _with_thread_shim(best, trace, event, moved)
     return best
+
+
+def _pool_counted(best: Injection, trace: Trace, event: SyscallEvent) -> bool:
+    """Whether ``best``'s count depends on how a pool shares out its work: other threads
+    of the target's process make the syscall, and the count takes in calls on other files
+    (no ``-P``), or another thread reaches it already. The thread shim counts by file."""
+    shared = pool_shares_out(trace.events, event)
+    return shared and (best.key is None or bool(best.rivals))
+
+
+def _with_thread_shim(
+    best: Injection,
+    trace: Trace,
+    event: SyscallEvent,
+    moved: Mapping[str, str],
+) -> Injection:
+    """``best`` aimed at the target's thread alone, when other threads that no exec shim
+    tells apart reach its count (a worker pool: :mod:`harness.faults.thread_shim`)."""
+    target = thread_target(trace.events, event, moved)
+    if target is None:
+        return best
+    return dataclasses.replace(best, when=target.ahead, key=None, rivals=(), turn=1, thread=target)
 
 
 def _with_shim(
@@ -358,6 +401,8 @@ def inject(
         events = parse_events(run.trace).events
         hits = tuple(e for e in events if e.injected)
         return InjectedRun(plan, injection, run, hits, moved, events)
+    if injection is not None and injection.thread is not None:
+        return _inject_in_thread(command, plan, injection, start, env, timeout, moved)
     if injection is None or not injection.placeable:
         run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
         return InjectedRun(plan, injection, run, (), moved)
@@ -368,6 +413,37 @@ def inject(
         hits = tuple(e for e in events if e.injected)
     else:
         hits = _held_calls(events, injection.syscall, injection.when, stop.tid)
+    return InjectedRun(plan, injection, run, hits, moved, events)
+
+
+def _inject_in_thread(
+    command: Sequence[str],
+    plan: FaultPlan,
+    injection: Injection,
+    start: str,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    moved: Mapping[str, str],
+) -> InjectedRun:
+    """The run with the thread shim aiming ``injection`` (see :mod:`.thread_shim`): an errno
+    fails the real call after the run-ahead; a kill comes at the real call's entry."""
+    assert injection.thread is not None
+    try:
+        shimmed = injection.thread.env(env or os.environ, None if plan.is_kill else plan.effect)
+    except ShimUnavailable as exc:
+        unplaced = dataclasses.replace(injection, thread=None)
+        run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
+        return InjectedRun(plan, unplaced, run, (), moved, why=str(exc))
+    real = injection.thread.ahead + 1  # the real call's count in its thread
+    stop = _EntryWatch(injection.syscall, real) if plan.is_kill else None
+    run = run_traced(
+        command, injection.options(), cwd=start, env=shimmed, timeout=timeout, stop=stop
+    )
+    events = parse_events(run.trace).events
+    if stop is None:
+        hits = tuple(e for e in events if e.injected and not is_run_ahead_call(e))
+    else:
+        hits = _held_calls(events, injection.syscall, real, stop.tid)
     return InjectedRun(plan, injection, run, hits, moved, events)
 
 

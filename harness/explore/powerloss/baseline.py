@@ -24,6 +24,7 @@ from harness.explore.baseline import cache_key as fault_cache_key
 from harness.explore.exploration import Exploration, ExploreError
 from harness.faults.availability import Backend
 from harness.faults.exec_shim import Shim
+from harness.faults.thread_shim import Preload
 from harness.faults.trace import record
 
 # Bytes of each written buffer kept in the trace. A small tree's largest single write is
@@ -49,11 +50,12 @@ def record_baseline(
     factory: TreeFactory,
     *,
     inject: tuple[str, ...] = (),
-    shim: Shim | None = None,
+    shim: Shim | Preload | None = None,
 ) -> Baseline:
     """Record the run now, in ``workdir`` (an empty or absent directory), with every byte it
     writes: fault-free, or with strace's ``inject`` expressions (a failed fsync's run), with
-    ``shim`` first on PATH when the fault is for one child of many."""
+    ``shim`` first on PATH when the fault is for one child of many (or preloaded, for one
+    worker of a thread pool)."""
     if exploration.backend != Backend.SYSCALL:
         raise ExploreError("power loss replays a syscall trace: use the syscall backend")
     migrator = exploration.open_migrator()

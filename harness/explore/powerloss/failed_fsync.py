@@ -65,6 +65,7 @@ from harness.faults.exec_shim import (
 from harness.faults.masking import mask_path, same_path
 from harness.faults.plan import Operation
 from harness.faults.straceout import SyscallEvent, decode_fd
+from harness.faults.thread_shim import Preload, is_run_ahead_call, pool_shares_out, thread_target
 from harness.faults.trace import Trace, TraceOp
 
 ERRNOS = ("EIO", "ENOSPC")  # what a case may inject; EIO is what the exploration lists
@@ -121,12 +122,16 @@ def when_of(trace: Trace, target: TraceOp) -> tuple[str, int]:
     """(syscall, N): strace's ``when`` for ``target`` with no ``-P``, the Nth call of that
     syscall in the target's thread."""
     event = _event(trace, target)
-    count = sum(
+    return event.name, when_of_event(trace, event)
+
+
+def when_of_event(trace: Trace, event: SyscallEvent) -> int:
+    """How many calls of ``event``'s syscall its thread made up to and including it."""
+    return sum(
         1
         for e in trace.events
         if e.name == event.name and e.tid == event.tid and e.seq <= event.seq
     )
-    return event.name, count
 
 
 def _child_to_single_out(trace: Trace, target: TraceOp, when: int) -> ExecTarget | None:
@@ -146,7 +151,8 @@ def _event(trace: Trace, op: TraceOp) -> SyscallEvent:
 
 
 def cache_key(exploration: Exploration, target: TraceOp, errno: str) -> str:
-    text = f"{power_cache_key(exploration)}\nfailed-fsync\n{target.index}\n{errno}\nexec-shim"
+    shims = "exec-shim\nthread-shim"  # how a case is aimed: a recording made otherwise is stale
+    text = f"{power_cache_key(exploration)}\nfailed-fsync\n{target.index}\n{errno}\n{shims}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -163,9 +169,13 @@ def failed_run(
     recorded with every byte written: cached, shared by processes like the baselines."""
     syscall, when = when_of(fault_free.trace, target)
     child = _child_to_single_out(fault_free.trace, target, when)
+    event = _event(fault_free.trace, target)
+    pool = child is None and pool_shares_out(fault_free.trace.events, event)
 
     def recorder(exp: Exploration, workdir: Path, tree_factory: TreeFactory) -> Baseline:
         fault = f"{syscall}:error={errno}:when={when}"
+        if pool:
+            return _record_in_pool_thread(exp, workdir, tree_factory, fault_free, event, errno)
         if child is None:
             return record_baseline(exp, workdir, tree_factory, inject=(fault,))
         directory = new_directory()
@@ -190,6 +200,31 @@ def failed_run(
     )
 
 
+def _record_in_pool_thread(
+    exploration: Exploration,
+    workdir: Path,
+    factory: TreeFactory,
+    fault_free: Baseline,
+    event: SyscallEvent,
+    errno: str,
+) -> Baseline:
+    """The faulted run with the error aimed at one worker of a pool by the thread shim
+    (:mod:`harness.faults.thread_shim`); without a shim (no C compiler), strace's count
+    alone, which the landing check then judges."""
+    moved = {fault_free.recorded_root: str(Path(workdir) / "tree")}
+    aim = thread_target(fault_free.trace.events, event, moved)
+    fallback = f"{event.name}:error={errno}:when={when_of_event(fault_free.trace, event)}"
+    if aim is None:
+        return record_baseline(exploration, workdir, factory, inject=(fallback,))
+    preload = Preload(aim, errno)
+    try:
+        preload.env({})  # builds the shim now: a missing compiler is known before the run
+    except ShimUnavailable:
+        return record_baseline(exploration, workdir, factory, inject=(fallback,))
+    fault = aim.inject_expression(errno)
+    return record_baseline(exploration, workdir, factory, inject=(fault,), shim=preload)
+
+
 @dataclass(frozen=True)
 class Landing:
     """Where the injected error landed in the faulted run."""
@@ -207,7 +242,7 @@ def landing(fault_free: Baseline, target: TraceOp, failed: Baseline) -> Landing:
     (relative to the tree, up to random name parts: :func:`~harness.faults.masking.same_path`,
     so a ``mkdtemp`` name that masking alone leaves as a word, ``.staging-kxyxnkne``, still
     matches the recorded ``.staging-it_cc_1p``), and nothing else."""
-    hits = tuple(e for e in failed.trace.events if e.injected)
+    hits = tuple(e for e in failed.trace.events if e.injected and not is_run_ahead_call(e))
     wanted = _looks(_event(fault_free.trace, target), fault_free.recorded_root)
     if not hits:
         return Landing(hits, "the faulted run never made the targeted call")

@@ -29,8 +29,7 @@ VOLATILE = "volatile"
 KIND_TEXT = {
     SYNCED: "only what was fsynced survives (unsynced data and directory changes lost)",
     COMMITTED: "directory changes reached the disk, file data not fsynced did not",
-    PREFIX: "directory changes reached the disk, and the first half of each file's unsynced "
-    "writes",
+    PREFIX: "directory changes reached the disk, and the first half of each file's unsynced writes",
     TORN: "directory changes reached the disk, and every other unsynced 4 KiB block of each "
     "file (the first, third, ...), the rest not",
     REORDERED: "the directory changed last reached the disk alone, ahead of every other "
