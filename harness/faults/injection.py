@@ -73,7 +73,7 @@ from harness.faults.exec_shim import (
     make_shim,
     new_directory,
 )
-from harness.faults.masking import is_random, mask_path, same_path
+from harness.faults.masking import mask_path, may_be_random, same_path
 from harness.faults.plan import FaultPlan
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
@@ -267,7 +267,8 @@ def compile_injection(
     start = cwd or _rebase(trace.cwd, moved)
     looks = _looks(event, moved)
     best: Injection | None = None
-    stable = [k for k in _candidate_keys(event) if not is_random(_unmoved_part(k, moved))]
+    keys = _candidate_keys(event)
+    stable = [k for k in keys if not may_be_random(_unmoved_part(k, moved))]
     for key in [*stable, None]:  # None: no -P, every call of the syscall counts
         keys = None if key is None else _strace_keys(key, start, moved)
         shown = [e for e in trace.events if e.name == event.name and _strace_matches(e, keys)]

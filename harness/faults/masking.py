@@ -68,6 +68,20 @@ def is_random(path: str) -> bool:
     return mask_path(path) != path
 
 
+# tempfile with a one-word prefix of one's own (".staging-" + 8 of [a-z0-9_]): about one name
+# in sixteen is all letters, which masking leaves alone as a possible word. Such a part is
+# no name to look for in another run (:func:`may_be_random`), and two of them are the same
+# scratch file (:func:`same_name`).
+_LETTERS_8 = re.compile(r"(?<=[-_.])[a-z]{8}(?=$|\.)")
+_TEMPFILE_8 = re.compile(r"(?<=[-_.])[a-z0-9_]{8}(?=$|\.)")
+
+
+def may_be_random(path: str) -> bool:
+    """:func:`is_random`, or a part shaped like an all-letter ``tempfile`` name: not a path
+    to look for by name in another run (strace's ``-P``)."""
+    return is_random(path) or any(_LETTERS_8.search(part) for part in path.split("/"))
+
+
 def _fits(masked: str, name: str) -> bool:
     """Whether ``name`` is ``masked`` with something in place of each :data:`MASK`."""
     if MASK not in masked:
@@ -85,7 +99,11 @@ def same_name(a: str, b: str) -> bool:
     if a == b:
         return True
     ma, mb = mask_name(a), mask_name(b)
-    return ma == mb or _fits(ma, b) or _fits(mb, a)
+    if ma == mb or _fits(ma, b) or _fits(mb, a):
+        return True
+    # both drawn all-letter (neither masked): the same once their tempfile parts are
+    letters = _LETTERS_8.search(a) or _LETTERS_8.search(b)
+    return bool(letters) and _TEMPFILE_8.sub(MASK, a) == _TEMPFILE_8.sub(MASK, b)
 
 
 def same_path(a: str | None, b: str | None) -> bool:

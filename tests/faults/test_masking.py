@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.faults.masking import mask_name, same_name, same_path
+from harness.faults.masking import mask_name, may_be_random, same_name, same_path
 
 
 def test_a_lowercase_mktemp_name_is_the_same_scratch_folder_as_a_masked_one() -> None:
@@ -20,3 +20,16 @@ def test_different_files_stay_different() -> None:
     assert not same_path("/t/u/.staging-h0mZDb/a.jpg", "/t/u/.staging-h0mZDb/b.jpg")
     assert not same_path("/t/u/a", "/t/u/a/b")
     assert same_path(None, None) and not same_path(None, "/t")
+
+
+def test_two_all_letter_tempfile_names_are_the_same_scratch_folder() -> None:
+    """Both runs drew all letters (masking leaves each alone as a possible word)."""
+    assert same_name(".staging-tdodvghd", ".staging-abcdefgh")
+    assert same_path("/t/.staging-tdodvghd/a.jpg", "/t/.staging-x1_2abc3/a.jpg")
+    assert not same_name(".staging-tdodvghd", ".backup-abcdefgh")  # another prefix
+
+
+def test_an_all_letter_tempfile_name_is_no_name_to_look_for() -> None:
+    assert may_be_random("/t/.staging-tdodvghd/a.jpg")
+    assert not may_be_random("/t/profiles/default/peek.db")
+    assert not may_be_random("/t/.migration.lock")
