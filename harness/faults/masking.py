@@ -32,8 +32,9 @@ _RANDOM_PARTS = (
     # mkdtemp(3)/mkstemp(3) XXXXXX and Node's fs.mkdtemp(prefix): 6 of [A-Za-z0-9] after a
     # separator, with a digit or a capital ("-backup" is a word, "-aZ3kQ0" is not)
     re.compile(r"(?<=[-_.])(?=[a-z]{0,5}[A-Z0-9])[A-Za-z0-9]{6}(?=$|\.)"),
-    # a process id: 4 to 7 digits between separators ("system.db.48213.tmp")
-    re.compile(r"(?<=[-_.])[0-9]{4,7}(?=$|[-_.])"),
+    # a process id: 4 to 7 digits between separators ("system.db.48213.tmp"), or 3 without a
+    # leading zero (pid_max wraps to 300: "stamp-656"; "img-001" stays a name)
+    re.compile(r"(?<=[-_.])(?:[1-9][0-9]{2}|[0-9]{4,7})(?=$|[-_.])"),
     # a UUID (uuid4() names a profile folder or a scratch file)
     re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
 )

@@ -33,3 +33,11 @@ def test_an_all_letter_tempfile_name_is_no_name_to_look_for() -> None:
     assert may_be_random("/t/.staging-tdodvghd/a.jpg")
     assert not may_be_random("/t/profiles/default/peek.db")
     assert not may_be_random("/t/.migration.lock")
+
+
+def test_a_three_digit_pid_is_masked_a_zero_padded_number_is_not() -> None:
+    """pid_max wraps around to 300: a migrator's ``stamp-$$`` is now and then 3 digits (a CI
+    run drew pid 656 and the case was not judged)."""
+    assert mask_name("stamp-656") == "stamp-*"
+    assert mask_name("system.db.48213.tmp") == "system.db.*.tmp"
+    assert mask_name("img-001.jpg") == "img-001.jpg"
