@@ -73,7 +73,7 @@ from harness.faults.exec_shim import (
     make_shim,
     new_directory,
 )
-from harness.faults.masking import mask_path, may_be_random, same_path
+from harness.faults.masking import mask_path, may_be_random, rebase, same_path
 from harness.faults.plan import FaultPlan
 from harness.faults.strace import TracedRun, run_traced
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string, parse_events
@@ -264,7 +264,7 @@ def compile_injection(
         return None
     event = next(e for e in trace.events if e.seq == target.event)
     moved = dict(moved or {})
-    start = cwd or _rebase(trace.cwd, moved)
+    start = cwd or rebase(trace.cwd, moved)
     looks = _looks(event, moved)
     best: Injection | None = None
     keys = _candidate_keys(event)
@@ -294,7 +294,7 @@ def compile_injection(
             event,
             event.name,
             when,
-            None if key is None else _rebase(key, moved),
+            None if key is None else rebase(key, moved),
             rivals,
             turn,
             _ordinal(event, shown, _files(event, moved), moved),
@@ -378,7 +378,7 @@ def inject(
     (``reached=False``, or ``landed=False``).
     """
     moved = dict(moved or {})
-    start = os.path.abspath(cwd) if cwd is not None else _rebase(trace.cwd, moved)
+    start = os.path.abspath(cwd) if cwd is not None else rebase(trace.cwd, moved)
     injection = compile_injection(plan, trace, cwd=start, moved=moved)
     if injection is not None and injection.shim is not None:
         directory = new_directory()
@@ -544,19 +544,12 @@ def _strace_keys(key: str, cwd: str, moved: Mapping[str, str]) -> set[str]:
     strace stores the key as given, plus its ``realpath`` when the path exists at start.
     """
     keys = {key}
-    live = os.path.join(cwd, _rebase(key, moved))
+    live = os.path.join(cwd, rebase(key, moved))
     if os.path.exists(live):
         real = os.path.realpath(live)
-        if real != _rebase(key, moved):
-            keys.add(_rebase(real, {new: old for old, new in moved.items()}))
+        if real != rebase(key, moved):
+            keys.add(rebase(real, {new: old for old, new in moved.items()}))
     return keys
-
-
-def _rebase(path: str, moved: Mapping[str, str]) -> str:
-    for old, new in moved.items():
-        if path == old or path.startswith(old.rstrip("/") + "/"):
-            return new + path[len(old) :]
-    return path
 
 
 def _unmoved_part(path: str, moved: Mapping[str, str]) -> str:
@@ -571,13 +564,13 @@ def _unmoved_part(path: str, moved: Mapping[str, str]) -> str:
 def _looks(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple[str | None, ...]:
     """The files ``event`` names, rebased by ``moved`` and with their random parts masked."""
     return tuple(
-        None if p is None else mask_path(_rebase(p, moved or {})) for p in _named_files(event)
+        None if p is None else mask_path(rebase(p, moved or {})) for p in _named_files(event)
     )
 
 
 def _files(event: SyscallEvent, moved: Mapping[str, str] | None = None) -> tuple[str | None, ...]:
     """The files ``event`` names, rebased by ``moved`` (not masked)."""
-    return tuple(None if p is None else _rebase(p, moved or {}) for p in _named_files(event))
+    return tuple(None if p is None else rebase(p, moved or {}) for p in _named_files(event))
 
 
 def _same_files(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:

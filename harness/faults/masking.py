@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 
 MASK = "*"
 
@@ -62,6 +63,15 @@ def mask_path(path: str | None) -> str | None:
     if path is None:
         return None
     return "/".join(mask_name(part) for part in path.split("/"))
+
+
+def rebase(path: str, moved: Mapping[str, str]) -> str:
+    """``path`` of a recorded run, in the run whose directories ``moved`` maps the recorded
+    ones to (``{"/tmp/a": "/tmp/b"}``: the tree rebuilt elsewhere)."""
+    for old, new in moved.items():
+        if path == old or path.startswith(old.rstrip("/") + "/"):
+            return new + path[len(old) :]
+    return path
 
 
 def is_random(path: str) -> bool:

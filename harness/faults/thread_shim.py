@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.faults.exec_shim import ShimUnavailable, exec_target
-from harness.faults.masking import MASK, mask_name
+from harness.faults.masking import MASK, mask_name, rebase
 from harness.faults.straceout import SyscallEvent, decode_fd, decode_string
 from harness.faults.syscalls import SYSCALLS
 
@@ -111,7 +111,7 @@ def thread_target(
 ) -> ThreadTarget | None:
     """The shim's aim at ``event`` of a recording, in a run whose directories ``moved`` maps
     the recorded ones to; None when the call names no file the shim can see."""
-    keys = [_rebase(k, moved or {}) for k in file_keys(event)]
+    keys = [None if k is None else rebase(k, moved or {}) for k in file_keys(event)]
     if not keys or any(k is None for k in keys):
         return None
     globs = tuple(shim_glob(k) for k in keys if k is not None)
@@ -119,7 +119,7 @@ def thread_target(
     ordinal = 0
     for other in events:
         if other.name == event.name:
-            theirs = [_rebase(k, moved or {}) for k in file_keys(other)]
+            theirs = [None if k is None else rebase(k, moved or {}) for k in file_keys(other)]
             if len(theirs) == len(patterns) and all(
                 k is not None and p.fullmatch(k) for k, p in zip(theirs, patterns, strict=True)
             ):
@@ -224,15 +224,6 @@ def _glob_regex(glob: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(token))
     return re.compile("".join(out))
-
-
-def _rebase(path: str | None, moved: Mapping[str, str]) -> str | None:
-    if path is None:
-        return None
-    for old, new in moved.items():
-        if path == old or path.startswith(old.rstrip("/") + "/"):
-            return new + path[len(old) :]
-    return path
 
 
 @functools.cache

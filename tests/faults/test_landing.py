@@ -90,6 +90,11 @@ def _explore(
     return trace, out
 
 
+def _assert_every_case_landed(cases: list[tuple[str, bool, bool]]) -> None:
+    missed = [text for text, _, landed in cases if not landed]
+    assert not missed, "\n\n".join(missed)
+
+
 @pytest.mark.parametrize("effect", ["errno", KILL])
 def test_every_fault_lands_on_a_tempfile_migrator(tmp_path: Path, effect: str) -> None:
     """(1) Python's tempfile.mkdtemp(): a random scratch name in every run, and yet every
@@ -99,8 +104,7 @@ def test_every_fault_lands_on_a_tempfile_migrator(tmp_path: Path, effect: str) -
     )
     assert any("/tmp/tmp" in p for op in trace.ops for p in op.paths)  # scratch was used
     assert len(cases) >= 10
-    missed = [text for text, _, landed in cases if not landed]
-    assert not missed, "\n\n".join(missed)
+    _assert_every_case_landed(cases)
 
 
 def test_every_kill_lands_on_the_recorded_child_of_a_shell_migrator(tmp_path: Path) -> None:
@@ -114,8 +118,7 @@ def test_every_kill_lands_on_the_recorded_child_of_a_shell_migrator(tmp_path: Pa
     assert len({op.pid for op in wal}) >= 2  # several processes touch the same path
     turns = [text for text, _, _ in cases if "thread to get there" in text]
     assert turns  # some targets are not the first process to make their call
-    missed = [text for text, _, landed in cases if not landed]
-    assert not missed, "\n\n".join(missed)
+    _assert_every_case_landed(cases)
 
 
 def test_every_errno_lands_on_the_recorded_child_of_a_shell_migrator(tmp_path: Path) -> None:
@@ -125,8 +128,7 @@ def test_every_errno_lands_on_the_recorded_child_of_a_shell_migrator(tmp_path: P
     none is left "not judged" (13 of 52 landed before the shim)."""
     argv = lambda t: ["sh", "-c", SHELL, "sh", str(t)]  # noqa: E731
     _, cases = _explore(tmp_path, _shell_tree, argv, "errno")
-    missed = [text for text, _, landed in cases if not landed]
-    assert not missed, "\n\n".join(missed)
+    _assert_every_case_landed(cases)
     assert any("exec shim" in text for text, _, _ in cases)  # the rivals were there
     assert len(cases) >= 40
 
@@ -142,8 +144,7 @@ def test_every_fault_lands_on_the_recorded_worker_of_a_thread_pool(
     the Python corpus's 491 cases were not judged before the shim)."""
     argv = lambda t: [sys.executable, str(POOL), str(t)]  # noqa: E731
     _, cases = _explore(tmp_path, _pool_tree, argv, effect)
-    missed = [text for text, _, landed in cases if not landed]
-    assert not missed, "\n\n".join(missed)
+    _assert_every_case_landed(cases)
     assert any("thread shim" in text for text, _, _ in cases)  # the rivals were there
     assert len(cases) >= 30
 
@@ -161,5 +162,4 @@ def test_faults_land_when_the_recorded_scratch_name_is_all_letters(
         return [sys.executable, str(POOL), str(tree), *drawn]
 
     _, cases = _explore(tmp_path, _pool_tree, argv, effect)
-    missed = [text for text, _, landed in cases if not landed]
-    assert not missed, "\n\n".join(missed)
+    _assert_every_case_landed(cases)

@@ -65,7 +65,13 @@ from harness.faults.exec_shim import (
 from harness.faults.masking import mask_path, same_path
 from harness.faults.plan import Operation
 from harness.faults.straceout import SyscallEvent, decode_fd
-from harness.faults.thread_shim import Preload, is_run_ahead_call, pool_shares_out, thread_target
+from harness.faults.thread_shim import (
+    Preload,
+    build,
+    is_run_ahead_call,
+    pool_shares_out,
+    thread_target,
+)
 from harness.faults.trace import Trace, TraceOp
 
 ERRNOS = ("EIO", "ENOSPC")  # what a case may inject; EIO is what the exploration lists
@@ -216,13 +222,12 @@ def _record_in_pool_thread(
     fallback = f"{event.name}:error={errno}:when={when_of_event(fault_free.trace, event)}"
     if aim is None:
         return record_baseline(exploration, workdir, factory, inject=(fallback,))
-    preload = Preload(aim, errno)
     try:
-        preload.env({})  # builds the shim now: a missing compiler is known before the run
+        build()  # a missing compiler is known before the run
     except ShimUnavailable:
         return record_baseline(exploration, workdir, factory, inject=(fallback,))
     fault = aim.inject_expression(errno)
-    return record_baseline(exploration, workdir, factory, inject=(fault,), shim=preload)
+    return record_baseline(exploration, workdir, factory, inject=(fault,), shim=Preload(aim, errno))
 
 
 @dataclass(frozen=True)
