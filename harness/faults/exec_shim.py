@@ -1,4 +1,4 @@
-"""Placing an errno in one child process of many: an exec shim that makes the target unique.
+"""Placing a fault in one child process of many: an exec shim that makes the target unique.
 
 strace counts ``inject=...:when=N`` per thread. A shell migrator runs one ``sqlite3``,
 ``cp`` or ``sync`` child per step, and the children make the same calls on the same files
@@ -21,6 +21,10 @@ injected run gets a directory in front of PATH holding a shim named like the pro
   calls the shim chain made (measured once per case, :func:`calibrate`) is reached by that
   thread only, since ``D`` is more than any other thread's count in the recording plus what
   a shim adds to it.
+
+A kill is aimed the same way: strace holds that thread's call ``when`` at its entry and the
+watch kills the group there. (Without the shim a kill waits for its turn among the children
+that reach ``when``, a second held per earlier one.)
 
 The shim changes nothing in the tree and nothing a child sees but its ``argv[0]`` (the real
 program's path) and ``PATH``. A child started by absolute path never meets the shim; the

@@ -26,16 +26,20 @@ strace's output back and checks the hit has that position, so a fault that lande
 is told apart from one on the target instead of trusting the arithmetic.
 
 Rivals: a shell migrator runs one ``sqlite3`` or ``cp`` child per step and several open the
-same file, each once: every child reaches ``when``. A kill still lands: every child's
-``when``-th call is held a moment and the watch kills at the one whose turn (among the
-threads reaching ``when``, in entry order) is the target's. An errno cannot be steered that
-way (strace fails the first child's call before anyone can intervene), so such a case
-cannot be placed by strace alone (:attr:`Injection.placeable`): the exec shim singles the
-recorded child out (:mod:`harness.faults.exec_shim`). Rivals that are threads of one process
-(a worker pool, whose workers share out the files differently in every run) are singled out
-by the thread shim (:mod:`harness.faults.thread_shim`), for an errno and a kill alike, as
-soon as other threads of the process make the syscall and the count takes in other files.
-What is left runs without a fault: "not judged". More than one hit is not judged either.
+same file, each once: every child reaches ``when``. An errno lands on the first of them
+(strace fails each one's call ``when`` before anyone can intervene), so such a case cannot be
+placed by strace alone (:attr:`Injection.placeable`). The exec shim singles the recorded
+child out (:mod:`harness.faults.exec_shim`): its count runs ahead of every other process's.
+A kill is aimed the same way. Only when the child cannot be shimmed (a program started by
+absolute path) does a kill wait for its turn: every rival's ``when``-th call is held a
+moment and the watch kills at the one whose turn (among the threads reaching ``when``, in
+entry order) is the target's. That costs a second per earlier rival, and a rival whose count
+differs in this run takes the turn away (on a bigger tree, 6 of 440 kills and most of an
+hour). Rivals that are threads of one process (a worker pool, whose workers share out the
+files differently in every run) are singled out by the thread shim
+(:mod:`harness.faults.thread_shim`), for an errno and a kill alike, as soon as other threads
+of the process make the syscall and the count takes in other files. What is left runs
+without a fault: "not judged". More than one hit is not judged either.
 
 Errors and kills
 ----------------
@@ -112,7 +116,7 @@ class Injection:
     # random parts, counted over all threads in entry order: what identifies it in any run.
     ordinal: int = 1
     looks: tuple[str | None, ...] = ()  # those files, masked, in the injected run's namespace
-    # An errno whose rivals are other children of the same program: the child to single out
+    # A fault whose rivals are other children of the same program: the child to single out
     # with an exec shim (``when`` then counts the shim's calls too, see exec_shim.py).
     shim: ExecTarget | None = None
     # An errno whose rivals are other threads of the same process (a worker pool): the call
@@ -225,6 +229,13 @@ class InjectedRun:
         elif self.hits:
             calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)
             lines.append(f"not judged: the fault landed on another call: {calls}")
+        elif self.injection.shim is not None:
+            child = self.injection.shim
+            lines.append(
+                f"not judged: no process made the call singled out: the {_nth(child.occurrence)} "
+                f"process that runs {child.program} never made it after the exec shim (a child "
+                "started by its full path does not meet the shim)"
+            )
         else:
             lines.append("not judged: this run never made the recorded call")
         return "\n".join(lines)
@@ -247,6 +258,7 @@ def compile_injection(
     *,
     cwd: str | None = None,
     moved: Mapping[str, str] | None = None,
+    exec_shim: bool = True,
 ) -> Injection | None:
     """Turn ``plan`` into strace options using the recorded ``trace``.
 
@@ -255,7 +267,8 @@ def compile_injection(
     (``{"/tmp/a": "/tmp/b"}``: the data dir and the scratch ``TMPDIR`` beside it), for a
     tree rebuilt at another path. Call this just before the run: strace adds the real path
     of each -P key that exists when it starts, and the count must include what those extra
-    keys match.
+    keys match. ``exec_shim=False``: never single a child out with the exec shim (a kill
+    then waits for its turn among the rivals).
     """
     if trace.ops and not trace.events:
         raise ValueError("this trace has no syscalls (recorded in-process?); record with strace")
@@ -302,11 +315,21 @@ def compile_injection(
         )
         if best is None or _worse(best, candidate):
             best = candidate
-    if best is not None and not plan.is_kill and (not best.placeable or best.rivals):
+    if best is not None and exec_shim and _child_rivals(best):
         best = _with_shim(best, trace, event, moved)
     if best is not None and best.shim is None and _pool_counted(best, trace, event):
         best = _with_thread_shim(best, trace, event, moved)
     return best
+
+
+def _child_rivals(best: Injection) -> bool:
+    """Whether other processes reach ``best``'s count in a way that costs the case: an
+    errno lands on the first of them (strace fails call ``when`` of each); a kill waits its
+    turn, every earlier rival's call held :data:`_RIVAL_HOLD`, and loses it when a rival's
+    count differs in this run. The exec shim puts the target's child ahead of them all."""
+    if best.plan.is_kill:
+        return best.turn > 1
+    return not best.placeable or bool(best.rivals)
 
 
 def _pool_counted(best: Injection, trace: Trace, event: SyscallEvent) -> bool:
@@ -381,27 +404,11 @@ def inject(
     start = os.path.abspath(cwd) if cwd is not None else rebase(trace.cwd, moved)
     injection = compile_injection(plan, trace, cwd=start, moved=moved)
     if injection is not None and injection.shim is not None:
-        directory = new_directory()
-        try:
-            shim = make_shim(injection.shim, injection.syscall, env or os.environ, directory / "s")
-        except ShimUnavailable as exc:
-            unplaced = dataclasses.replace(injection, shim=None)
-            run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
-            return InjectedRun(plan, unplaced, run, (), moved, why=str(exc))
-        try:
-            injection = dataclasses.replace(injection, when=injection.when + shim.overhead)
-            run = run_traced(
-                command,
-                injection.options(),
-                cwd=start,
-                env=shim.env(env or os.environ),
-                timeout=timeout,
-            )
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-        events = parse_events(run.trace).events
-        hits = tuple(e for e in events if e.injected)
-        return InjectedRun(plan, injection, run, hits, moved, events)
+        done = _inject_in_child(command, plan, injection, start, env, timeout, moved)
+        if done is not None:
+            return done
+        # a kill whose child cannot be shimmed (started by absolute path): it waits its turn
+        injection = compile_injection(plan, trace, cwd=start, moved=moved, exec_shim=False)
     if injection is not None and injection.thread is not None:
         return _inject_in_thread(command, plan, injection, start, env, timeout, moved)
     if injection is None or not injection.placeable:
@@ -409,6 +416,50 @@ def inject(
         return InjectedRun(plan, injection, run, (), moved)
     stop = _EntryWatch(injection.syscall, injection.when, injection.turn) if plan.is_kill else None
     run = run_traced(command, injection.options(), cwd=start, env=env, timeout=timeout, stop=stop)
+    events = parse_events(run.trace).events
+    if stop is None:
+        hits = tuple(e for e in events if e.injected)
+    else:
+        hits = _held_calls(events, injection.syscall, injection.when, stop.tid)
+    return InjectedRun(plan, injection, run, hits, moved, events)
+
+
+def _inject_in_child(
+    command: Sequence[str],
+    plan: FaultPlan,
+    injection: Injection,
+    start: str,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    moved: Mapping[str, str],
+) -> InjectedRun | None:
+    """The run with the exec shim putting the target's child ahead of its rivals (see
+    :mod:`.exec_shim`): an errno fails its ``when``-th call; a kill comes at that call's
+    entry. None: a kill whose child cannot be shimmed (the caller falls back on turns)."""
+    assert injection.shim is not None
+    directory = new_directory()
+    try:
+        shim = make_shim(injection.shim, injection.syscall, env or os.environ, directory / "s")
+    except ShimUnavailable as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        if plan.is_kill:
+            return None
+        unplaced = dataclasses.replace(injection, shim=None)
+        run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
+        return InjectedRun(plan, unplaced, run, (), moved, why=str(exc))
+    try:
+        injection = dataclasses.replace(injection, when=injection.when + shim.overhead)
+        stop = _EntryWatch(injection.syscall, injection.when) if plan.is_kill else None
+        run = run_traced(
+            command,
+            injection.options(),
+            cwd=start,
+            env=shim.env(env or os.environ),
+            timeout=timeout,
+            stop=stop,
+        )
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     events = parse_events(run.trace).events
     if stop is None:
         hits = tuple(e for e in events if e.injected)

@@ -8,6 +8,7 @@ directory, as the explorer does, and checks where each fault went.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from harness.explore.backends import moved_dirs
 from harness.faults.injection import inject
 from harness.faults.plan import KILL, applicable_effects
 from harness.faults.points import fault_points
-from harness.faults.trace import Trace, record
+from harness.faults.trace import Trace, TraceOp, record
 
 pytestmark = pytest.mark.usefixtures("strace_backend")
 
@@ -68,10 +69,15 @@ def _workdir(root: Path, make: Callable[[Path], None]) -> tuple[Path, dict[str, 
 
 
 def _explore(
-    tmp_path: Path, make: Callable[[Path], None], argv: Callable[[Path], list[str]], effect: str
+    tmp_path: Path,
+    make: Callable[[Path], None],
+    argv: Callable[[Path], list[str]],
+    effect: str,
+    only: Callable[[Trace, TraceOp], bool] = lambda trace, op: True,
 ) -> tuple[Trace, list[tuple[str, bool, bool]]]:
-    """Every fault point with ``effect`` (or the first errno of each operation): for each,
-    (the plan, whether it could be placed, whether it landed on the recorded call)."""
+    """Every fault point with ``effect`` (or the first errno of each operation) on the
+    operations ``only`` keeps: for each, (the plan, whether it could be placed, whether it
+    landed on the recorded call)."""
     tree, env = _workdir(tmp_path / "recorded", make)
     recorded = record(argv(tree), cwd=tree, env=env)
     assert recorded.run.returncode == 0, recorded.run.stderr
@@ -79,7 +85,7 @@ def _explore(
     out = []
     for i, point in enumerate(fault_points(trace.ops)):
         chosen = KILL if effect == KILL else applicable_effects(point.op.operation)[0]
-        if point.plan.effect != chosen:
+        if point.plan.effect != chosen or not only(trace, point.op):
             continue
         fresh, env = _workdir(tmp_path / f"case-{i}", make)
         run = inject(
@@ -110,14 +116,38 @@ def test_every_fault_lands_on_a_tempfile_migrator(tmp_path: Path, effect: str) -
 def test_every_kill_lands_on_the_recorded_child_of_a_shell_migrator(tmp_path: Path) -> None:
     """(2) A shell migrator whose sqlite3 children all open and remove system.db-wal: a
     kill lands on the recorded child's call, not on the first child's (strace counts per
-    process; the watch waits for the target's turn)."""
+    process). The exec shim puts the recorded child ahead, as for an errno: no rival's call
+    is held while the kill waits for its turn (on a bigger tree those holds cost most of an
+    hour, and 6 kills lost their turn to a rival whose count differed)."""
     trace, cases = _explore(
         tmp_path, _shell_tree, lambda t: ["sh", "-c", SHELL, "sh", str(t)], KILL
     )
     wal = [op for op in trace.ops if op.path.endswith("system.db-wal")]
     assert len({op.pid for op in wal}) >= 2  # several processes touch the same path
-    turns = [text for text, _, _ in cases if "thread to get there" in text]
-    assert turns  # some targets are not the first process to make their call
+    assert any("exec shim" in text for text, _, _ in cases)  # the rivals were there
+    assert not any("thread to get there" in text for text, _, _ in cases)  # no turns waited
+    _assert_every_case_landed(cases)
+
+
+def test_a_kill_waits_its_turn_when_the_child_cannot_be_shimmed(tmp_path: Path) -> None:
+    """(2, fallback) A child run from a path that PATH does not lead to (here a copy of
+    sqlite3 in a folder of its own) cannot be singled out by a shim named like it: the kill
+    then holds each earlier rival's call and lands at the target's turn, as before."""
+    alt = tmp_path / "alt"
+    alt.mkdir()
+    sqlite3_cli = shutil.which("sqlite3")
+    assert sqlite3_cli is not None
+    shutil.copy2(sqlite3_cli, alt / "sqlite3")
+    script = SHELL.replace("sqlite3 system.db", f"{alt}/sqlite3 system.db")
+    argv = lambda t: ["sh", "-c", script, "sh", str(t)]  # noqa: E731
+
+    def second_child_on_the_wal(trace: Trace, op: TraceOp) -> bool:  # a rival before it
+        children = dict.fromkeys(o.pid for o in trace.ops if o.path.endswith("system.db-wal"))
+        return op.path.endswith("system.db-wal") and op.pid == list(children)[1]
+
+    _, cases = _explore(tmp_path, _shell_tree, argv, KILL, only=second_child_on_the_wal)
+    assert any("thread to get there" in text for text, _, _ in cases)  # turns were waited
+    assert not any("exec shim" in text for text, _, _ in cases)
     _assert_every_case_landed(cases)
 
 
