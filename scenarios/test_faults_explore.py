@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from fixtures import variants
 from fixtures.factory import TreeFactory
-from fixtures.spec import TreeSpec, UserSpec
 from harness.explore.backends import backend_available
 from harness.explore.cases import run_case
 from harness.explore.exploration import DEFAULT_TREE, Exploration
@@ -42,21 +42,8 @@ pytestmark = pytest.mark.faults
 # `migration-kit explore`, whose default is every effect at every operation.
 SUITE_EFFECTS = ("kill",)
 
-# What a busier data dir holds: a user whose rows all sit in the WAL, one with many images,
-# the half states an interrupted earlier run leaves, a user without a DB, and what is not a
-# user at all. Every user here migrates on a fault-free run, so an error that is not
-# reported shows.
-BIGGER_TREE = TreeSpec(
-    users=(
-        UserSpec("dana", items=200, images=4, wal_share=1.0),
-        UserSpec("erik", items=30, images=10),
-        UserSpec("fay", state="images_half_moved", items=20, images=4),
-        UserSpec("gus", state="both_identical", items=20, images=2, wal_share=0.5),
-        UserSpec("hal", state="leftover_temp", items=20, images=2),
-        UserSpec("ida", state="no_db"),
-    ),
-    extras=("server_backups", "dot_entries", "stray_files"),
-)
+# The bigger tree: WAL-only rows, many images, half states, a user without a DB, extras.
+BIGGER_TREE = variants.bigger()
 LARGE_TREES = {"default": DEFAULT_TREE, "bigger": BIGGER_TREE}
 
 
