@@ -15,7 +15,7 @@
 //   3. the new profiles/default/datastore.sqlite the same way (copied, never renamed across
 //      folders, so profiles/ may be another filesystem), verified by content;
 //   4. the profile row in system.db; 5. images/ moved (rename, or copy-verify-remove on EXDEV);
-//   6. only then peek.db and its sidecars removed.
+//   6. only then peek.db and its sidecars removed (its -wal folded into it first).
 // A peek.db beside a new DB is finished only when the new DB holds exactly its content.
 // The whole run holds system.db's write lock, so two servers started together take turns.
 //
@@ -185,8 +185,21 @@ function restartGrace(userDir) {
   fsyncPath(backup);
 }
 
+// By now peek.db's content is in the verified backup and new DB. Its -wal is folded into it
+// first (the one time the original is opened: a checkpoint, then closing the last connection
+// deletes the -wal and -shm), so no unlink below leaves a -wal with rows beside no peek.db:
+// a kill between two unlinks would strand the user, since a -wal cannot be checked alone.
 function removeOld(userDir) {
-  fs.rmSync(path.join(userDir, OLD_DB), { force: true });
+  const old = path.join(userDir, OLD_DB);
+  if (exists(old + '-wal')) {
+    const db = new Database(old, { fileMustExist: true });
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+  }
+  fs.rmSync(old, { force: true });
   for (const s of SIDECARS) fs.rmSync(path.join(userDir, OLD_DB + s), { force: true });
   fsyncPath(userDir);
 }
