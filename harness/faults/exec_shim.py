@@ -13,12 +13,13 @@ a migrator that repeats its calls also starts its helpers in the same order. So 
 injected run gets a directory in front of PATH holding a shim named like the program:
 
 - the shim (``/bin/sh``) takes a ticket (noclobber files in its own directory, so two
-  children never get the same one) and, for every ticket but the k-th, ``exec``s the real
-  program: the child then makes the calls it always makes;
+  children never get the same one; taken in a subshell, so that the queue's length does
+  not change the count of the shim's own process) and, for every ticket but the k-th,
+  ``exec``s the real program: the child then makes the calls it always makes;
 - the k-th child instead ``exec``s a small Python step that makes ``D`` harmless calls of
   the syscall (every argument -1: EBADF or EFAULT, nothing is touched) and then ``exec``s the
   real program. In that thread alone the count runs ``D`` ahead, and ``when`` = n + the
-  calls the shim chain made (measured once per case, :func:`calibrate`) is reached by that
+  calls the shim chain made (measured once per syscall, :func:`calibrate`) is reached by that
   thread only, since ``D`` is more than any other thread's count in the recording plus what
   a shim adds to it.
 
@@ -100,17 +101,26 @@ def exec_target(events: Sequence[SyscallEvent], event: SyscallEvent) -> ExecTarg
 def _shim_text(target: ExecTarget, syscall: str, tickets: Path, real: str) -> str:
     step = shlex.quote(_STEP)
     python = shlex.quote(sys.executable)
+    queue = shlex.quote(str(tickets))
+    last = shlex.quote(str(_last_ticket(tickets)))
     return (
         "#!/bin/sh\n"
         "# migration-kit exec shim: see harness/faults/exec_shim.py\n"
-        "set -C\n"
-        "i=1\n"
-        # A ticket that exists is another child's; one that cannot be made at all (the
-        # directory gone or read-only) ends the queue: run the real program, no fault.
-        f"while ! true 2>/dev/null >{shlex.quote(str(tickets))}/$i; do\n"
-        f'    [ -e {shlex.quote(str(tickets))}/$i ] || exec {shlex.quote(real)} "$@"\n'
-        "    i=$((i + 1))\n"
-        "done\n"
+        # The ticket is taken in a subshell, a process of its own: however long the queue,
+        # the calls it takes are not counted in this one, whose count must not vary. It
+        # starts at the last ticket taken (every lower one is taken), so a queue of n
+        # children costs O(n) calls, not O(n^2). A ticket that exists is another child's;
+        # one that cannot be made at all (the directory gone or read-only) ends the queue:
+        # 0, run the real program, no fault.
+        "i=$(set -C\n"
+        f"    read i 2>/dev/null <{last} || i=1\n"
+        '    case "$i" in ""|*[!0-9]*) i=1 ;; esac\n'
+        f"    while ! true 2>/dev/null >{queue}/$i; do\n"
+        f"        [ -e {queue}/$i ] || {{ echo 0; exit; }}\n"
+        "        i=$((i + 1))\n"
+        "    done\n"
+        f"    echo $i 2>/dev/null >|{last}\n"
+        "    echo $i)\n"
         f'if [ "$i" = {target.occurrence} ]; then\n'
         f"    exec {python} -I -S -c {step} {shlex.quote(syscall)} {target.dummies} "
         f'{shlex.quote(real)} {shlex.quote(target.name)} "$@"\n'
@@ -164,16 +174,22 @@ def make_shim(target: ExecTarget, syscall: str, env: Mapping[str, str], director
     return Shim(bindir, overhead)
 
 
-# calibrate's answers: they depend on the syscall, the ticket queue's length and the dummy
-# calls, never on the migrator, so one traced run per kind serves every later case.
-_CALIBRATED: dict[tuple[str, str, int, int], int] = {}
+# calibrate's answers: they depend on the syscall and the dummy calls, never on the migrator
+# or on the place in the queue (taken in a subshell), so one traced run per kind serves
+# every later case.
+_CALIBRATED: dict[tuple[str, str, int], int] = {}
+
+
+def _last_ticket(tickets: Path) -> Path:
+    """Where the shims note the last ticket taken (beside the queue, not in it)."""
+    return tickets.with_name(tickets.name + ".last")
 
 
 def calibrate(target: ExecTarget, syscall: str, directory: Path) -> int:
     """How many calls of ``syscall`` the k-th child makes between exec'ing the shim and
     exec'ing the program: the same shim, with ``true`` for the program, traced once (per
-    process, for each syscall, place in the queue and number of dummy calls)."""
-    key = (syscall, target.name, target.occurrence, target.dummies)
+    process, for each syscall and number of dummy calls)."""
+    key = (syscall, target.name, target.dummies)
     if key not in _CALIBRATED:
         calls = _calibrate(target, syscall, directory)
         if not calls:  # the traced run failed: not an answer to keep
@@ -188,6 +204,7 @@ def _calibrate(target: ExecTarget, syscall: str, directory: Path) -> int:
     tickets.mkdir(parents=True)
     for i in range(1, target.occurrence):
         (tickets / str(i)).touch()
+    _last_ticket(tickets).write_text(f"{target.occurrence - 1}\n")
     shim = directory / target.name
     shim.write_text(_shim_text(target, syscall, tickets, true))
     shim.chmod(0o755)
