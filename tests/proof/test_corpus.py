@@ -36,14 +36,24 @@ def _checklist(migrator: str, json_path: Path, *select: str) -> tuple[int, str, 
     return done.returncode, done.stdout + done.stderr, results
 
 
-def test_the_correct_python_tempfile_migrator_passes_the_checklist(tmp_path: Path) -> None:
-    status, out, results = _checklist(CORRECT, tmp_path / "checklist.json")
+def _assert_clean(status: int, out: str, results: list[dict]) -> None:
     assert results, out[-4000:]
     failed = [r for r in results if r["outcome"] in ("failed", "error")]
     assert not failed, "\n".join(f"{r['nodeid']}: {r['message'][:500]}" for r in failed)
     not_judged = [r for r in results if r.get("not_judged")]
     assert not not_judged, "\n".join(f"{r['nodeid']}: {r['message'][:800]}" for r in not_judged)
     assert status == 0, out[-4000:]
+
+
+def test_the_correct_python_tempfile_migrator_passes_the_checklist(tmp_path: Path) -> None:
+    _assert_clean(*_checklist(CORRECT, tmp_path / "checklist.json"))
+
+
+@pytest.mark.large
+def test_the_correct_python_tempfile_migrator_passes_the_large_checklist(tmp_path: Path) -> None:
+    """Item 2: a datastore over 100 MB, copied through its scratch folder, and its thread pool
+    on that tree (the slow step's --large)."""
+    _assert_clean(*_checklist(CORRECT, tmp_path / "large.json", "--large", "-m", "large"))
 
 
 def test_the_twin_that_unlinks_the_wal_first_is_reported_under_r10(tmp_path: Path) -> None:
