@@ -114,7 +114,7 @@ def _shim_text(target: ExecTarget, syscall: str, tickets: Path, real: str) -> st
         # 0, run the real program, no fault.
         "i=$(set -C\n"
         f"    read i 2>/dev/null <{last} || i=1\n"
-        '    case "$i" in ""|*[!0-9]*) i=1 ;; esac\n'
+        '    case "$i" in ""|0|*[!0-9]*) i=1 ;; esac\n'
         f"    while ! true 2>/dev/null >{queue}/$i; do\n"
         f"        [ -e {queue}/$i ] || {{ echo 0; exit; }}\n"
         "        i=$((i + 1))\n"
@@ -204,7 +204,8 @@ def _calibrate(target: ExecTarget, syscall: str, directory: Path) -> int:
     tickets.mkdir(parents=True)
     for i in range(1, target.occurrence):
         (tickets / str(i)).touch()
-    _last_ticket(tickets).write_text(f"{target.occurrence - 1}\n")
+    if target.occurrence > 1:
+        _last_ticket(tickets).write_text(f"{target.occurrence - 1}\n")
     shim = directory / target.name
     shim.write_text(_shim_text(target, syscall, tickets, true))
     shim.chmod(0o755)
