@@ -63,6 +63,7 @@ elsewhere; ``InjectedRun.landed`` says whether that happened.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -180,7 +181,7 @@ class InjectedRun:
     def reached(self) -> bool:
         return self.injection is not None
 
-    @property
+    @functools.cached_property
     def landed(self) -> bool:
         """Exactly one call was hit, and it is the plan's target: it names the same files up
         to their random parts and has the same position among the calls that do (a kill:
@@ -280,6 +281,7 @@ def compile_injection(
     start = cwd or rebase(trace.cwd, moved)
     looks = _looks(event, moved)
     best: Injection | None = None
+    best_shown: list[SyscallEvent] = []
     keys = _candidate_keys(event)
     stable = [k for k in keys if not may_be_random(_unmoved_part(k, moved))]
     for key in [*stable, None]:  # None: no -P, every call of the syscall counts
@@ -310,11 +312,12 @@ def compile_injection(
             None if key is None else rebase(key, moved),
             rivals,
             turn,
-            _ordinal(event, shown, _files(event, moved), moved),
-            looks,
+            looks=looks,
         )
         if best is None or _worse(best, candidate):
-            best = candidate
+            best, best_shown = candidate, shown
+    if best is not None:  # its position among the calls strace shows (recorded paths both)
+        best = dataclasses.replace(best, ordinal=_ordinal(event, best_shown, _files(event)))
     if best is not None and exec_shim and _child_rivals(best):
         best = _with_shim(best, trace, event, moved)
     if best is not None and best.shim is None and _pool_counted(best, trace, event):
@@ -372,7 +375,7 @@ def _with_shim(
         key=None,
         rivals=(),
         turn=1,
-        ordinal=_ordinal(event, shown, _files(event, moved), moved),
+        ordinal=_ordinal(event, shown, _files(event)),
         shim=target,
     )
 
@@ -633,28 +636,34 @@ def _ordinal(
     event: SyscallEvent,
     shown: Sequence[SyscallEvent],
     files: tuple[str | None, ...],
-    moved: Mapping[str, str] | None = None,
 ) -> int:
     """``event``'s position (1-based) among the calls of ``shown`` that name ``files`` up
     to random name parts (:func:`_same_files`), in entry order, all threads together; 0
-    when it is not among them. ``moved`` rebases the calls of ``shown``."""
+    when it is not among them. ``shown`` and ``files`` are paths of one run."""
     n = 0
     for other in shown:
-        if other.name == event.name and _same_files(_files(other, moved), files):
+        if other.name == event.name and _same_files(_named_files(other), files):
             n += 1
         if other.seq == event.seq:
             return n
     return 0
 
 
-def _named_files(event: SyscallEvent) -> list[str | None]:
+def _named_files(event: SyscallEvent) -> tuple[str | None, ...]:
     """Every path and directory/descriptor path the call names, in argument order."""
+    return _decoded_paths(event.name, event.args)
+
+
+# A recorded call is looked at by every case a worker runs (its position among thousands of
+# calls of a shell migrator's run): decode each once.
+@functools.lru_cache(maxsize=1 << 17)
+def _decoded_paths(name: str, args: tuple[str, ...]) -> tuple[str | None, ...]:
     named: list[str | None] = []
-    for where in SYSCALLS[event.name].paths:
+    for where in SYSCALLS[name].paths:
         for index, decode in ((where.fd, _fd_path), (where.path, decode_string)):
             if index is not None:
-                named.append(decode(event.args[index]) if index < len(event.args) else None)
-    return named
+                named.append(decode(args[index]) if index < len(args) else None)
+    return tuple(named)
 
 
 def _fd_path(arg: str) -> str | None:
