@@ -30,8 +30,8 @@ same file, each once: every child reaches ``when``. An errno lands on the first 
 (strace fails each one's call ``when`` before anyone can intervene), so such a case cannot be
 placed by strace alone (:attr:`Injection.placeable`). The exec shim singles the recorded
 child out (:mod:`harness.faults.exec_shim`): its count runs ahead of every other process's.
-A kill is aimed the same way. Only when the child cannot be shimmed (a program started by
-absolute path) does a kill wait for its turn: every rival's ``when``-th call is held a
+A kill is aimed the same way. Only when the child cannot be shimmed (its program is not the
+one ``PATH`` finds) does a kill wait for its turn: every rival's ``when``-th call is held a
 moment and the watch kills at the one whose turn (among the threads reaching ``when``, in
 entry order) is the target's. That costs a second per earlier rival, and a rival whose count
 differs in this run takes the turn away (on a bigger tree, 6 of 440 kills and most of an
