@@ -68,7 +68,7 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.faults.exec_shim import (
@@ -405,101 +405,103 @@ def inject(
     """
     moved = dict(moved or {})
     start = os.path.abspath(cwd) if cwd is not None else rebase(trace.cwd, moved)
+    launch = _Launch(tuple(command), plan, start, env, timeout, moved)
     injection = compile_injection(plan, trace, cwd=start, moved=moved)
     if injection is not None and injection.shim is not None:
-        done = _inject_in_child(command, plan, injection, start, env, timeout, moved)
+        done = _inject_in_child(launch, injection)
         if done is not None:
             return done
         # a kill whose child cannot be shimmed (started by absolute path): it waits its turn
         injection = compile_injection(plan, trace, cwd=start, moved=moved, exec_shim=False)
     if injection is not None and injection.thread is not None:
-        return _inject_in_thread(command, plan, injection, start, env, timeout, moved)
+        return _inject_in_thread(launch, injection)
     if injection is None or not injection.placeable:
-        run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
-        return InjectedRun(plan, injection, run, (), moved)
-    stop = _EntryWatch(injection.syscall, injection.when, injection.turn) if plan.is_kill else None
-    run = run_traced(command, injection.options(), cwd=start, env=env, timeout=timeout, stop=stop)
-    events = parse_events(run.trace).events
-    if stop is None:
-        hits = tuple(e for e in events if e.injected)
-    else:
-        hits = _held_calls(events, injection.syscall, injection.when, stop.tid)
-    return InjectedRun(plan, injection, run, hits, moved, events)
+        return launch.without_fault(injection)
+    return launch.with_fault(injection, when=injection.when, turn=injection.turn)
 
 
-def _inject_in_child(
-    command: Sequence[str],
-    plan: FaultPlan,
-    injection: Injection,
-    start: str,
-    env: Mapping[str, str] | None,
-    timeout: float | None,
-    moved: Mapping[str, str],
-) -> InjectedRun | None:
+@dataclass(frozen=True)
+class _Launch:
+    """One injected run's command and where and how it runs (what every way of placing a
+    fault shares)."""
+
+    command: tuple[str, ...]
+    plan: FaultPlan
+    start: str
+    env: Mapping[str, str] | None
+    timeout: float | None
+    moved: Mapping[str, str]
+
+    def without_fault(self, injection: Injection | None, why: str = "") -> InjectedRun:
+        """The run with nothing injected: the case could not be placed (``why`` says so)."""
+        run = run_traced(
+            self.command, ["-e", "trace=none"], cwd=self.start, env=self.env, timeout=self.timeout
+        )
+        return InjectedRun(self.plan, injection, run, (), self.moved, why=why)
+
+    def with_fault(
+        self,
+        injection: Injection,
+        *,
+        when: int,
+        turn: int = 1,
+        env: Mapping[str, str] | None = None,
+        hit: Callable[[SyscallEvent], bool] = lambda event: True,
+    ) -> InjectedRun:
+        """The run with ``injection``'s strace options (and ``env`` instead of the launch's).
+        An errno's hits are the calls strace failed (those ``hit`` keeps); a kill's is the
+        call held at count ``when`` of the ``turn``-th thread to reach it, where the watch
+        killed the run."""
+        stop = _EntryWatch(injection.syscall, when, turn) if self.plan.is_kill else None
+        run = run_traced(
+            self.command,
+            injection.options(),
+            cwd=self.start,
+            env=self.env if env is None else env,
+            timeout=self.timeout,
+            stop=stop,
+        )
+        events = parse_events(run.trace).events
+        if stop is None:
+            hits = tuple(e for e in events if e.injected and hit(e))
+        else:
+            hits = _held_calls(events, injection.syscall, when, stop.tid)
+        return InjectedRun(self.plan, injection, run, hits, self.moved, events)
+
+
+def _inject_in_child(launch: _Launch, injection: Injection) -> InjectedRun | None:
     """The run with the exec shim putting the target's child ahead of its rivals (see
     :mod:`.exec_shim`): an errno fails its ``when``-th call; a kill comes at that call's
     entry. None: a kill whose child cannot be shimmed (the caller falls back on turns)."""
     assert injection.shim is not None
+    env = launch.env or os.environ
     directory = new_directory()
     try:
-        shim = make_shim(injection.shim, injection.syscall, env or os.environ, directory / "s")
-    except ShimUnavailable as exc:
-        shutil.rmtree(directory, ignore_errors=True)
-        if plan.is_kill:
-            return None
-        unplaced = dataclasses.replace(injection, shim=None)
-        run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
-        return InjectedRun(plan, unplaced, run, (), moved, why=str(exc))
-    try:
+        try:
+            shim = make_shim(injection.shim, injection.syscall, env, directory / "s")
+        except ShimUnavailable as exc:
+            if launch.plan.is_kill:
+                return None
+            return launch.without_fault(dataclasses.replace(injection, shim=None), str(exc))
         injection = dataclasses.replace(injection, when=injection.when + shim.overhead)
-        stop = _EntryWatch(injection.syscall, injection.when) if plan.is_kill else None
-        run = run_traced(
-            command,
-            injection.options(),
-            cwd=start,
-            env=shim.env(env or os.environ),
-            timeout=timeout,
-            stop=stop,
-        )
+        return launch.with_fault(injection, when=injection.when, env=shim.env(env))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    events = parse_events(run.trace).events
-    if stop is None:
-        hits = tuple(e for e in events if e.injected)
-    else:
-        hits = _held_calls(events, injection.syscall, injection.when, stop.tid)
-    return InjectedRun(plan, injection, run, hits, moved, events)
 
 
-def _inject_in_thread(
-    command: Sequence[str],
-    plan: FaultPlan,
-    injection: Injection,
-    start: str,
-    env: Mapping[str, str] | None,
-    timeout: float | None,
-    moved: Mapping[str, str],
-) -> InjectedRun:
+def _inject_in_thread(launch: _Launch, injection: Injection) -> InjectedRun:
     """The run with the thread shim aiming ``injection`` (see :mod:`.thread_shim`): an errno
     fails the real call after the run-ahead; a kill comes at the real call's entry."""
     assert injection.thread is not None
+    effect = None if launch.plan.is_kill else launch.plan.effect
     try:
-        shimmed = injection.thread.env(env or os.environ, None if plan.is_kill else plan.effect)
+        shimmed = injection.thread.env(launch.env or os.environ, effect)
     except ShimUnavailable as exc:
-        unplaced = dataclasses.replace(injection, thread=None)
-        run = run_traced(command, ["-e", "trace=none"], cwd=start, env=env, timeout=timeout)
-        return InjectedRun(plan, unplaced, run, (), moved, why=str(exc))
+        return launch.without_fault(dataclasses.replace(injection, thread=None), str(exc))
     real = injection.thread.ahead + 1  # the real call's count in its thread
-    stop = _EntryWatch(injection.syscall, real) if plan.is_kill else None
-    run = run_traced(
-        command, injection.options(), cwd=start, env=shimmed, timeout=timeout, stop=stop
+    return launch.with_fault(
+        injection, when=real, env=shimmed, hit=lambda event: not is_run_ahead_call(event)
     )
-    events = parse_events(run.trace).events
-    if stop is None:
-        hits = tuple(e for e in events if e.injected and not is_run_ahead_call(e))
-    else:
-        hits = _held_calls(events, injection.syscall, real, stop.tid)
-    return InjectedRun(plan, injection, run, hits, moved, events)
 
 
 class _EntryWatch:
