@@ -10,6 +10,7 @@ fault-free run (:func:`record_run`) and run again with one fault (:func:`run_sys
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,10 +96,13 @@ def run_syscall(
     plan: FaultPlan,
     recording: tuple[Trace, str],
     more: dict[str, str] | None,
+    *,
+    reset: Callable[[], None] | None = None,
 ) -> FaultedRun:
     """Run ``migrator`` on ``tree`` under strace with ``plan``'s one fault. ``recording``
     is the fault-free trace and the data dir it was made in (the plan targets a call of
-    it, wherever the tree is now); ``more`` joins the process's environment."""
+    it, wherever the tree is now); ``more`` joins the process's environment. ``reset``
+    rebuilds the tree for a second run (:func:`harness.faults.injection.inject`)."""
     trace, recorded_root = recording
     argv, env = process_of(migrator, tree, more)
     injected = inject(
@@ -109,6 +113,7 @@ def run_syscall(
         env=env,
         timeout=migrator.timeout,
         moved=moved_dirs(Path(recorded_root), tree),
+        reset=reset,
     )
     run = injected.run
     return FaultedRun(run.returncode, run.stdout + run.stderr, injected.landed, injected.describe())

@@ -65,10 +65,18 @@ def run_case(
     plan = parse_plan(case.plan)
     inside = exploration.backend == "inprocess"
     more = None if inside else private_tmp(workdir)  # an in-process run has this TMPDIR
+
+    def reset() -> None:  # the tree and its scratch as they were before the faulted run
+        remove_tree(tree)
+        remove_tree(Path(workdir) / "tmp")
+        factory.make(exploration.tree, tree)
+        private_tmp(workdir)
+
     if inside:
         faulted_run = run_inprocess(migrator, tree, plan, case.index)
     else:
-        faulted_run = run_syscall(migrator, tree, plan, (base.trace, base.recorded_root), more)
+        recording = (base.trace, base.recorded_root)
+        faulted_run = run_syscall(migrator, tree, plan, recording, more, reset=reset)
     faulted = snapshot(tree)
     rerun = migrator.run(tree, env=more)
     final = snapshot(tree)

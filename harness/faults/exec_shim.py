@@ -28,8 +28,10 @@ watch kills the group there. (Without the shim a kill waits for its turn among t
 that reach ``when``, a second held per earlier one.)
 
 The shim changes nothing in the tree and nothing a child sees but its ``argv[0]`` (the real
-program's path) and ``PATH``. A child started by absolute path never meets the shim; the
-fault then does not land, and the case is "not judged", never a failure.
+program's path) and ``PATH``. A child started by its full path, or by a script that sets a
+``PATH`` of its own, never meets the shim (:meth:`Shim.met` tells): an errno then does not
+land, and the case is "not judged", never a failure; a kill runs again on the rebuilt tree
+and waits for its turn (see :mod:`harness.faults.injection`).
 """
 
 from __future__ import annotations
@@ -135,6 +137,12 @@ class Shim:
 
     directory: Path
     overhead: int  # calls of the syscall the k-th child's shim chain makes before the program
+
+    def met(self, occurrence: int) -> bool:
+        """Whether the ``occurrence``-th child took its ticket: went through the shim. A
+        script that runs the program by its full path, or sets a ``PATH`` of its own,
+        bypasses it, and no child runs ahead."""
+        return (self.directory.parent / "tickets" / str(occurrence)).exists()
 
     def env(self, env: Mapping[str, str]) -> dict[str, str]:
         """``env`` with the shim first on PATH, and its directory writable in the sandbox

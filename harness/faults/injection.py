@@ -31,15 +31,16 @@ same file, each once: every child reaches ``when``. An errno lands on the first 
 placed by strace alone (:attr:`Injection.placeable`). The exec shim singles the recorded
 child out (:mod:`harness.faults.exec_shim`): its count runs ahead of every other process's.
 A kill is aimed the same way. Only when the child cannot be shimmed (its program is not the
-one ``PATH`` finds) does a kill wait for its turn: every rival's ``when``-th call is held a
-moment and the watch kills at the one whose turn (among the threads reaching ``when``, in
-entry order) is the target's. That costs a second per earlier rival, and a rival whose count
-differs in this run takes the turn away (on a bigger tree, 6 of 440 kills and most of an
-hour). Rivals that are threads of one process (a worker pool, whose workers share out the
-files differently in every run) are singled out by the thread shim
-(:mod:`harness.faults.thread_shim`), for an errno and a kill alike, as soon as other threads
-of the process make the syscall and the count takes in other files. What is left runs
-without a fault: "not judged". More than one hit is not judged either.
+one ``PATH`` finds, or the run bypassed the shim by a full path or a ``PATH`` of the
+script's own, and the tree was put back for a second run) does a kill wait for its turn:
+every rival's ``when``-th call is held a moment and the watch kills at the one whose turn
+(among the threads reaching ``when``, in entry order) is the target's. That costs a second
+per earlier rival, and a rival whose count differs in this run takes the turn away (on a
+bigger tree, 6 of 440 kills and most of an hour). Rivals that are threads of one process (a
+worker pool, whose workers share out the files differently in every run) are singled out by
+the thread shim (:mod:`harness.faults.thread_shim`), for an errno and a kill alike, as soon
+as other threads of the process make the syscall and the count takes in other files. What
+is left runs without a fault: "not judged". More than one hit is not judged either.
 
 Errors and kills
 ----------------
@@ -175,7 +176,7 @@ class InjectedRun:
     hits: tuple[SyscallEvent, ...]  # the calls strace failed (errno) or held (kill)
     moved: Mapping[str, str]
     shown: tuple[SyscallEvent, ...] = ()  # every call strace showed in this run
-    why: str = ""  # why an errno for one child could not be singled out (exec shim)
+    why: str = ""  # why the fault could not be aimed (an exec or thread shim unavailable)
 
     @property
     def reached(self) -> bool:
@@ -230,13 +231,6 @@ class InjectedRun:
         elif self.hits:
             calls = "; ".join(f"{e.name}({', '.join(e.args)}) in thread {e.tid}" for e in self.hits)
             lines.append(f"not judged: the fault landed on another call: {calls}")
-        elif self.injection.shim is not None:
-            child = self.injection.shim
-            lines.append(
-                f"not judged: no process made the call singled out: the {_nth(child.occurrence)} "
-                f"process that runs {child.program} never made it after the exec shim (a child "
-                "started by its full path does not meet the shim)"
-            )
         else:
             lines.append("not judged: this run never made the recorded call")
         return "\n".join(lines)
@@ -364,7 +358,8 @@ def _with_shim(
     moved: Mapping[str, str],
 ) -> Injection:
     """``best`` aimed at the target's child alone, when that child exec'd a program (an
-    errno cannot wait for its turn: strace fails the first child's call)."""
+    errno cannot wait for its turn: strace fails the first child's call; a kill need not
+    hold the rivals' calls while it waits)."""
     target = exec_target(trace.events, event)
     if target is None:
         return best
@@ -395,23 +390,27 @@ def inject(
     env: Mapping[str, str] | None = None,
     timeout: float | None = 600.0,
     moved: Mapping[str, str] | None = None,
+    reset: Callable[[], None] | None = None,
 ) -> InjectedRun:
     """Run ``command`` with ``plan``'s fault; ``trace`` is a fault-free recording of it.
 
     The tree must be in the state the recording started from (rebuild it between runs).
     When the recording never reached the plan's target, or the target cannot be placed
     (:attr:`Injection.placeable`), the command runs without a fault and the result says so
-    (``reached=False``, or ``landed=False``).
+    (``reached=False``, or ``landed=False``). ``reset`` puts the tree (and its scratch
+    ``TMPDIR``) back in that state: a kill whose run bypassed the exec shim then runs once
+    more, waiting for its turn among the rivals; without it, the case is not judged.
     """
     moved = dict(moved or {})
     start = os.path.abspath(cwd) if cwd is not None else rebase(trace.cwd, moved)
-    launch = _Launch(tuple(command), plan, start, env, timeout, moved)
+    launch = _Launch(tuple(command), plan, start, env, timeout, moved, reset)
     injection = compile_injection(plan, trace, cwd=start, moved=moved)
     if injection is not None and injection.shim is not None:
         done = _inject_in_child(launch, injection)
         if done is not None:
             return done
-        # a kill whose child cannot be shimmed (started by absolute path): it waits its turn
+        # a kill whose child cannot be shimmed, or whose run bypassed the shim (the tree
+        # rebuilt since): it waits for its turn
         injection = compile_injection(plan, trace, cwd=start, moved=moved, exec_shim=False)
     if injection is not None and injection.thread is not None:
         return _inject_in_thread(launch, injection)
@@ -431,6 +430,7 @@ class _Launch:
     env: Mapping[str, str] | None
     timeout: float | None
     moved: Mapping[str, str]
+    reset: Callable[[], None] | None = None  # the tree back in its recorded start state
 
     def without_fault(self, injection: Injection | None, why: str = "") -> InjectedRun:
         """The run with nothing injected: the case could not be placed (``why`` says so)."""
@@ -472,21 +472,33 @@ class _Launch:
 def _inject_in_child(launch: _Launch, injection: Injection) -> InjectedRun | None:
     """The run with the exec shim putting the target's child ahead of its rivals (see
     :mod:`.exec_shim`): an errno fails its ``when``-th call; a kill comes at that call's
-    entry. None: a kill whose child cannot be shimmed (the caller falls back on turns)."""
-    assert injection.shim is not None
+    entry. None: a kill whose child cannot be shimmed, or whose run bypassed the shim and
+    whose tree was reset (the caller falls back on turns)."""
+    child = injection.shim
+    assert child is not None
     env = launch.env or os.environ
     directory = new_directory()
     try:
         try:
-            shim = make_shim(injection.shim, injection.syscall, env, directory / "s")
+            shim = make_shim(child, injection.syscall, env, directory / "s")
         except ShimUnavailable as exc:
             if launch.plan.is_kill:
                 return None
             return launch.without_fault(dataclasses.replace(injection, shim=None), str(exc))
         injection = dataclasses.replace(injection, when=injection.when + shim.overhead)
-        return launch.with_fault(injection, when=injection.when, env=shim.env(env))
+        done = launch.with_fault(injection, when=injection.when, env=shim.env(env))
+        if shim.met(child.occurrence):
+            return done
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    if launch.plan.is_kill and launch.reset is not None:
+        launch.reset()
+        return None
+    why = (
+        f"the {_nth(child.occurrence)} process that runs {child.program} never met the exec "
+        "shim (started by its full path, or with a PATH of its own)"
+    )
+    return dataclasses.replace(done, why=why)
 
 
 def _inject_in_thread(launch: _Launch, injection: Injection) -> InjectedRun:

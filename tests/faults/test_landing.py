@@ -74,10 +74,13 @@ def _explore(
     argv: Callable[[Path], list[str]],
     effect: str,
     only: Callable[[Trace, TraceOp], bool] = lambda trace, op: True,
+    *,
+    resettable: bool = True,
 ) -> tuple[Trace, list[tuple[str, bool, bool]]]:
     """Every fault point with ``effect`` (or the first errno of each operation) on the
     operations ``only`` keeps: for each, (the plan, whether it could be placed, whether it
-    landed on the recorded call)."""
+    landed on the recorded call). ``resettable``: the injector may rebuild the tree for a
+    second run, as the explorer lets it."""
     tree, env = _workdir(tmp_path / "recorded", make)
     recorded = record(argv(tree), cwd=tree, env=env)
     assert recorded.run.returncode == 0, recorded.run.stderr
@@ -87,9 +90,21 @@ def _explore(
         chosen = KILL if effect == KILL else applicable_effects(point.op.operation)[0]
         if point.plan.effect != chosen or not only(trace, point.op):
             continue
-        fresh, env = _workdir(tmp_path / f"case-{i}", make)
+        root = tmp_path / f"case-{i}"
+        fresh, env = _workdir(root, make)
+
+        def reset(root: Path = root) -> None:
+            shutil.rmtree(root)
+            _workdir(root, make)
+
         run = inject(
-            argv(fresh), point.plan, trace, cwd=fresh, env=env, moved=moved_dirs(tree, fresh)
+            argv(fresh),
+            point.plan,
+            trace,
+            cwd=fresh,
+            env=env,
+            moved=moved_dirs(tree, fresh),
+            reset=reset if resettable else None,
         )
         placeable = run.injection is not None and run.injection.placeable
         out.append((point.plan.format() + "\n" + run.describe(), placeable, run.landed))
@@ -140,15 +155,32 @@ def test_a_kill_waits_its_turn_when_the_child_cannot_be_shimmed(tmp_path: Path) 
     shutil.copy2(sqlite3_cli, alt / "sqlite3")
     script = SHELL.replace("sqlite3 system.db", f"{alt}/sqlite3 system.db")
     argv = lambda t: ["sh", "-c", script, "sh", str(t)]  # noqa: E731
-
-    def second_child_on_the_wal(trace: Trace, op: TraceOp) -> bool:  # a rival before it
-        children = dict.fromkeys(o.pid for o in trace.ops if o.path.endswith("system.db-wal"))
-        return op.path.endswith("system.db-wal") and op.pid == list(children)[1]
-
-    _, cases = _explore(tmp_path, _shell_tree, argv, KILL, only=second_child_on_the_wal)
+    _, cases = _explore(tmp_path, _shell_tree, argv, KILL, only=_second_child_on_the_wal)
     assert any("thread to get there" in text for text, _, _ in cases)  # turns were waited
     assert not any("exec shim" in text for text, _, _ in cases)
     _assert_every_case_landed(cases)
+
+
+def test_a_kill_in_a_script_that_bypasses_the_shim_runs_again_at_its_turn(tmp_path: Path) -> None:
+    """(2, bypassed) A script that sets a PATH of its own (or calls sqlite3 by its full path)
+    never meets the shim, though PATH found the program when the run started: no child runs
+    ahead. A kill then runs once more on the rebuilt tree and waits for its turn; an errno
+    cannot, and says why it was not judged."""
+    script = "PATH=/usr/bin:/bin\n" + SHELL
+    argv = lambda t: ["sh", "-c", script, "sh", str(t)]  # noqa: E731
+    _, kills = _explore(tmp_path / "k", _shell_tree, argv, KILL, only=_second_child_on_the_wal)
+    assert any("thread to get there" in text for text, _, _ in kills)  # turns were waited
+    _assert_every_case_landed(kills)
+    _, lost = _explore(
+        tmp_path / "n", _shell_tree, argv, KILL, only=_second_child_on_the_wal, resettable=False
+    )
+    assert lost and all(not landed and "never met the exec shim" in t for t, _, landed in lost)
+
+
+def _second_child_on_the_wal(trace: Trace, op: TraceOp) -> bool:
+    """The second sqlite3 child's calls on system.db-wal: one rival reaches each first."""
+    children = dict.fromkeys(o.pid for o in trace.ops if o.path.endswith("system.db-wal"))
+    return op.path.endswith("system.db-wal") and op.pid == list(children)[1]
 
 
 def test_every_errno_lands_on_the_recorded_child_of_a_shell_migrator(tmp_path: Path) -> None:
