@@ -194,9 +194,13 @@ function removeOld(userDir) {
   if (exists(old + '-wal')) {
     const db = new Database(old, { fileMustExist: true });
     try {
-      db.pragma('wal_checkpoint(TRUNCATE)');
+      const [done] = db.pragma('wal_checkpoint(TRUNCATE)');
+      if (done.busy) throw new Error('peek.db is in use (its -wal could not be folded in): left as it is');
     } finally {
       db.close();
+    }
+    if (exists(old + '-wal') && fs.statSync(old + '-wal').size > 0) {
+      throw new Error('peek.db-wal is still there after folding it in: left as it is');
     }
   }
   fs.rmSync(old, { force: true });
