@@ -276,8 +276,8 @@ def compile_injection(
     looks = _looks(event, moved)
     best: Injection | None = None
     best_shown: list[SyscallEvent] = []
-    keys = _candidate_keys(event)
-    stable = [k for k in keys if not may_be_random(_unmoved_part(k, moved))]
+    candidates = _candidate_keys(event)
+    stable = [k for k in candidates if not may_be_random(_unmoved_part(k, moved))]
     for key in [*stable, None]:  # None: no -P, every call of the syscall counts
         keys = None if key is None else _strace_keys(key, start, moved)
         shown = [e for e in trace.events if e.name == event.name and _strace_matches(e, keys)]
@@ -311,7 +311,7 @@ def compile_injection(
         if best is None or _worse(best, candidate):
             best, best_shown = candidate, shown
     if best is not None:  # its position among the calls strace shows (recorded paths both)
-        best = dataclasses.replace(best, ordinal=_ordinal(event, best_shown, _files(event)))
+        best = dataclasses.replace(best, ordinal=_ordinal(event, best_shown, _named_files(event)))
     if best is not None and exec_shim and _child_rivals(best):
         best = _with_shim(best, trace, event, moved)
     if best is not None and best.shim is None and _pool_counted(best, trace, event):
@@ -370,7 +370,7 @@ def _with_shim(
         key=None,
         rivals=(),
         turn=1,
-        ordinal=_ordinal(event, shown, _files(event)),
+        ordinal=_ordinal(event, shown, _named_files(event)),
         shim=target,
     )
 
